@@ -1,0 +1,144 @@
+namespace Transformer.MLNet.Network.Configuration;
+
+/// <summary>Position-wise feed-forward non-linearity.</summary>
+public enum Activation
+{
+    /// <summary>max(0, x), as in "Attention Is All You Need" (eq. 2).</summary>
+    Relu,
+
+    /// <summary>Gaussian error linear unit (erf form), as in BERT.</summary>
+    Gelu,
+}
+
+/// <summary>How positions are encoded.</summary>
+public enum PositionalEncodingKind
+{
+    /// <summary>Fixed sines and cosines of geometric wavelengths (paper, section 3.5).</summary>
+    Sinusoidal,
+
+    /// <summary>A learned embedding per position (BERT, GPT).</summary>
+    Learned,
+}
+
+/// <summary>
+/// Every size and switch of a Transformer network, with the named presets the project uses. Build networks from
+/// a config, never from literals scattered in code.
+/// </summary>
+/// <remarks>Sizes of Base and Big: Vaswani et al. 2017, "Attention Is All You Need", Table 3. MiniLM-L6: the
+/// config.json of sentence-transformers/all-MiniLM-L6-v2.</remarks>
+public sealed record TransformerConfig
+{
+    /// <summary>Preset name, for logs and saved models.</summary>
+    public string Name { get; init; } = "Custom";
+
+    /// <summary>Token vocabulary size (shared by source, target and output where tied).</summary>
+    public int VocabSize { get; init; } = 37000;
+
+    /// <summary>d_model: width of every sub-layer's input and output.</summary>
+    public int ModelDim { get; init; } = 512;
+
+    /// <summary>h: number of attention heads; <see cref="ModelDim"/> must be divisible by it.</summary>
+    public int Heads { get; init; } = 8;
+
+    /// <summary>d_ff: inner width of the position-wise feed-forward network.</summary>
+    public int FeedForwardDim { get; init; } = 2048;
+
+    /// <summary>N for the encoder stack.</summary>
+    public int EncoderLayers { get; init; } = 6;
+
+    /// <summary>N for the decoder stack.</summary>
+    public int DecoderLayers { get; init; } = 6;
+
+    /// <summary>P_drop, applied to sub-layer outputs, to embedding sums and to attention weights.</summary>
+    public double Dropout { get; init; } = 0.1;
+
+    /// <summary>Feed-forward non-linearity.</summary>
+    public Activation Activation { get; init; } = Activation.Relu;
+
+    /// <summary>LayerNorm epsilon.</summary>
+    public double LayerNormEps { get; init; } = 1e-5;
+
+    /// <summary>Sinusoidal (paper) or learned (BERT/GPT) positions.</summary>
+    public PositionalEncodingKind PositionalEncoding { get; init; } = PositionalEncodingKind.Sinusoidal;
+
+    /// <summary>Longest sequence the positional encoding covers.</summary>
+    public int MaxPositions { get; init; } = 512;
+
+    /// <summary>Number of token types (segments) for BERT-style encoders; 0 for none.</summary>
+    public int TypeVocabSize { get; init; }
+
+    /// <summary>LayerNorm before each sub-layer (pre-LN) instead of after the residual sum (post-LN, the paper's).</summary>
+    public bool PreLayerNorm { get; init; }
+
+    /// <summary>Multiply token embeddings by √d_model (paper, section 3.4).</summary>
+    public bool ScaleEmbeddings { get; init; } = true;
+
+    /// <summary>Share the output projection's weight with the target embedding (paper, section 3.4).</summary>
+    public bool TieEmbeddings { get; init; } = true;
+
+    /// <summary>Id of the padding token.</summary>
+    public int PadTokenId { get; init; }
+
+    /// <summary>Width of one head: d_k = d_v = d_model / h.</summary>
+    public int HeadDim => ModelDim / Heads;
+
+    /// <summary>The paper's base model: N=6, d_model=512, h=8, d_ff=2048, P_drop=0.1, shared 37k vocabulary.</summary>
+    public static TransformerConfig Base { get; } = new() { Name = "Base" };
+
+    /// <summary>The paper's big model: N=6, d_model=1024, h=16, d_ff=4096, P_drop=0.3.</summary>
+    public static TransformerConfig Big { get; } = new()
+    {
+        Name = "Big", ModelDim = 1024, Heads = 16, FeedForwardDim = 4096, Dropout = 0.3,
+    };
+
+    /// <summary>all-MiniLM-L6-v2: BERT-style encoder, 6 layers, 384 wide, 12 heads, d_ff 1536, GELU, eps 1e-12.</summary>
+    public static TransformerConfig MiniLmL6 { get; } = new()
+    {
+        Name = "MiniLM-L6",
+        VocabSize = 30522,
+        ModelDim = 384,
+        Heads = 12,
+        FeedForwardDim = 1536,
+        EncoderLayers = 6,
+        DecoderLayers = 0,
+        Dropout = 0.1,
+        Activation = Activation.Gelu,
+        LayerNormEps = 1e-12,
+        PositionalEncoding = PositionalEncodingKind.Learned,
+        MaxPositions = 512,
+        TypeVocabSize = 2,
+        ScaleEmbeddings = false,
+        TieEmbeddings = false,
+    };
+
+    /// <summary>A network small enough for unit tests: 2 layers, 64 wide, 4 heads.</summary>
+    public static TransformerConfig Tiny { get; } = new()
+    {
+        Name = "Tiny", VocabSize = 64, ModelDim = 64, Heads = 4, FeedForwardDim = 128,
+        EncoderLayers = 2, DecoderLayers = 2, Dropout = 0.0, MaxPositions = 128,
+    };
+
+    /// <summary>Checks the config and throws an error naming the offending field and value.</summary>
+    /// <exception cref="ArgumentException">A field is out of range.</exception>
+    public TransformerConfig Validate()
+    {
+        static void Require(bool ok, string field, object value, string rule)
+        {
+            if (!ok)
+                throw new ArgumentException($"TransformerConfig.{field} = {value} is invalid: {rule}.", field);
+        }
+
+        Require(VocabSize > 0, nameof(VocabSize), VocabSize, "must be positive");
+        Require(ModelDim > 0, nameof(ModelDim), ModelDim, "must be positive");
+        Require(Heads > 0 && ModelDim % Heads == 0, nameof(Heads), Heads, $"must be positive and divide ModelDim ({ModelDim})");
+        Require(FeedForwardDim > 0, nameof(FeedForwardDim), FeedForwardDim, "must be positive");
+        Require(EncoderLayers >= 0, nameof(EncoderLayers), EncoderLayers, "must be zero or more");
+        Require(DecoderLayers >= 0, nameof(DecoderLayers), DecoderLayers, "must be zero or more");
+        Require(Dropout is >= 0 and < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+        Require(LayerNormEps > 0, nameof(LayerNormEps), LayerNormEps, "must be positive");
+        Require(MaxPositions > 0, nameof(MaxPositions), MaxPositions, "must be positive");
+        Require(TypeVocabSize >= 0, nameof(TypeVocabSize), TypeVocabSize, "must be zero or more");
+        Require(PadTokenId >= 0 && PadTokenId < VocabSize, nameof(PadTokenId), PadTokenId, $"must be a token id below VocabSize ({VocabSize})");
+        return this;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Transformer.MLNet.Benchmarks;
+
+/// <summary>One side-by-side measurement: ours against a peer measured in the same run.</summary>
+internal interface IBenchmark
+{
+    string Name { get; }
+
+    string Description { get; }
+
+    BenchmarkResult Run(BenchmarkOptions options);
+}
+
+/// <param name="Name">Benchmark name.</param>
+/// <param name="Ours">Our figure.</param>
+/// <param name="Peer">The peer's figure.</param>
+/// <param name="Ratio">Higher is better for us.</param>
+/// <param name="Unit">Unit of <paramref name="Ours"/> and <paramref name="Peer"/>.</param>
+/// <param name="Target">The ratio we aim for, if any.</param>
+internal sealed record BenchmarkResult(string Name, double Ours, double Peer, double Ratio, string Unit, double? Target = null)
+{
+    public string SummaryLine => string.Create(CultureInfo.InvariantCulture, $"{Name}: ours={Ours:G6} peer={Peer:G6} ratio={Ratio:F3}");
+}
+
+internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick)
+{
+    public static BenchmarkOptions Parse(string[] args) => new(
+        args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList(),
+        args.Contains("--quick"));
+}
+
+internal static class BenchmarkRegistry
+{
+    public static IReadOnlyList<IBenchmark> All { get; } = [];
+
+    public static IBenchmark Find(string name) =>
+        All.FirstOrDefault(b => b.Name == name)
+        ?? throw new ArgumentException($"Unknown benchmark '{name}'. Known: {string.Join(", ", All.Select(b => b.Name))}.");
+}
+
+internal static class MachineDescription
+{
+    public static string Describe() =>
+        $"machine: {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}, " +
+        $"{Environment.ProcessorCount} logical cores, .NET {Environment.Version}, TorchSharp threads {TorchSharp.torch.get_num_threads()}";
+}
+
+internal static class BenchmarkReport
+{
+    public static string MarkdownTable(IEnumerable<BenchmarkResult> results)
+    {
+        var table = new StringBuilder("| benchmark | ours | peer | unit | ratio | target |\n|---|---:|---:|---|---:|---:|\n");
+        foreach (var r in results)
+        {
+            table.Append(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {r.Ours:G4} | {r.Peer:G4} | {r.Unit} | {r.Ratio:F2} | {(r.Target is { } t ? $"≥ {t:F2}" : "")} |\n");
+        }
+
+        return table.ToString();
+    }
+}

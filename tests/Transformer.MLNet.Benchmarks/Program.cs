@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using Transformer.MLNet.Benchmarks;
+using Transformer.MLNet.Network.Runtime;
+
+// Usage: dotnet run -c Release --project tests/Transformer.MLNet.Benchmarks -- [NAME ...] [--quick]
+// Each benchmark prints its details and ends with one line "NAME: ours=X peer=Y ratio=R" (higher ratio = better for us).
+TorchRuntime.EnsureLoaded();
+var options = BenchmarkOptions.Parse(args);
+var selected = options.Names.Count == 0
+    ? BenchmarkRegistry.All
+    : options.Names.Select(BenchmarkRegistry.Find).ToList();
+
+Console.WriteLine(MachineDescription.Describe());
+var results = new List<BenchmarkResult>();
+foreach (var benchmark in selected)
+{
+    Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
+    var clock = Stopwatch.StartNew();
+    var result = benchmark.Run(options);
+    results.Add(result);
+    Console.WriteLine($"   ({clock.Elapsed.TotalSeconds:F1} s)");
+    Console.WriteLine(result.SummaryLine);
+}
+
+if (results.Count > 1)
+    Console.WriteLine(BenchmarkReport.MarkdownTable(results));
