@@ -40,8 +40,8 @@ public static class Charts
         // ScottPlot draws row 0 at the top, centred on y = rows - 1.
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, columns).Select(c => (double)c).ToArray(), columnLabels.ToArray());
         plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), rowLabels.ToArray());
-        plot.Axes.Bottom.TickLabelStyle.Rotation = columns > 6 ? 45 : 0;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = columns > 6 ? Alignment.MiddleLeft : Alignment.UpperCenter;
+        plot.Axes.Bottom.TickLabelStyle.Rotation = columns > 10 ? 45 : 0;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = columns > 10 ? Alignment.MiddleLeft : Alignment.UpperCenter;
         plot.Title(title);
         int cell = Math.Clamp(480 / Math.Max(rows, columns), 24, 60);
         return Save(plot, path, 220 + cell * columns, 160 + cell * rows);
@@ -62,6 +62,10 @@ public static class Charts
         plot.YLabel(yLabel);
         return Save(plot, path, 120 + 90 * labels.Count, 460);
     }
+
+    /// <summary>An HTML &lt;img&gt; holding the PNG inline, for notebooks' <c>display(HTML(...))</c>.</summary>
+    public static string HtmlImage(string path) =>
+        $"<img src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(path))}\" alt=\"{Path.GetFileName(path)}\"/>";
 
     private static string Save(Plot plot, string path, int width, int height)
     {
