@@ -51,6 +51,19 @@ internal sealed class OutputColumn
         new(name, type, annotations ?? Empty, row =>
             (ValueGetter<uint>)((ref uint value) => value = select(row())));
 
+    /// <summary>The columns as a schema of their own.</summary>
+    public static DataViewSchema ToSchema(IEnumerable<OutputColumn> columns)
+    {
+        var builder = new DataViewSchema.Builder();
+        foreach (var column in columns)
+            builder.AddColumn(column.Name, column.Type, column.Annotations);
+        return builder.ToSchema();
+    }
+
+    /// <summary>The shapes of the columns, for an estimator's <see cref="IEstimator{TTransformer}.GetOutputSchema"/>.</summary>
+    public static IEnumerable<SchemaShape.Column> ToShapes(IEnumerable<OutputColumn> columns) =>
+        ToSchema(columns).Select(Schema.SchemaShapeColumns.FromSchemaColumn);
+
     /// <summary>A getter that reads the current row's output through <paramref name="row"/>.</summary>
     public ValueGetter<TValue> MakeGetter<TValue>(Func<float[]> row)
     {

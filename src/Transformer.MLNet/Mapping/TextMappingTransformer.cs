@@ -23,13 +23,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "BatchSize must be at least 1.");
         InputColumnName = inputColumnName;
         BatchSize = batchSize;
-        outputColumnsSchema = new Lazy<DataViewSchema>(() =>
-        {
-            var builder = new DataViewSchema.Builder();
-            foreach (var column in OutputColumns)
-                builder.AddColumn(column.Name, column.Type, column.Annotations);
-            return builder.ToSchema();
-        });
+        outputColumnsSchema = new Lazy<DataViewSchema>(() => OutputColumn.ToSchema(OutputColumns));
     }
 
     /// <summary>The text column this transformer reads.</summary>

@@ -1,0 +1,28 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Transformer.MLNet.Network.Classification;
+
+namespace Transformer.MLNet.Progress;
+
+/// <summary>Sends training progress to <see cref="MLContext.Log"/> and to the caller's optional <see cref="IProgress{T}"/>.</summary>
+internal sealed class TrainingLog : IProgress<ClassifierTrainingProgress>, IDisposable
+{
+    private readonly IChannel channel;
+    private readonly IProgress<ClassifierTrainingProgress>? user;
+
+    public TrainingLog(MLContext mlContext, string component, IProgress<ClassifierTrainingProgress>? user)
+    {
+        channel = ((IHostEnvironment)mlContext).Register(component).Start("Training");
+        this.user = user;
+    }
+
+    public void Info(string message) => channel.Info(message);
+
+    public void Report(ClassifierTrainingProgress value)
+    {
+        channel.Info(value.ToString());
+        user?.Report(value);
+    }
+
+    public void Dispose() => channel.Dispose();
+}
