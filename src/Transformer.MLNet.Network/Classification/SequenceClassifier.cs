@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using Transformer.MLNet.Network.Bert;
 using static TorchSharp.torch;
 

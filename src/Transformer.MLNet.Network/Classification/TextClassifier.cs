@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using TorchSharp;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -15,8 +16,8 @@ namespace Transformer.MLNet.Network.Classification;
 /// </summary>
 public sealed class TextClassifier : IDisposable
 {
-    /// <summary>File names of a saved classifier folder.</summary>
-    public const string SettingsFile = "classifier.json", ConfigFile = "config.json", WeightsFile = "weights.bin", VocabularyFile = "vocab.txt";
+    /// <summary>The head settings file of a saved classifier folder (beside the Hugging Face files).</summary>
+    public const string SettingsFile = "classifier.json";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -118,23 +119,23 @@ public sealed class TextClassifier : IDisposable
         return Model.forward(inputIds, mask, types);                        // (B, C)
     }
 
-    /// <summary>Writes <c>classifier.json</c>, <c>config.json</c>, <c>weights.bin</c> (TorchSharp state dict) and <c>vocab.txt</c>.</summary>
+    /// <summary>
+    /// Writes a Hugging Face style folder: <c>config.json</c>, <c>vocab.txt</c>, <c>model.safetensors</c> (encoder
+    /// tensors under <c>bert.*</c>, head under <c>classifier.*</c>) and <c>classifier.json</c> (head settings). The folder
+    /// also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/> (e.g. for sentence embeddings).
+    /// </summary>
     /// <param name="folder">Created if missing.</param>
     public void Save(string folder)
     {
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
-        File.WriteAllText(Path.Combine(folder, ConfigFile), JsonSerializer.Serialize(EncoderConfig, Json));
-        Tokenizer.SaveVocabulary(Path.Combine(folder, VocabularyFile));
+        HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), EncoderConfig);
+        Tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));
         lock (gate)
-        {
-            using var file = File.Create(Path.Combine(folder, WeightsFile));
-            using var writer = new BinaryWriter(file);
-            Model.save(writer);
-        }
+            SafeTensors.Write(Path.Combine(folder, PretrainedBert.WeightsFileName), Model.state_dict());
     }
 
-    /// <summary>Loads a classifier written by <see cref="Save"/>: the network is built from the saved config, then filled.</summary>
+    /// <summary>Loads a classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
     /// <param name="folder">The folder.</param>
     /// <param name="device">Where to run; CPU when null.</param>
     /// <exception cref="InvalidDataException">A file is missing or does not match the others.</exception>
@@ -148,14 +149,29 @@ public sealed class TextClassifier : IDisposable
 
         var settings = JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
             ?? throw new InvalidDataException($"{SettingsFile} is empty.");
-        var config = JsonSerializer.Deserialize<TransformerConfig>(File.ReadAllText(Required(ConfigFile)), Json)
-            ?? throw new InvalidDataException($"{ConfigFile} is empty.");
-        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(VocabularyFile));
-        var classifier = Create(new BertModel(config), tokenizer, settings, device);
-        using var file = File.OpenRead(Required(WeightsFile));
-        using var reader = new BinaryReader(file);
-        classifier.Model.load(reader, strict: true);
-        return classifier;
+        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
+        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
+        string weightsPath = Required(PretrainedBert.WeightsFileName);
+        var weights = SafeTensors.Read(weightsPath);
+        var classifier = Create(new BertModel(config), tokenizer, settings, CPU);
+        try
+        {
+            StateDictLoader.LoadStrict(classifier.Model, weights, weightsPath);
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in weights.Values)
+                t.Dispose();
+        }
+
+        if (device is null || device.type == DeviceType.CPU)
+            return classifier;
+        return new TextClassifier(classifier.Model, tokenizer, settings, device);
     }
 
     /// <summary>Frees the network.</summary>

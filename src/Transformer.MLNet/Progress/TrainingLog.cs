@@ -16,11 +16,11 @@ internal sealed class TrainingLog : IProgress<ClassifierTrainingProgress>, IDisp
         this.user = user;
     }
 
-    public void Info(string message) => channel.Info(message);
+    public void Info(string message) => channel.Info(MessageSensitivity.None, message);
 
     public void Report(ClassifierTrainingProgress value)
     {
-        channel.Info(value.ToString());
+        channel.Info(MessageSensitivity.None, value.ToString());
         user?.Report(value);
     }
 
