@@ -46,6 +46,11 @@ public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tenso
     /// <summary>The encoder's architecture.</summary>
     public Configuration.TransformerConfig EncoderConfig => _bert.Config;
 
+    /// <summary>The encoder's token embedding matrix, (V, D).</summary>
+    internal Parameter TokenEmbeddings =>
+        named_parameters().Where(p => p.name == "bert.embeddings.word_embeddings.weight").Select(p => p.parameter).FirstOrDefault()
+        ?? throw new InvalidOperationException("The encoder has no bert.embeddings.word_embeddings.weight parameter.");
+
     /// <summary>Class logits of a batch.</summary>
     /// <param name="inputIds">(B, T) int64 token ids.</param>
     /// <param name="attentionMask">(B, T) int64, 1 for real tokens.</param>

@@ -87,24 +87,30 @@ public sealed class TextClassifier : IDisposable
 
     /// <summary>Class logits of each text, in order (row i, class j).</summary>
     /// <param name="texts">Texts; null entries are read as empty.</param>
-    public float[][] PredictLogits(IReadOnlyList<string> texts)
+    /// <param name="batchSize">Texts per forward pass; texts are grouped by length so that batches carry little padding.</param>
+    public float[][] PredictLogits(IReadOnlyList<string> texts, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        if (texts.Count == 0)
-            return [];
-        var ids = texts.Select(t => Tokenizer.EncodeToIds(t ?? string.Empty, Settings.MaxTokens, out _)).ToList();
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var ids = texts.Select(t => Tokenizer.EncodeToIds(t ?? string.Empty, Settings.MaxTokens, out _)).ToArray();
+        int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
+        var rows = new float[ids.Length][];
         lock (gate)
         {
             using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
             Model.eval();
-            var logits = Logits(ids).to(CPU).to_type(ScalarType.Float32);  // (B, C)
-            float[] flat = logits.data<float>().ToArray();
-            var rows = new float[texts.Count][];
-            for (int i = 0; i < rows.Length; i++)
-                rows[i] = flat.AsSpan(i * ClassCount, ClassCount).ToArray();
-            return rows;
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var batch = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+                var logits = Logits(batch.Select(i => ids[i]).ToList()).to(CPU).to_type(ScalarType.Float32);  // (B, C)
+                float[] flat = logits.data<float>().ToArray();
+                for (int b = 0; b < batch.Length; b++)
+                    rows[batch[b]] = flat.AsSpan(b * ClassCount, ClassCount).ToArray();
+            }
         }
+
+        return rows;
     }
 
     /// <summary>Runs the model on pre-tokenized texts, padded to the longest one; the caller owns the scope.</summary>

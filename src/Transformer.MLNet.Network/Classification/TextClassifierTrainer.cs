@@ -60,6 +60,8 @@ public static class TextClassifierTrainer
 
         lock (classifier.Gate)
         {
+            var frozen = options.FreezeTokenEmbeddings ? model.TokenEmbeddings : null;
+            frozen?.requires_grad_(false);
             try
             {
                 using var updater = new ParameterUpdater(model, optimizerOptions, totalSteps: totalSteps);
@@ -134,6 +136,7 @@ public static class TextClassifierTrainer
             {
                 if (best is not null)
                     DisposeAll(ref best);
+                frozen?.requires_grad_(true);
                 model.eval();
             }
         }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Schema;
@@ -21,11 +22,11 @@ public sealed class BinaryTextClassificationTrainer : IEstimator<BinaryTextClass
 {
     private const string Component = "BinaryTextClassification";
     private const string ProbabilityColumnName = ScoreColumnNames.Probability;
-    private readonly MLContext mlContext;
+    private readonly IHostEnvironment environment;
 
-    internal BinaryTextClassificationTrainer(MLContext mlContext, TextClassifierOptions options)
+    internal BinaryTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
-        this.mlContext = mlContext;
+        this.environment = environment;
         Options = options;
     }
 
@@ -38,7 +39,7 @@ public sealed class BinaryTextClassificationTrainer : IEstimator<BinaryTextClass
         ArgumentNullException.ThrowIfNull(input);
         var train = LabeledTexts.ReadBinary(input, Options.TextColumnName, Options.LabelColumnName);
         var validation = Options.ValidationSet is null ? null : LabeledTexts.ReadBinary(Options.ValidationSet, Options.TextColumnName, Options.LabelColumnName);
-        var classifier = ClassifierFitting.Train(mlContext, Options, Component, train, validation, classCount: 2);
+        var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount: 2);
         return new BinaryTextClassificationTransformer(
             classifier, Options.TextColumnName, Options.ScoreColumnName, ProbabilityColumnName, Options.PredictedLabelColumnName, Options.InferenceBatchSize);
     }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Classification;
@@ -28,7 +29,7 @@ public static class ClassificationCatalogExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new BinaryTextClassificationTrainer(catalog.GetMLContext(), options);
+        return new BinaryTextClassificationTrainer(catalog.GetEnvironment(), options);
     }
 
     /// <summary>Fine-tunes the pretrained MiniLM-L6 encoder with a classification head on a key label.</summary>
@@ -53,6 +54,6 @@ public static class ClassificationCatalogExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new MulticlassTextClassificationTrainer(catalog.GetMLContext(), options);
+        return new MulticlassTextClassificationTrainer(catalog.GetEnvironment(), options);
     }
 }

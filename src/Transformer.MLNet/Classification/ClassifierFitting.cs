@@ -11,11 +11,11 @@ namespace Transformer.MLNet.Classification;
 internal static class ClassifierFitting
 {
     public static TextClassifier Train(
-        MLContext mlContext, TextClassifierOptions options, string component, LabeledTexts train, LabeledTexts? validation, int classCount)
+        IHostEnvironment environment, TextClassifierOptions options, string component, LabeledTexts train, LabeledTexts? validation, int classCount)
     {
         if (train.Texts.Length == 0)
             throw new ArgumentException($"The training data has no labelled rows in column '{options.LabelColumnName}'.", nameof(train));
-        int seed = options.Seed ?? ((IHostEnvironment)mlContext).Register(component).Rand.Next();
+        int seed = options.Seed ?? environment.Register(component).Rand.Next();
         var trainingOptions = options.ToTrainingOptions(seed).Validate();
         var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout).Validate();
         if (options.InferenceBatchSize < 1)
@@ -24,10 +24,10 @@ internal static class ClassifierFitting
         // Seed before the head is created, so that its initial weights repeat too.
         Seeding.Apply(seed);
         var (encoder, tokenizer, description) = EncoderLoader.ForTraining(options.EncoderFolder, options.ScratchConfig);
-        var classifier = TextClassifier.Create(encoder, tokenizer, settings, mlContext.GetTorchDevice());
+        var classifier = TextClassifier.Create(encoder, tokenizer, settings, environment.GetTorchDevice());
         try
         {
-            using var log = new TrainingLog(mlContext, component, options.Progress);
+            using var log = new TrainingLog(environment, component, options.Progress);
             log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {description}; seed {seed}.");
             var result = TextClassifierTrainer.Train(
                 classifier, train.Texts, train.Labels, trainingOptions, validation?.Texts, validation?.Labels, log, options.CancellationToken);

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Schema;
@@ -20,11 +21,11 @@ namespace Transformer.MLNet.Classification;
 public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassTextClassificationTransformer>
 {
     private const string Component = "MulticlassTextClassification";
-    private readonly MLContext mlContext;
+    private readonly IHostEnvironment environment;
 
-    internal MulticlassTextClassificationTrainer(MLContext mlContext, TextClassifierOptions options)
+    internal MulticlassTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
-        this.mlContext = mlContext;
+        this.environment = environment;
         Options = options;
     }
 
@@ -49,7 +50,7 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
         }
 
         var classNames = ScoreAnnotations.ClassNames(input.Schema[Options.LabelColumnName], classCount);
-        var classifier = ClassifierFitting.Train(mlContext, Options, Component, train, validation, classCount);
+        var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount);
         return new MulticlassTextClassificationTransformer(
             classifier, classNames, Options.TextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName, Options.InferenceBatchSize);
     }

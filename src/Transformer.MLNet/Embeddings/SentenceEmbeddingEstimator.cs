@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Transformer.MLNet.Encoders;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Schema;
@@ -16,11 +17,11 @@ namespace Transformer.MLNet.Embeddings;
 /// </remarks>
 public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTransformer>
 {
-    private readonly MLContext mlContext;
+    private readonly IHostEnvironment environment;
 
-    internal SentenceEmbeddingEstimator(MLContext mlContext, SentenceEmbeddingOptions options)
+    internal SentenceEmbeddingEstimator(IHostEnvironment environment, SentenceEmbeddingOptions options)
     {
-        this.mlContext = mlContext;
+        this.environment = environment;
         Options = options;
         if (options.BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, "BatchSize must be at least 1.");
@@ -39,7 +40,7 @@ public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTra
     {
         ArgumentNullException.ThrowIfNull(input);
         TextColumn.Find(input.Schema, InputColumnName, nameof(Options.InputColumnName));
-        return EncoderLoader.ForEmbedding(Options, InputColumnName, mlContext.GetTorchDevice());
+        return EncoderLoader.ForEmbedding(Options, InputColumnName, environment.GetTorchDevice());
     }
 
     /// <inheritdoc/>

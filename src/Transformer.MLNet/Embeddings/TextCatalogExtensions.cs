@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Transformer.MLNet.Network.Embeddings;
 
 namespace Transformer.MLNet.Embeddings;
@@ -33,6 +34,6 @@ public static class TextCatalogExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new SentenceEmbeddingEstimator(catalog.GetMLContext(), options);
+        return new SentenceEmbeddingEstimator(catalog.GetEnvironment(), options);
     }
 }

@@ -3,8 +3,9 @@ using Microsoft.ML;
 namespace Transformer.MLNet.Mapping;
 
 /// <summary>
-/// Serves the network output of the row a cursor is on. A second cursor over the same input reads ahead a batch of
-/// texts, one forward pass maps them, and the rows are served from the buffer until the main cursor leaves it.
+/// Serves the network output of the row a cursor is on. A second cursor over the same input reads ahead a window of
+/// texts (a few batches), the network maps them in batched forward passes, and the rows are served from the buffer
+/// until the main cursor leaves it — never one forward pass per row.
 /// </summary>
 internal sealed class BatchBuffer : IDisposable
 {
@@ -50,13 +51,14 @@ internal sealed class BatchBuffer : IDisposable
         {
         }
 
-        var texts = new List<string>(transformer.BatchSize);
-        while (texts.Count < transformer.BatchSize && lookahead.MoveNext())
+        var texts = new List<string>(transformer.ReadAheadRows);
+        while (texts.Count < transformer.ReadAheadRows && lookahead.MoveNext())
             texts.Add(readText!());
         if (texts.Count == 0)
             throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{textColumn.Name}'.");
 
         outputs = transformer.Map(texts);
+        Interlocked.Increment(ref transformer.BatchesMapped);
         start = position;
     }
 

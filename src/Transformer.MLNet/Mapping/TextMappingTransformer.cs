@@ -32,8 +32,20 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>How many rows go through the network in one forward pass.</summary>
     public int BatchSize { get; }
 
+    /// <summary>
+    /// Rows a cursor reads ahead and hands to <see cref="Map"/> at once. The network splits them into forward passes of
+    /// <see cref="BatchSize"/> texts of similar length, so a window of several batches wastes less compute on padding.
+    /// </summary>
+    internal int ReadAheadRows => BatchSize * ReadAheadBatches;
+
+    /// <summary>Batches per read-ahead window.</summary>
+    internal const int ReadAheadBatches = 8;
+
     /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>
     public bool IsRowToRowMapper => true;
+
+    /// <summary>Forward passes run by cursors so far (for tests of batching).</summary>
+    internal long BatchesMapped;
 
     /// <summary>The columns this transformer adds, in order.</summary>
     internal abstract IReadOnlyList<OutputColumn> OutputColumns { get; }

@@ -10,9 +10,9 @@ internal sealed class TrainingLog : IProgress<ClassifierTrainingProgress>, IDisp
     private readonly IChannel channel;
     private readonly IProgress<ClassifierTrainingProgress>? user;
 
-    public TrainingLog(MLContext mlContext, string component, IProgress<ClassifierTrainingProgress>? user)
+    public TrainingLog(IHostEnvironment environment, string component, IProgress<ClassifierTrainingProgress>? user)
     {
-        channel = ((IHostEnvironment)mlContext).Register(component).Start("Training");
+        channel = environment.Register(component).Start("Training");
         this.user = user;
     }
 
