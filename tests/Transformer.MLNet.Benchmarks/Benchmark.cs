@@ -34,7 +34,7 @@ internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick)
 
 internal static class BenchmarkRegistry
 {
-    public static IReadOnlyList<IBenchmark> All { get; } = [];
+    public static IReadOnlyList<IBenchmark> All { get; } = [new PipelineOverheadBenchmark()];
 
     public static IBenchmark Find(string name) =>
         All.FirstOrDefault(b => b.Name == name)

@@ -56,7 +56,8 @@ public sealed class TextClassifierTrainerTests
         Assert.AreEqual(40, reports[^1].TotalSteps);
         Assert.AreEqual(40, reports[^1].Step);
         Assert.IsTrue(reports.Zip(reports.Skip(1)).All(p => p.Second.Step >= p.First.Step));
-        Assert.IsTrue(reports.All(r => r.LearningRate > 0 && r.ExamplesPerSecond > 0 && double.IsFinite(r.Loss)));
+        Assert.IsTrue(reports.All(r => r.LearningRate is >= 0 and <= 2e-3 && r.ExamplesPerSecond > 0 && double.IsFinite(r.Loss)));
+        Assert.IsGreaterThan(reports[^1].LearningRate, reports[reports.Count / 2].LearningRate, "the learning rate decays after warmup");
         Assert.IsGreaterThan(0.75, TextClassifierTrainer.Accuracy(classifier, texts, labels), "a 1-layer model can at least fit 160 sentences");
     }
 
