@@ -13,7 +13,7 @@ namespace Transformer.MLNet.Network.Models;
 public sealed class DecoderOnlyModel : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "embeddings")]
-    private readonly Embeddings embeddings;
+    private readonly Modules.Embeddings embeddings;
 
     [ComponentName(Name = "decoder")]
     private readonly DecoderStack decoder;
@@ -29,7 +29,7 @@ public sealed class DecoderOnlyModel : nn.Module<Tensor, Tensor>
         Config = config.Validate();
         if (config.DecoderLayers == 0)
             throw new ArgumentException("A decoder-only model needs DecoderLayers of at least 1; got 0.", nameof(config));
-        embeddings = new Embeddings(config);
+        embeddings = new Modules.Embeddings(config);
         decoder = new DecoderStack(config, withCrossAttention: false);
         generator = config.TieEmbeddings ? new GeneratorHead(embeddings) : new GeneratorHead(config.ModelDim, config.VocabSize);
         RegisterComponents();

@@ -19,10 +19,10 @@ namespace Transformer.MLNet.Network.Models;
 public sealed class EncoderDecoderModel : nn.Module
 {
     [ComponentName(Name = "source_embeddings")]
-    private readonly Embeddings sourceEmbeddings;
+    private readonly Modules.Embeddings sourceEmbeddings;
 
     [ComponentName(Name = "target_embeddings")]
-    private readonly Embeddings? targetEmbeddings;
+    private readonly Modules.Embeddings? targetEmbeddings;
 
     [ComponentName(Name = "encoder")]
     private readonly EncoderStack encoder;
@@ -42,9 +42,9 @@ public sealed class EncoderDecoderModel : nn.Module
         if (config.EncoderLayers == 0 || config.DecoderLayers == 0)
             throw new ArgumentException(
                 $"An encoder-decoder model needs EncoderLayers and DecoderLayers of at least 1; got {config.EncoderLayers} and {config.DecoderLayers}.", nameof(config));
-        sourceEmbeddings = new Embeddings(config);
+        sourceEmbeddings = new Modules.Embeddings(config);
         if (!config.ShareEncoderDecoderEmbeddings)
-            targetEmbeddings = new Embeddings(config);
+            targetEmbeddings = new Modules.Embeddings(config);
         encoder = new EncoderStack(config);
         decoder = new DecoderStack(config);
         generator = config.TieEmbeddings ? new GeneratorHead(TargetEmbeddings) : new GeneratorHead(config.ModelDim, config.VocabSize);
@@ -60,7 +60,7 @@ public sealed class EncoderDecoderModel : nn.Module
     /// <summary>The decoder stack.</summary>
     public DecoderStack Decoder => decoder;
 
-    private Embeddings TargetEmbeddings => targetEmbeddings ?? sourceEmbeddings;
+    private Modules.Embeddings TargetEmbeddings => targetEmbeddings ?? sourceEmbeddings;
 
     /// <summary>True at padding positions.</summary>
     /// <param name="tokens">(B, T) int64 ids.</param>
