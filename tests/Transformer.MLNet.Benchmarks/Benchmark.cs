@@ -41,6 +41,7 @@ internal static class BenchmarkRegistry
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
         new EmbedBenchmark(bfloat16: false),
         new EmbedBenchmark(bfloat16: true),
+        new PipelineOverheadBenchmark(),
     ];
 
     public static IBenchmark Find(string name) =>
