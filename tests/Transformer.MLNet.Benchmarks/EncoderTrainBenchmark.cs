@@ -63,10 +63,16 @@ internal sealed class EncoderTrainBenchmark(TrainingPrecision precision) : IBenc
         // step of each side counts.
         var ourRates = new List<double>();
         var peerRates = new List<double>();
+        var ourCpuRates = new List<double>();
+        var peerCpuRates = new List<double>();
         for (int i = 0; i < steps; i++)
         {
-            ourRates.Add(TokensPerSecond(OurStep));
-            peerRates.Add(TokensPerSecond(PeerStep));
+            var (wall, cpu) = TokensPerSecond(OurStep);
+            ourRates.Add(wall);
+            ourCpuRates.Add(cpu);
+            (wall, cpu) = TokensPerSecond(PeerStep);
+            peerRates.Add(wall);
+            peerCpuRates.Add(cpu);
         }
 
         double ourMedian = Median(ourRates), peerMedian = Median(peerRates);
@@ -74,15 +80,22 @@ internal sealed class EncoderTrainBenchmark(TrainingPrecision precision) : IBenc
             $"   {steps} alternating steps each: ours {ourRates.Min():F0}-{ourRates.Max():F0} (median {ourMedian:F0}), " +
             $"peer {peerRates.Min():F0}-{peerRates.Max():F0} (median {peerMedian:F0}) tokens/s; best-step ratio {ourRates.Max() / peerRates.Max():F3}; " +
             $"parameters {ours.ParameterCount():N0} vs {peer.ParameterCount():N0}"));
+        // Per CPU-second of this process: steadier than wall time when other processes share the cores.
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"   per CPU-second: ours median {Median(ourCpuRates):F0}, peer median {Median(peerCpuRates):F0} tokens/s, ratio {Median(ourCpuRates) / Median(peerCpuRates):F3}"));
         return new BenchmarkResult(Name, ourMedian, peerMedian, ourMedian / peerMedian, "tokens/s",
             precision == TrainingPrecision.Float32 ? 1.0 : 1.5);
     }
 
-    private static double TokensPerSecond(Action step)
+    private static (double Wall, double Cpu) TokensPerSecond(Action step)
     {
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         step();
-        return Batch * Length / clock.Elapsed.TotalSeconds;
+        double wall = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        return (Batch * Length / wall, Batch * Length / (process.TotalProcessorTime - cpuBefore).TotalSeconds);
     }
 
     private static double Median(List<double> values)
