@@ -15,6 +15,20 @@ namespace Transformer.MLNet.Network.Models;
 /// Padding masks are (B, S) boolean tensors, true at padding positions (<see cref="PaddingMask"/> builds one from
 /// token ids). Target sequences are right-padded: causal attention keeps padding from reaching earlier positions,
 /// and the loss ignores it.
+/// <para>Greedy decoding with the cache, one scope per step:</para>
+/// <code>
+/// using var noGrad = torch.no_grad();
+/// var padding = model.PaddingMask(source);                  // (B, S)
+/// var memory = model.Encode(source, padding);               // (B, S, D)
+/// using var cache = model.NewCache();
+/// var next = torch.full(batch, 1, bosId, ScalarType.Int64); // (B, 1)
+/// for (int step = 0; step &lt; maxLength; step++)
+/// {
+///     using var scope = torch.NewDisposeScope();
+///     var logits = model.Project(model.Decode(next, memory, padding, cache));   // (B, 1, V)
+///     next = logits.argmax(-1).MoveToOuterDisposeScope();                      // (B, 1)
+/// }
+/// </code>
 /// </remarks>
 public sealed class EncoderDecoderModel : nn.Module
 {
