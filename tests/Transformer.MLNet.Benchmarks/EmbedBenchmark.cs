@@ -65,7 +65,7 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"   STS-B test Spearman: ours {Spearman(pairs, oursEmbeddings):F4}, peer {Spearman(pairs, peerEmbeddings):F4}"));
+            $"   STS-B test Spearman: ours {Spearman(pairs, oursEmbeddings):F5}, peer {Spearman(pairs, peerEmbeddings):F5}"));
         return new BenchmarkResult(Name, bestOurs, bestPeer, bestOurs / bestPeer, "sentences/s", bfloat16 ? null : 1.5);
     }
 
