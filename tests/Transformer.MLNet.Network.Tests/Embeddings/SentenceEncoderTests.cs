@@ -57,6 +57,20 @@ public sealed class SentenceEncoderTests
     }
 
     [TestMethod]
+    public void Concurrent_calls_give_the_same_rows_as_sequential_ones()
+    {
+        using var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 2 });
+        var expected = encoder.Encode(Texts);
+        var results = new float[4][][];
+        Parallel.For(0, results.Length, i => results[i] = encoder.Encode(Texts));
+        foreach (var result in results)
+        {
+            for (int row = 0; row < Texts.Length; row++)
+                CollectionAssert.AreEqual(expected[row], result[row]);
+        }
+    }
+
+    [TestMethod]
     public void Normalized_embeddings_have_unit_length()
     {
         using var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model);
