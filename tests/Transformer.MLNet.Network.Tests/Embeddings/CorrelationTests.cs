@@ -6,7 +6,7 @@ namespace Transformer.MLNet.Network.Tests.Embeddings;
 public sealed class CorrelationTests
 {
     [TestMethod]
-    public void Spearman_averages_tied_ranks_like_scipy()
+    public void Spearman_gives_tied_values_their_average_rank()
     {
         // Ranks 1, 2.5, 2.5, 4, 5 and 2, 1, 3.5, 3.5, 5 (ties averaged); Pearson of the ranks = 7.25 / 9.5 by hand.
         double rho = Correlation.Spearman([1, 2, 2, 3, 5], [2, 1, 4, 4, 9]);
