@@ -79,7 +79,7 @@ internal static class PipelineArchive
     public static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        using var archive = OpenArchive(stream);
         var manifest = ReadManifest(archive);
         using (var schemaStream = ReadEntry(archive, InputSchemaEntry))
             catalog.Load(schemaStream, out inputSchema);
@@ -141,14 +141,59 @@ internal static class PipelineArchive
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
         }
 
-        if (manifest.FormatVersion > PipelineManifest.CurrentVersion)
+        if (manifest.FormatVersion > PipelineManifest.CurrentVersion || manifest.FormatVersion < 1)
         {
             throw new InvalidDataException(
-                $"The pipeline archive has format version {manifest.FormatVersion}; this version of Transformer.MLNet reads up to " +
+                $"The pipeline archive has format version {manifest.FormatVersion}; this version of Transformer.MLNet reads 1 to " +
                 $"{PipelineManifest.CurrentVersion}. Update the library.");
         }
 
+        // A tampered or hand-edited manifest must fail here, with its own message, not deep inside a loader.
+        if (manifest.Segments is null)
+            throw new InvalidDataException($"{PipelineManifest.EntryName} of the pipeline archive lists no segments; the file is corrupt.");
+        for (int i = 0; i < manifest.Segments.Count; i++)
+        {
+            var segment = manifest.Segments[i];
+            if (segment is null || string.IsNullOrEmpty(segment.Kind) || segment.Folder != $"segments/{i}/" || segment.Files is null || segment.Files.Count == 0)
+            {
+                throw new InvalidDataException(
+                    $"Segment {i} of {PipelineManifest.EntryName} is malformed (kind '{segment?.Kind}', folder '{segment?.Folder}', " +
+                    $"{segment?.Files?.Count ?? 0} files; expected folder 'segments/{i}/' with its files); the file is corrupt or was edited.");
+            }
+        }
+
         return manifest;
+    }
+
+    private static ZipArchive OpenArchive(Stream stream)
+    {
+        try
+        {
+            return new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(
+                $"The file is not a readable pipeline archive (zip): {e.Message} It may be truncated or not saved by mlContext.Model.SavePipeline.", e);
+        }
+    }
+
+    /// <summary>The bytes of an entry; a damaged compressed stream becomes an error naming the entry.</summary>
+    internal static MemoryStream ReadBytes(ZipArchiveEntry entry)
+    {
+        var buffer = new MemoryStream();
+        try
+        {
+            using var source = entry.Open();
+            source.CopyTo(buffer);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"Entry '{entry.FullName}' of the pipeline archive is corrupt: {e.Message}", e);
+        }
+
+        buffer.Position = 0;
+        return buffer;
     }
 
     private static void WriteEntry(ZipArchive archive, string name, Action<Stream> write)
@@ -166,10 +211,6 @@ internal static class PipelineArchive
             ?? throw new InvalidDataException(
                 $"The file is not a Transformer.MLNet pipeline archive: it has no '{name}' entry. " +
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
-        var buffer = new MemoryStream();
-        using (var source = entry.Open())
-            source.CopyTo(buffer);
-        buffer.Position = 0;
-        return buffer;
+        return ReadBytes(entry);
     }
 }
