@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -11,14 +12,14 @@ namespace Transformer.MLNet.Persistence;
 /// <remarks>
 /// Layout (format version 1):
 /// <list type="bullet">
-/// <item><c>manifest.json</c>: <c>{ format, formatVersion, segments: [{ kind, folder, files: { path: sha256 } }] }</c>,
+/// <item><c>manifest.json</c>: <c>{ format, formatVersion, segments: [{ kind, folder, files: { path: sha256 } }], inputSchemaSha256 }</c>,
 /// segments in the order they run.</item>
 /// <item><c>input-schema.zip</c>: an empty ML.NET model saved with the pipeline's input schema.</item>
 /// <item><c>segments/{i}/</c>: kind <c>mlnet</c> holds <c>model.zip</c>, a run of consecutive ML.NET transformers saved
 /// by <c>mlContext.Model.Save</c> with the schema they read; each of this library's kinds holds its own entries
 /// (documented on its persister), typically <c>options.json</c>, <c>config.json</c>, weights and vocabulary.</item>
 /// </list>
-/// Every entry's SHA-256 is checked on load. Loading reads data only: JSON into fixed records, tensors into networks
+/// Every entry's SHA-256 is checked on load (that of <c>input-schema.zip</c> is recorded as <c>inputSchemaSha256</c>). Loading reads data only: JSON into fixed records, tensors into networks
 /// built from the saved config, and ML.NET models through ML.NET's own loader.
 /// </remarks>
 internal static class PipelineArchive
@@ -32,7 +33,7 @@ internal static class PipelineArchive
         ArgumentNullException.ThrowIfNull(stream);
         using var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
         var empty = new TransformerChain<ITransformer>();
-        WriteEntry(archive, InputSchemaEntry, s => catalog.Save(empty, inputSchema, s));
+        string schemaHash = WriteEntry(archive, InputSchemaEntry, s => catalog.Save(empty, inputSchema, s));
 
         var segments = new List<SegmentManifest>();
         var mlnetRun = new List<ITransformer>();
@@ -72,7 +73,7 @@ internal static class PipelineArchive
         }
 
         FlushRun();
-        var manifest = new PipelineManifest(PipelineManifest.FormatName, PipelineManifest.CurrentVersion, segments);
+        var manifest = new PipelineManifest(PipelineManifest.FormatName, PipelineManifest.CurrentVersion, segments, schemaHash);
         WriteEntry(archive, PipelineManifest.EntryName, s => JsonSerializer.Serialize(s, manifest, PersistenceJson.Options));
     }
 
@@ -82,7 +83,12 @@ internal static class PipelineArchive
         using var archive = OpenArchive(stream);
         var manifest = ReadManifest(archive);
         using (var schemaStream = ReadEntry(archive, InputSchemaEntry))
+        {
+            string actual = Sha256(schemaStream);
+            if (manifest.InputSchemaSha256 is { } expected && !string.Equals(actual, expected, StringComparison.Ordinal))
+                throw new InvalidDataException($"Entry '{InputSchemaEntry}' of the pipeline archive is corrupt: SHA-256 {actual}, manifest says {expected}.");
             catalog.Load(schemaStream, out inputSchema);
+        }
 
         var transformers = new List<ITransformer>();
         foreach (var segment in manifest.Segments)
@@ -196,14 +202,20 @@ internal static class PipelineArchive
         return buffer;
     }
 
-    private static void WriteEntry(ZipArchive archive, string name, Action<Stream> write)
+    /// <returns>The entry's SHA-256.</returns>
+    private static string WriteEntry(ZipArchive archive, string name, Action<Stream> write)
     {
         using var buffer = new MemoryStream();
         write(buffer);
         buffer.Position = 0;
-        using var target = archive.CreateEntry(name, CompressionLevel.Fastest).Open();
-        buffer.CopyTo(target);
+        using (var target = archive.CreateEntry(name, CompressionLevel.Fastest).Open())
+            buffer.CopyTo(target);
+        return Sha256(buffer);
     }
+
+    /// <summary>Lowercase hex SHA-256 of a memory stream's whole content.</summary>
+    internal static string Sha256(MemoryStream buffer) =>
+        Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
 
     private static MemoryStream ReadEntry(ZipArchive archive, string name)
     {

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Transformer.MLNet.Persistence;
@@ -28,7 +27,7 @@ internal sealed class SegmentReader
         var entry = archive.GetEntry(manifest.Folder + name)
             ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is missing from the pipeline archive.");
         var buffer = PipelineArchive.ReadBytes(entry);
-        string actual = Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        string actual = PipelineArchive.Sha256(buffer);
         if (!string.Equals(actual, expected, StringComparison.Ordinal))
         {
             throw new InvalidDataException(

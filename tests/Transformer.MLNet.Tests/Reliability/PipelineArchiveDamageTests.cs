@@ -110,6 +110,8 @@ public sealed class PipelineArchiveDamageTests
         LoadFails(Edit(weights, _ => null), weights, "missing");
         string settings = weights.Replace("model.safetensors", "classifier.json", StringComparison.Ordinal);
         LoadFails(Edit(settings, b => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(b).Replace("0.1", "0.2", StringComparison.Ordinal))), settings, "SHA-256");
+        LoadFails(Edit("input-schema.zip", b => { b[b.Length / 2] ^= 0x01; return b; }), "input-schema.zip", "SHA-256");
+        LoadFails(Edit("segments/0/model.zip", b => { b[^10] ^= 0x01; return b; }), "segments/0/model.zip", "SHA-256");
     }
 
     [TestMethod]
