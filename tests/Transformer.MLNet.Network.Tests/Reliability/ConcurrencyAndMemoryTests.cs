@@ -13,6 +13,7 @@ public sealed class ConcurrencyAndMemoryTests
     public void Eight_threads_sharing_one_classifier_get_the_sequential_logits()
     {
         const int Threads = 8, CallsPerThread = 25;
+        using var oneOpThread = SingleThreaded.Enter();
         var (texts, _) = TinyClassifiers.Sentences("yelp", 200);
         using var classifier = TinyClassifiers.New(4);
         var sequential = texts.Select(t => classifier.PredictLogits([t])[0]).ToArray();

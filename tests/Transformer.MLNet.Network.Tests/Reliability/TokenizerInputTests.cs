@@ -126,7 +126,7 @@ public sealed class TokenizerInputTests
     public void Fuzz_thousands_of_random_unicode_strings_through_tokenizer_and_model()
     {
         using var threads = SingleThreaded.Enter();
-        const int Cases = 5000;
+        const int Cases = 20_000;
         var random = new Random(20261126);
         var texts = new string[Cases];
         for (int i = 0; i < Cases; i++)
