@@ -6,4 +6,14 @@ namespace Transformer.MLNet.Network.Classification;
 /// <param name="ValidationAccuracies">Validation accuracy after each epoch; empty without a validation set.</param>
 /// <param name="TrainingLosses">Mean training loss of each epoch.</param>
 public sealed record ClassifierTrainingResult(
-    int EpochsRun, int BestEpoch, IReadOnlyList<double> ValidationAccuracies, IReadOnlyList<double> TrainingLosses);
+    int EpochsRun, int BestEpoch, IReadOnlyList<double> ValidationAccuracies, IReadOnlyList<double> TrainingLosses)
+{
+    /// <summary>Training texts longer than <see cref="TextClassifierSettings.MaxTokens"/>, cut to fit.</summary>
+    public int TruncatedTexts { get; init; }
+
+    /// <summary>Micro-batches dropped for a non-finite loss or gradient (with <see cref="Training.TrainingOptions.SkipNonFiniteBatches"/>).</summary>
+    public long SkippedBatches { get; init; }
+
+    /// <summary>Whether the run continued from a checkpoint in <see cref="ClassifierTrainingOptions.CheckpointFolder"/>.</summary>
+    public bool Resumed { get; init; }
+}

@@ -26,6 +26,7 @@ public sealed class TextClassifier : IDisposable
     };
 
     private readonly Lock gate = new();
+    private long truncatedTextCount;
 
     private TextClassifier(SequenceClassifier model, BertTextTokenizer tokenizer, TextClassifierSettings settings, Device device)
     {
@@ -48,6 +49,12 @@ public sealed class TextClassifier : IDisposable
 
     /// <summary>The device the network runs on.</summary>
     public Device Device { get; }
+
+    /// <summary>
+    /// Texts predicted so far that had more than <see cref="TextClassifierSettings.MaxTokens"/> tokens and were cut
+    /// (the first tokens are kept). Empty or null text is read as <c>[CLS] [SEP]</c>.
+    /// </summary>
+    public long TruncatedTextCount => Interlocked.Read(ref truncatedTextCount);
 
     internal SequenceClassifier Model { get; }
 
@@ -92,7 +99,15 @@ public sealed class TextClassifier : IDisposable
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var ids = texts.Select(t => Tokenizer.EncodeToIds(t ?? string.Empty, Settings.MaxTokens, out _)).ToArray();
+        var ids = new int[texts.Count][];
+        int truncated = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = Tokenizer.EncodeToIds(texts[i] ?? string.Empty, Settings.MaxTokens, out bool cut);
+            truncated += cut ? 1 : 0;
+        }
+
+        Interlocked.Add(ref truncatedTextCount, truncated);
         int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
         var rows = new float[ids.Length][];
         lock (gate)
@@ -153,9 +168,19 @@ public sealed class TextClassifier : IDisposable
             return File.Exists(path) ? path : throw new InvalidDataException($"Saved classifier folder '{folder}' has no {name}.");
         }
 
-        var settings = JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
-            ?? throw new InvalidDataException($"{SettingsFile} is empty.");
-        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
+        TextClassifierSettings settings;
+        TransformerConfig config;
+        try
+        {
+            settings = (JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
+                ?? throw new InvalidDataException($"{SettingsFile} is empty.")).Validate();
+            config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidDataException($"Saved classifier folder '{folder}' has an invalid {SettingsFile} or {PretrainedBert.ConfigFileName}: {e.Message}", e);
+        }
+
         var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
         string weightsPath = Required(PretrainedBert.WeightsFileName);
         var weights = SafeTensors.Read(weightsPath);

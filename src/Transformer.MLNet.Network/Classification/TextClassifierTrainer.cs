@@ -22,7 +22,7 @@ public static class TextClassifierTrainer
     /// <param name="validationTexts">Optional validation texts for early stopping and best-epoch restore.</param>
     /// <param name="validationLabels">Their classes.</param>
     /// <param name="progress">Receives a report every <see cref="ClassifierTrainingOptions.ProgressInterval"/> updates and at each epoch's end.</param>
-    /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
+    /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/> (after writing a checkpoint when <see cref="ClassifierTrainingOptions.CheckpointFolder"/> is set).</param>
     /// <returns>Epochs run, the epoch kept, and the per-epoch metrics.</returns>
     public static ClassifierTrainingResult Train(
         TextClassifier classifier,
@@ -50,13 +50,18 @@ public static class TextClassifierTrainer
         var optimizerOptions = options.Optimizer with { WarmupSteps = (long)Math.Round(options.WarmupFraction * totalSteps) };
 
         var model = classifier.Model;
-        var validationAccuracies = new List<double>();
-        var losses = new List<double>();
+        string? checkpointFolder = options.CheckpointFolder;
+        var resume = checkpointFolder is not null && ClassifierCheckpoint.Exists(checkpointFolder)
+            ? ClassifierCheckpoint.Read(checkpointFolder, options.Seed, train.Ids.Length)
+            : null;
+        var validationAccuracies = resume?.ValidationAccuracies ?? [];
+        var losses = resume?.Losses ?? [];
         Dictionary<string, Tensor>? best = null;
-        double bestAccuracy = double.NegativeInfinity;
-        int bestEpoch = 0, epochsRun = 0, epochsWithoutGain = 0;
+        double bestAccuracy = resume?.BestAccuracy ?? double.NegativeInfinity;
+        int bestEpoch = resume?.BestEpoch ?? 0, epochsRun = losses.Count, epochsWithoutGain = resume?.EpochsWithoutGain ?? 0;
         var clock = Stopwatch.StartNew();
-        long examplesSeen = 0;
+        long examplesSeen = resume?.ExamplesSeen ?? 0;
+        long skipped = 0;
 
         lock (classifier.Gate)
         {
@@ -65,17 +70,34 @@ public static class TextClassifierTrainer
             try
             {
                 using var updater = new ParameterUpdater(model, optimizerOptions, totalSteps: totalSteps);
+                int firstEpoch = 1, firstBatch = 0;
+                if (resume is not null)
+                {
+                    best = ClassifierCheckpoint.Restore(checkpointFolder!, model, updater);
+                    (firstEpoch, firstBatch) = (resume.Epoch, resume.NextMicroBatch);
+                }
+
                 for (int epoch = 1; epoch <= options.Epochs; epoch++)
                 {
-                    model.train();
                     int[] order = Enumerable.Range(0, train.Ids.Length).ToArray();
                     random.Shuffle(order);
-                    double lossSum = 0;
-                    int lossCount = 0;
+                    if (epoch < firstEpoch)
+                        continue; // replays the shuffles of the epochs a resumed run has done
+
+                    model.train();
+                    bool resumedEpoch = resume is not null && epoch == firstEpoch;
+                    double lossSum = resumedEpoch ? resume!.LossSum : 0;
+                    int lossCount = resumedEpoch ? resume!.LossCount : 0;
                     double lastRate = updater.LearningRate;
-                    for (int b = 0; b < microBatches; b++)
+                    for (int b = resumedEpoch ? firstBatch : 0; b < microBatches; b++)
                     {
-                        cancellationToken.ThrowIfCancellationRequested();
+                        if (cancellationToken.IsCancellationRequested && (checkpointFolder is null || updater.PendingMicroBatches == 0))
+                        {
+                            if (checkpointFolder is not null)
+                                Checkpoint(epoch, b, lossSum, lossCount, updater);
+                            cancellationToken.ThrowIfCancellationRequested();
+                        }
+
                         var rows = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, order.Length - b * options.BatchSize)).ToArray();
                         using (var scope = NewDisposeScope())
                         {
@@ -83,17 +105,32 @@ public static class TextClassifierTrainer
                             var targets = tensor(rows.Select(r => (long)train.Labels[r]).ToArray(), device: classifier.Device); // (B)
                             var loss = LabelSmoothedCrossEntropy.Compute(logits, targets, optimizerOptions.LabelSmoothing);
                             lastRate = updater.LearningRate;
-                            lossSum += loss.ToDouble();
-                            lossCount++;
-                            bool updated = updater.Backward(loss);
-                            if (!updated && b == microBatches - 1)
-                                updated = updater.Flush();
+                            double value = loss.ToDouble();
+                            bool updated;
+                            try
+                            {
+                                updated = updater.Backward(loss);
+                                if (!updated && b == microBatches - 1)
+                                    updated = updater.Flush();
+                            }
+                            catch (ArithmeticException e)
+                            {
+                                throw new ArithmeticException($"Training stopped at epoch {epoch}, micro-batch {b + 1} of {microBatches}: {e.Message}", e);
+                            }
+
+                            if (double.IsFinite(value))
+                            {
+                                lossSum += value;
+                                lossCount++;
+                            }
+
                             examplesSeen += rows.Length;
                             if (updated && updater.CompletedSteps % options.ProgressInterval == 0)
                                 progress?.Report(Report(epoch, updater.CompletedSteps, lossSum / lossCount, lastRate, null, false));
                         }
                     }
 
+                    skipped = updater.SkippedBatches;
                     epochsRun = epoch;
                     losses.Add(lossSum / lossCount);
                     double? accuracy = null;
@@ -107,10 +144,8 @@ public static class TextClassifierTrainer
                     if (accuracy is null)
                     {
                         bestEpoch = epoch;
-                        continue;
                     }
-
-                    if (accuracy.Value > bestAccuracy)
+                    else if (accuracy.Value > bestAccuracy)
                     {
                         bestAccuracy = accuracy.Value;
                         bestEpoch = epoch;
@@ -124,13 +159,20 @@ public static class TextClassifierTrainer
                     {
                         break;
                     }
+
+                    if (checkpointFolder is not null && epoch < options.Epochs)
+                        Checkpoint(epoch + 1, 0, 0, 0, updater);
                 }
 
+                skipped = updater.SkippedBatches;
                 if (options.RestoreBestEpoch && best is not null && bestEpoch != epochsRun)
                 {
                     using var noGrad = no_grad();
                     model.load_state_dict(best);
                 }
+
+                if (checkpointFolder is not null)
+                    ClassifierCheckpoint.Delete(checkpointFolder);
             }
             finally
             {
@@ -141,7 +183,15 @@ public static class TextClassifierTrainer
             }
         }
 
-        return new ClassifierTrainingResult(epochsRun, bestEpoch, validationAccuracies, losses);
+        return new ClassifierTrainingResult(epochsRun, bestEpoch, validationAccuracies, losses)
+        {
+            TruncatedTexts = train.TruncatedCount, SkippedBatches = skipped, Resumed = resume is not null,
+        };
+
+        void Checkpoint(int epoch, int nextMicroBatch, double lossSum, int lossCount, ParameterUpdater updater) =>
+            new ClassifierCheckpoint(
+                options.Seed, train.Ids.Length, epoch, nextMicroBatch, lossSum, lossCount, examplesSeen, losses, validationAccuracies,
+                bestAccuracy, bestEpoch, epochsWithoutGain).Save(checkpointFolder!, model, updater, best);
 
         ClassifierTrainingProgress Report(int epoch, long step, double loss, double rate, double? accuracy, bool epochEnd)
         {
@@ -200,8 +250,15 @@ public static class TextClassifierTrainer
             }
         }
 
-        var ids = texts.Select(t => classifier.Tokenizer.EncodeToIds(t ?? string.Empty, classifier.Settings.MaxTokens, out _)).ToArray();
-        return new TokenizedSet(ids, labels.ToArray());
+        int truncated = 0;
+        var ids = new int[texts.Count][];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = classifier.Tokenizer.EncodeToIds(texts[i] ?? string.Empty, classifier.Settings.MaxTokens, out bool cut);
+            truncated += cut ? 1 : 0;
+        }
+
+        return new TokenizedSet(ids, labels.ToArray(), truncated);
     }
 
     private static Dictionary<string, Tensor> Snapshot(nn.Module model, Dictionary<string, Tensor>? previous)
@@ -219,5 +276,5 @@ public static class TextClassifierTrainer
         tensors = null;
     }
 
-    private sealed record TokenizedSet(int[][] Ids, int[] Labels);
+    private sealed record TokenizedSet(int[][] Ids, int[] Labels, int TruncatedCount);
 }

@@ -19,6 +19,7 @@ public sealed class SentenceEncoder : IDisposable
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private readonly Lock _gate = new();
+    private long _truncatedTextCount;
 
     private SentenceEncoder(BertModel model, bool ownsModel, BertTextTokenizer tokenizer, SentenceEncoderOptions options, Device device, ScalarType dtype)
     {
@@ -33,6 +34,9 @@ public sealed class SentenceEncoder : IDisposable
 
     /// <summary>Length of every embedding (the model's hidden size: 384 for MiniLM-L6).</summary>
     public int Dimension { get; }
+
+    /// <summary>Texts encoded so far that had more than <see cref="SentenceEncoderOptions.MaxTokens"/> tokens and were cut.</summary>
+    public long TruncatedTextCount => Interlocked.Read(ref _truncatedTextCount);
 
     /// <summary>The settings in use.</summary>
     public SentenceEncoderOptions Options { get; }
@@ -70,7 +74,8 @@ public sealed class SentenceEncoder : IDisposable
     }
 
     /// <summary>Embeds texts.</summary>
-    /// <param name="texts">The texts (none null). Longer ones are cut to <see cref="SentenceEncoderOptions.MaxTokens"/>.</param>
+    /// <param name="texts">The texts (none null). Longer ones are cut to <see cref="SentenceEncoderOptions.MaxTokens"/> and
+    /// counted in <see cref="TruncatedTextCount"/>; an empty text is embedded as <c>[CLS] [SEP]</c> alone.</param>
     /// <returns>One <see cref="Dimension"/>-long row per text, in input order.</returns>
     public float[][] Encode(IReadOnlyList<string> texts)
     {
@@ -79,7 +84,9 @@ public sealed class SentenceEncoder : IDisposable
         for (int i = 0; i < texts.Count; i++)
         {
             var text = texts[i] ?? throw new ArgumentException($"Text {i} is null; pass an empty string for an empty text.", nameof(texts));
-            ids[i] = _tokenizer.EncodeToIds(text, Options.MaxTokens, out _);
+            ids[i] = _tokenizer.EncodeToIds(text, Options.MaxTokens, out bool cut);
+            if (cut)
+                Interlocked.Increment(ref _truncatedTextCount);
         }
 
         // Sorting by length makes neighbours in a batch about equally long, so little compute goes to padding.

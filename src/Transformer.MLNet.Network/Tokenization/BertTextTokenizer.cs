@@ -13,6 +13,10 @@ namespace Transformer.MLNet.Network.Tokenization;
 /// (<c>\w+|\p{P}</c>) drops symbols such as <c>$ + &lt; = &gt; ^ ` | ~</c>, which BERT keeps as single-character
 /// tokens (BERT counts every non-alphanumeric ASCII character as punctuation), and keeps <c>_</c> inside words; and its
 /// normaliser deletes tabs and line breaks (control characters) where BERT reads them as spaces.
+/// <para>Any string is accepted: empty or whitespace-only text gives <c>[CLS] [SEP]</c>; other control characters
+/// (such as U+0085) are deleted, as by the reference; lone (unpaired) surrogates and noncharacters, which Unicode
+/// normalisation rejects, are read as U+FFFD, which the reference deletes too; text longer than the maximum is cut and
+/// reported.</para>
 /// </remarks>
 public sealed partial class BertTextTokenizer
 {
@@ -99,7 +103,7 @@ public sealed partial class BertTextTokenizer
         if (maxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
 
-        var ids = _tokenizer.EncodeToIds(ToSpaces(text), addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true);
+        var ids = _tokenizer.EncodeToIds(Clean(text), addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true);
         truncated = ids.Count > maxTokens;
         if (!truncated)
             return [.. ids];
@@ -132,9 +136,34 @@ public sealed partial class BertTextTokenizer
     }
 
     // The reference reads tab, CR and LF as whitespace; Microsoft.ML.Tokenizers' normaliser would delete them
-    // (control characters) and glue the words around them.
-    private static string ToSpaces(string text) =>
-        text.AsSpan().IndexOfAny('\t', '\n', '\r') < 0 ? text : text.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
+    // (control characters) and glue the words around them. Its Unicode normalisation throws on unpaired surrogates and
+    // noncharacters (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF), which a .NET string may hold (e.g. cut in the middle of an emoji):
+    // they become U+FFFD, as a UTF-8 decoder would, which the reference then deletes.
+    private static string Clean(string text)
+    {
+        if (text.AsSpan().IndexOfAny(NeedCleaning) < 0)
+            return text;
+        var builder = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length;)
+        {
+            var status = Rune.DecodeFromUtf16(text.AsSpan(i), out Rune rune, out int used);
+            if (status != System.Buffers.OperationStatus.Done || IsNoncharacter(rune.Value))
+                builder.Append('\uFFFD');
+            else if (rune.Value is '\t' or '\n' or '\r')
+                builder.Append(' ');
+            else
+                builder.Append(text, i, used);
+            i += Math.Max(used, 1);
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool IsNoncharacter(int codePoint) => codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE;
+
+    // Tab, CR, LF, every surrogate (paired ones may encode a plane's noncharacter) and the BMP noncharacters.
+    private static readonly System.Buffers.SearchValues<char> NeedCleaning = System.Buffers.SearchValues.Create(
+        "\t\n\r\uFFFE\uFFFF" + new string(Enumerable.Range(0xFDD0, 0xFDEF - 0xFDD0 + 1).Concat(Enumerable.Range(0xD800, 0xE000 - 0xD800)).Select(c => (char)c).ToArray()));
 
     // A word is a run of characters that are neither whitespace nor punctuation; each punctuation character is a
     // token of its own. Punctuation is Unicode P* plus every non-alphanumeric ASCII character (!-/ :-@ [-` {-~),

@@ -65,6 +65,15 @@ public sealed class ParameterUpdater : IDisposable
     /// <summary>Global L2 norm of the gradients before clipping, at the last update (NaN before the first).</summary>
     public double LastGradientNorm { get; private set; } = double.NaN;
 
+    /// <summary>Micro-batches back-propagated since the last update.</summary>
+    public int PendingMicroBatches => pendingMicroBatches;
+
+    /// <summary>
+    /// Micro-batches dropped because their loss or gradients were not finite (only with
+    /// <see cref="TrainingOptions.SkipNonFiniteBatches"/>; otherwise such a batch throws).
+    /// </summary>
+    public long SkippedBatches { get; private set; }
+
     /// <summary>
     /// Back-propagates one micro-batch's mean loss, scaled by 1/<see cref="TrainingOptions.AccumulationSteps"/> so that
     /// the summed gradient is the mean over the effective batch; updates the weights after every
@@ -72,22 +81,30 @@ public sealed class ParameterUpdater : IDisposable
     /// </summary>
     /// <param name="loss">Scalar loss of the micro-batch.</param>
     /// <returns>True when this call applied an update.</returns>
-    /// <exception cref="ArithmeticException">The loss is NaN or infinite (lower the learning rate or check the inputs).</exception>
+    /// <exception cref="ArithmeticException">The loss or the gradients are NaN or infinite (lower the learning rate or
+    /// check the inputs), unless <see cref="TrainingOptions.SkipNonFiniteBatches"/> is set.</exception>
     public bool Backward(Tensor loss)
     {
         double value = loss.ToDouble();
         if (!double.IsFinite(value))
+        {
+            if (options.SkipNonFiniteBatches)
+            {
+                SkippedBatches++;
+                return false;
+            }
+
             throw new ArithmeticException(
-                $"The training loss is {value} at update {CompletedSteps}. Lower TrainingOptions.LearningRate " +
-                $"(now {options.LearningRate}) or check the inputs for invalid token ids.");
+                $"The training loss is {value} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
+                $"(now {options.LearningRate}), check the inputs for invalid token ids, or set TrainingOptions.SkipNonFiniteBatches.");
+        }
 
         using (var scaled = options.AccumulationSteps == 1 ? loss.alias() : loss / options.AccumulationSteps)
             scaled.backward();
 
         if (++pendingMicroBatches < options.AccumulationSteps)
             return false;
-        Update();
-        return true;
+        return Update();
     }
 
     /// <summary>Applies an update from the micro-batches seen since the last one, if any (call at the end of an epoch).</summary>
@@ -96,17 +113,73 @@ public sealed class ParameterUpdater : IDisposable
     {
         if (pendingMicroBatches == 0)
             return false;
-        Update();
-        return true;
+        return Update();
     }
 
-    private void Update()
+    /// <summary>
+    /// Writes what a resumed run needs besides the weights: the update count and the optimizer's moments (TorchSharp's
+    /// own binary optimizer format). Call between updates, with no gradients pending.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <exception cref="NotSupportedException">bfloat16 training (its master weights are not saved).</exception>
+    public void SaveState(string path)
+    {
+        if (masterWeights is not null)
+            throw new NotSupportedException("Checkpoints of TrainingPrecision.BFloat16 runs are not supported; train in Float32 to checkpoint.");
+        if (pendingMicroBatches != 0)
+            throw new InvalidOperationException($"{pendingMicroBatches} micro-batches of gradients are pending; save state only between updates.");
+        using var file = File.Create(path);
+        using var writer = new BinaryWriter(file);
+        writer.Write(CompletedSteps);
+        writer.Write(SkippedBatches);
+        ((OptimizerHelper)optimizer).save_state_dict(writer);
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> wrote, for the same model and options.</summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="InvalidDataException">The file is not an optimizer state of this model.</exception>
+    public void LoadState(string path)
+    {
+        using var file = File.OpenRead(path);
+        using var reader = new BinaryReader(file);
+        try
+        {
+            long steps = reader.ReadInt64();
+            long skipped = reader.ReadInt64();
+            ((OptimizerHelper)optimizer).load_state_dict(reader);
+            CompletedSteps = steps;
+            SkippedBatches = skipped;
+            pendingMicroBatches = 0;
+        }
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or IOException)
+        {
+            throw new InvalidDataException($"Optimizer state '{path}' is truncated or belongs to another model or optimizer: {e.Message}", e);
+        }
+    }
+
+    private bool Update()
     {
         using var scope = NewDisposeScope();
         masterWeights?.CopyGradientsToMasters();
+        var withGradients = optimised.Where(p => p.grad is not null).ToList();
         LastGradientNorm = options.MaxGradientNorm > 0
-            ? nn.utils.clip_grad_norm_(optimised.Where(p => p.grad is not null), options.MaxGradientNorm)
-            : double.NaN;
+            ? nn.utils.clip_grad_norm_(withGradients, options.MaxGradientNorm)
+            : GlobalNorm(withGradients);
+        if (!double.IsFinite(LastGradientNorm))
+        {
+            if (!options.SkipNonFiniteBatches)
+            {
+                throw new ArithmeticException(
+                    $"The gradient norm is {LastGradientNorm} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
+                    $"(now {options.LearningRate}), keep MaxGradientNorm clipping on, or set TrainingOptions.SkipNonFiniteBatches.");
+            }
+
+            SkippedBatches += pendingMicroBatches;
+            optimizer.zero_grad();
+            model.zero_grad();
+            pendingMicroBatches = 0;
+            return false;
+        }
 
         double rate = schedule.At(CompletedSteps);
         foreach (var group in optimizer.ParamGroups)
@@ -121,6 +194,16 @@ public sealed class ParameterUpdater : IDisposable
 
         pendingMicroBatches = 0;
         CompletedSteps++;
+        return true;
+    }
+
+    private static double GlobalNorm(IReadOnlyList<Parameter> parameters)
+    {
+        if (parameters.Count == 0)
+            return 0;
+        using var scope = NewDisposeScope();
+        var squares = parameters.Select(p => p.grad!.to_type(ScalarType.Float32).square().sum()).ToArray();
+        return stack(squares).sum().sqrt().ToDouble();
     }
 
     /// <summary>Frees the optimizer state and master weights (not the model).</summary>

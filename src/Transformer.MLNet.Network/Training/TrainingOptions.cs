@@ -37,6 +37,12 @@ public sealed record TrainingOptions
     /// <summary>Forward/backward number format.</summary>
     public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
 
+    /// <summary>
+    /// Drop a micro-batch whose loss or gradients are NaN or infinite (counted in
+    /// <see cref="ParameterUpdater.SkippedBatches"/>) instead of stopping with an <see cref="ArithmeticException"/>.
+    /// </summary>
+    public bool SkipNonFiniteBatches { get; init; }
+
     /// <summary>Checks the options and throws an error naming the offending option and value.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public TrainingOptions Validate()

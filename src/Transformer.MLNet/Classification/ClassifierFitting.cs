@@ -15,6 +15,14 @@ internal static class ClassifierFitting
     {
         if (train.Texts.Length == 0)
             throw new ArgumentException($"The training data has no labelled rows in column '{options.LabelColumnName}'.", nameof(train));
+        int distinct = train.Labels.Distinct().Count();
+        if (distinct < 2)
+        {
+            throw new ArgumentException(
+                $"Every one of the {train.Texts.Length} labelled training rows has the same class in column '{options.LabelColumnName}' " +
+                $"(class {train.Labels[0]}); a classifier needs examples of at least two classes.", nameof(train));
+        }
+
         int seed = options.Seed ?? environment.Register(component).Rand.Next();
         var trainingOptions = options.ToTrainingOptions(seed).Validate();
         var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout).Validate();
@@ -31,7 +39,10 @@ internal static class ClassifierFitting
             log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {description}; seed {seed}.");
             var result = TextClassifierTrainer.Train(
                 classifier, train.Texts, train.Labels, trainingOptions, validation?.Texts, validation?.Labels, log, options.CancellationToken);
-            log.Info($"Finished after {result.EpochsRun} epochs; kept epoch {result.BestEpoch}.");
+            if (train.SkippedRows > 0)
+                log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
+            log.Info($"Finished after {result.EpochsRun} epochs; kept epoch {result.BestEpoch}; {result.TruncatedTexts} training texts " +
+                $"were cut to MaxTokens = {options.MaxTokens}.");
             return classifier;
         }
         catch

@@ -7,6 +7,9 @@ namespace Transformer.MLNet.Classification;
 /// <summary>Texts and 0-based class ids read from a data view, the managed input of the network's trainer.</summary>
 internal sealed record LabeledTexts(string[] Texts, int[] Labels)
 {
+    /// <summary>Rows left out because their label was missing (key 0, e.g. a NaN or unseen value before MapValueToKey).</summary>
+    public int SkippedRows { get; init; }
+
     /// <summary>Reads a Boolean label: false → class 0, true → class 1.</summary>
     public static LabeledTexts ReadBinary(IDataView data, string textColumnName, string labelColumnName)
     {
@@ -47,16 +50,21 @@ internal sealed record LabeledTexts(string[] Texts, int[] Labels)
         var readText = TextColumn.Reader(cursor, text);
         var readLabel = cursor.GetGetter<uint>(label);
         uint key = 0;
+        int skipped = 0;
         while (cursor.MoveNext())
         {
             readLabel(ref key);
             if (key == 0)
+            {
+                skipped++;
                 continue;
+            }
+
             texts.Add(readText());
             labels.Add((int)key - 1);
         }
 
-        return new LabeledTexts([.. texts], [.. labels]);
+        return new LabeledTexts([.. texts], [.. labels]) { SkippedRows = skipped };
     }
 
     /// <summary>The number of classes of a key label column.</summary>

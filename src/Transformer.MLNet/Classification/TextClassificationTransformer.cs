@@ -21,6 +21,12 @@ public abstract class TextClassificationTransformer : TextMappingTransformer
     /// <summary>Name of the predicted label column written.</summary>
     public string PredictedLabelColumnName { get; }
 
+    /// <summary>
+    /// Texts scored so far that had more than the trainer's <c>MaxTokens</c> tokens and were cut (the first tokens are
+    /// kept). Empty text is scored as <c>[CLS] [SEP]</c>.
+    /// </summary>
+    public long TruncatedTextCount => Classifier.TruncatedTextCount;
+
     /// <summary>Number of classes.</summary>
     public int ClassCount => Classifier.ClassCount;
 

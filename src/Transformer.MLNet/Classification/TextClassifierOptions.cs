@@ -102,6 +102,13 @@ public sealed class TextClassifierOptions
     /// <summary>Cancels training between micro-batches.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// Folder for a training checkpoint, written at each epoch's end and on cancellation; a <c>Fit</c> whose folder holds
+    /// one resumes from it (same data and <see cref="Seed"/>) and ends with the weights of an uninterrupted run. Null
+    /// writes none. See <see cref="ClassifierTrainingOptions.CheckpointFolder"/>.
+    /// </summary>
+    public string? CheckpointFolder { get; set; }
+
     internal ClassifierTrainingOptions ToTrainingOptions(int seed) => new()
     {
         Epochs = Epochs,
@@ -111,6 +118,7 @@ public sealed class TextClassifierOptions
         RestoreBestEpoch = RestoreBestEpoch,
         FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null,
         Seed = seed,
+        CheckpointFolder = CheckpointFolder,
         Optimizer = new ClassifierTrainingOptions().Optimizer with
         {
             LearningRate = LearningRate,

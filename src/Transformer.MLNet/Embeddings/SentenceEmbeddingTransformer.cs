@@ -23,6 +23,12 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
     /// <summary>The vector column written.</summary>
     public string OutputColumnName { get; }
 
+    /// <summary>
+    /// Texts embedded so far that had more than <c>MaxTokens</c> tokens and were cut (the first tokens are kept). Empty
+    /// text is embedded as <c>[CLS] [SEP]</c> alone.
+    /// </summary>
+    public long TruncatedTextCount => Encoder.TruncatedTextCount;
+
     /// <summary>Length of each embedding.</summary>
     public int Dimension => Encoder.Dimension;
 

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -11,14 +12,14 @@ namespace Transformer.MLNet.Persistence;
 /// <remarks>
 /// Layout (format version 1):
 /// <list type="bullet">
-/// <item><c>manifest.json</c>: <c>{ format, formatVersion, segments: [{ kind, folder, files: { path: sha256 } }] }</c>,
+/// <item><c>manifest.json</c>: <c>{ format, formatVersion, segments: [{ kind, folder, files: { path: sha256 } }], inputSchemaSha256 }</c>,
 /// segments in the order they run.</item>
 /// <item><c>input-schema.zip</c>: an empty ML.NET model saved with the pipeline's input schema.</item>
 /// <item><c>segments/{i}/</c>: kind <c>mlnet</c> holds <c>model.zip</c>, a run of consecutive ML.NET transformers saved
 /// by <c>mlContext.Model.Save</c> with the schema they read; each of this library's kinds holds its own entries
 /// (documented on its persister), typically <c>options.json</c>, <c>config.json</c>, weights and vocabulary.</item>
 /// </list>
-/// Every entry's SHA-256 is checked on load. Loading reads data only: JSON into fixed records, tensors into networks
+/// Every entry's SHA-256 is checked on load (that of <c>input-schema.zip</c> is recorded as <c>inputSchemaSha256</c>). Loading reads data only: JSON into fixed records, tensors into networks
 /// built from the saved config, and ML.NET models through ML.NET's own loader.
 /// </remarks>
 internal static class PipelineArchive
@@ -32,7 +33,7 @@ internal static class PipelineArchive
         ArgumentNullException.ThrowIfNull(stream);
         using var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
         var empty = new TransformerChain<ITransformer>();
-        WriteEntry(archive, InputSchemaEntry, s => catalog.Save(empty, inputSchema, s));
+        string schemaHash = WriteEntry(archive, InputSchemaEntry, s => catalog.Save(empty, inputSchema, s));
 
         var segments = new List<SegmentManifest>();
         var mlnetRun = new List<ITransformer>();
@@ -72,17 +73,22 @@ internal static class PipelineArchive
         }
 
         FlushRun();
-        var manifest = new PipelineManifest(PipelineManifest.FormatName, PipelineManifest.CurrentVersion, segments);
+        var manifest = new PipelineManifest(PipelineManifest.FormatName, PipelineManifest.CurrentVersion, segments, schemaHash);
         WriteEntry(archive, PipelineManifest.EntryName, s => JsonSerializer.Serialize(s, manifest, PersistenceJson.Options));
     }
 
     public static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        using var archive = OpenArchive(stream);
         var manifest = ReadManifest(archive);
         using (var schemaStream = ReadEntry(archive, InputSchemaEntry))
+        {
+            string actual = Sha256(schemaStream);
+            if (manifest.InputSchemaSha256 is { } expected && !string.Equals(actual, expected, StringComparison.Ordinal))
+                throw new InvalidDataException($"Entry '{InputSchemaEntry}' of the pipeline archive is corrupt: SHA-256 {actual}, manifest says {expected}.");
             catalog.Load(schemaStream, out inputSchema);
+        }
 
         var transformers = new List<ITransformer>();
         foreach (var segment in manifest.Segments)
@@ -141,24 +147,75 @@ internal static class PipelineArchive
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
         }
 
-        if (manifest.FormatVersion > PipelineManifest.CurrentVersion)
+        if (manifest.FormatVersion > PipelineManifest.CurrentVersion || manifest.FormatVersion < 1)
         {
             throw new InvalidDataException(
-                $"The pipeline archive has format version {manifest.FormatVersion}; this version of Transformer.MLNet reads up to " +
+                $"The pipeline archive has format version {manifest.FormatVersion}; this version of Transformer.MLNet reads 1 to " +
                 $"{PipelineManifest.CurrentVersion}. Update the library.");
+        }
+
+        // A tampered or hand-edited manifest must fail here, with its own message, not deep inside a loader.
+        if (manifest.Segments is null)
+            throw new InvalidDataException($"{PipelineManifest.EntryName} of the pipeline archive lists no segments; the file is corrupt.");
+        for (int i = 0; i < manifest.Segments.Count; i++)
+        {
+            var segment = manifest.Segments[i];
+            if (segment is null || string.IsNullOrEmpty(segment.Kind) || segment.Folder != $"segments/{i}/" || segment.Files is null || segment.Files.Count == 0)
+            {
+                throw new InvalidDataException(
+                    $"Segment {i} of {PipelineManifest.EntryName} is malformed (kind '{segment?.Kind}', folder '{segment?.Folder}', " +
+                    $"{segment?.Files?.Count ?? 0} files; expected folder 'segments/{i}/' with its files); the file is corrupt or was edited.");
+            }
         }
 
         return manifest;
     }
 
-    private static void WriteEntry(ZipArchive archive, string name, Action<Stream> write)
+    private static ZipArchive OpenArchive(Stream stream)
+    {
+        try
+        {
+            return new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(
+                $"The file is not a readable pipeline archive (zip): {e.Message} It may be truncated or not saved by mlContext.Model.SavePipeline.", e);
+        }
+    }
+
+    /// <summary>The bytes of an entry; a damaged compressed stream becomes an error naming the entry.</summary>
+    internal static MemoryStream ReadBytes(ZipArchiveEntry entry)
+    {
+        var buffer = new MemoryStream();
+        try
+        {
+            using var source = entry.Open();
+            source.CopyTo(buffer);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"Entry '{entry.FullName}' of the pipeline archive is corrupt: {e.Message}", e);
+        }
+
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    /// <returns>The entry's SHA-256.</returns>
+    private static string WriteEntry(ZipArchive archive, string name, Action<Stream> write)
     {
         using var buffer = new MemoryStream();
         write(buffer);
         buffer.Position = 0;
-        using var target = archive.CreateEntry(name, CompressionLevel.Fastest).Open();
-        buffer.CopyTo(target);
+        using (var target = archive.CreateEntry(name, CompressionLevel.Fastest).Open())
+            buffer.CopyTo(target);
+        return Sha256(buffer);
     }
+
+    /// <summary>Lowercase hex SHA-256 of a memory stream's whole content.</summary>
+    internal static string Sha256(MemoryStream buffer) =>
+        Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
 
     private static MemoryStream ReadEntry(ZipArchive archive, string name)
     {
@@ -166,10 +223,6 @@ internal static class PipelineArchive
             ?? throw new InvalidDataException(
                 $"The file is not a Transformer.MLNet pipeline archive: it has no '{name}' entry. " +
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
-        var buffer = new MemoryStream();
-        using (var source = entry.Open())
-            source.CopyTo(buffer);
-        buffer.Position = 0;
-        return buffer;
+        return ReadBytes(entry);
     }
 }

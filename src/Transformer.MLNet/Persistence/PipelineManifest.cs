@@ -7,7 +7,8 @@ namespace Transformer.MLNet.Persistence;
 /// <param name="Format">Always <see cref="FormatName"/>.</param>
 /// <param name="FormatVersion">Version of the archive layout; readers refuse versions newer than they know.</param>
 /// <param name="Segments">The pipeline's parts, in order.</param>
-internal sealed record PipelineManifest(string Format, int FormatVersion, IReadOnlyList<SegmentManifest> Segments)
+/// <param name="InputSchemaSha256">SHA-256 of <c>input-schema.zip</c>; absent in archives written before it was recorded.</param>
+internal sealed record PipelineManifest(string Format, int FormatVersion, IReadOnlyList<SegmentManifest> Segments, string? InputSchemaSha256 = null)
 {
     /// <summary>Identifies a pipeline archive.</summary>
     public const string FormatName = "Transformer.MLNet.Pipeline";

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Transformer.MLNet.Persistence;
@@ -27,10 +26,8 @@ internal sealed class SegmentReader
             throw new InvalidDataException($"Segment '{manifest.Folder}' ({manifest.Kind}) lists no entry '{name}'; the archive is incomplete.");
         var entry = archive.GetEntry(manifest.Folder + name)
             ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is missing from the pipeline archive.");
-        var buffer = new MemoryStream();
-        using (var source = entry.Open())
-            source.CopyTo(buffer);
-        string actual = Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        var buffer = PipelineArchive.ReadBytes(entry);
+        string actual = PipelineArchive.Sha256(buffer);
         if (!string.Equals(actual, expected, StringComparison.Ordinal))
         {
             throw new InvalidDataException(
@@ -45,8 +42,15 @@ internal sealed class SegmentReader
     public T ReadJson<T>(string name)
     {
         using var stream = Open(name);
-        return JsonSerializer.Deserialize<T>(stream, PersistenceJson.Options)
-            ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is empty.");
+        try
+        {
+            return JsonSerializer.Deserialize<T>(stream, PersistenceJson.Options)
+                ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Entry '{manifest.Folder + name}' of the pipeline archive is not valid: {e.Message}", e);
+        }
     }
 
     /// <summary>Extracts the verified entries below <paramref name="prefix"/> into <paramref name="directory"/>.</summary>

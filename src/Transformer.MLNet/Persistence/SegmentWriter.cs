@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Transformer.MLNet.Persistence;
@@ -33,7 +32,7 @@ internal sealed class SegmentWriter
         var entry = archive.CreateEntry(Folder + name, CompressionLevel.Fastest);
         using (var target = entry.Open())
             buffer.CopyTo(target);
-        files[name] = Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        files[name] = PipelineArchive.Sha256(buffer);
     }
 
     /// <summary>Writes <paramref name="value"/> as an indented JSON entry.</summary>

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using TorchSharp;
+
+namespace Transformer.MLNet.Tests.Reliability;
+
+/// <summary>One fitted transformer shared by many threads; many predictions; no leaks.</summary>
+[TestClass]
+public sealed class ConcurrencyAndMemoryTests
+{
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Eight_threads_with_their_own_PredictionEngine_get_the_sequential_scores()
+    {
+        const int Threads = 8, CallsPerThread = 40;
+        using var oneThread = new OneTorchThread();
+        var mlContext = TinyPipelines.Context;
+        var model = TinyPipelines.BinaryModel;
+        var rows = UciSentences.Read("imdb").Take(Threads * CallsPerThread).ToList();
+        var sequentialEngine = mlContext.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(model);
+        var sequential = rows.Select(r => sequentialEngine.Predict(r).Score).ToArray();
+
+        var parallel = new float[rows.Count];
+        RunTogether(Threads, w =>
+        {
+            var engine = mlContext.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(model);
+            return () =>
+            {
+                for (int i = w; i < rows.Count; i += Threads)
+                    parallel[i] = engine.Predict(rows[i]).Score;
+            };
+        });
+        CollectionAssert.AreEqual(sequential, parallel);
+        Console.WriteLine($"concurrency: {Threads} threads x {CallsPerThread} PredictionEngine calls = sequential scores");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Parallel_Transform_cursors_over_one_transformed_view_get_the_sequential_columns()
+    {
+        const int Threads = 6;
+        var mlContext = TinyPipelines.Context;
+        var data = mlContext.Data.LoadFromEnumerable(UciSentences.Read("imdb").Take(300).ToList());
+        var scored = TinyPipelines.BinaryModel.Transform(data);
+        var sequential = scored.GetColumn<float>("Score").ToArray();
+        var results = new float[Threads][];
+        RunTogether(Threads, w => () => results[w] = scored.GetColumn<float>("Score").ToArray());
+        foreach (var result in results)
+            CollectionAssert.AreEqual(sequential, result);
+        Console.WriteLine($"concurrency: {Threads} parallel cursors x {sequential.Length} rows = sequential scores");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Ten_thousand_predictions_leave_live_tensors_at_baseline_and_RSS_flat()
+    {
+        const int Predictions = 10_000;
+        using var oneThread = new OneTorchThread();
+        var engine = TinyPipelines.Context.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(TinyPipelines.BinaryModel);
+        var rows = UciSentences.Read("imdb");
+        for (int i = 0; i < 500; i++)
+            engine.Predict(rows[i % rows.Count]);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long tensorsBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        long rssBefore = process.WorkingSet64;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < Predictions; i++)
+            Assert.IsTrue(float.IsFinite(engine.Predict(rows[i % rows.Count]).Score));
+        clock.Stop();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long tensorsAfter = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        process.Refresh();
+        long rssAfter = process.WorkingSet64;
+        Console.WriteLine(
+            $"memory: {Predictions} PredictionEngine predictions in {clock.Elapsed.TotalSeconds:F1} s; live tensors {tensorsBefore} -> {tensorsAfter} " +
+            $"(leaked {tensorsAfter - tensorsBefore}); RSS {rssBefore / 1048576.0:F1} MiB -> {rssAfter / 1048576.0:F1} MiB");
+        Assert.AreEqual(tensorsBefore, tensorsAfter, "leaked tensors");
+        Assert.IsLessThan(64L * 1024 * 1024, rssAfter - rssBefore, "RSS grew by more than 64 MiB");
+    }
+
+    // Each worker prepares (e.g. creates its engine), then all start the work at once; failures surface in the test.
+    private static void RunTogether(int threads, Func<int, Action> prepare)
+    {
+        using var start = new Barrier(threads);
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, threads).Select(w => new Thread(() =>
+        {
+            Action work;
+            try
+            {
+                work = prepare(w);
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+                start.RemoveParticipant();
+                return;
+            }
+
+            start.SignalAndWait();
+            try
+            {
+                work();
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        workers.ForEach(t => t.Join());
+        if (!errors.IsEmpty)
+            throw new AggregateException(errors);
+    }
+}

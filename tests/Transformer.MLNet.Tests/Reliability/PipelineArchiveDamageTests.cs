@@ -1,0 +1,138 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Transformer.MLNet.Persistence;
+
+namespace Transformer.MLNet.Tests.Reliability;
+
+/// <summary>
+/// Truncated, corrupted, version-bumped and tampered pipeline archives fail to load with an <see cref="InvalidDataException"/>
+/// that says what is wrong; a checksum guards every entry; loading reads data, never code.
+/// </summary>
+[TestClass]
+public sealed class PipelineArchiveDamageTests
+{
+    private static byte[] archive = [];
+    private static MLContext mlContext = null!;
+
+    [ClassInitialize]
+    public static void Initialize(TestContext context)
+    {
+        mlContext = TinyPipelines.Context;
+        var pipeline = mlContext.Transforms.Text.NormalizeText("Clean", nameof(SentenceRow.Text))
+            .Append(mlContext.Transforms.CopyColumns("Original", nameof(SentenceRow.Text)))
+            .Fit(TinyPipelines.TrainingData)
+            .Append(TinyPipelines.BinaryModel);
+        using var stream = new MemoryStream();
+        mlContext.Model.SavePipeline(pipeline, TinyPipelines.TrainingData.Schema, stream);
+        archive = stream.ToArray();
+    }
+
+    private static InvalidDataException LoadFails(byte[] bytes, params string[] fragments)
+    {
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Model.LoadPipeline(new MemoryStream(bytes), out _));
+        foreach (string fragment in fragments)
+            StringAssert.Contains(error.Message, fragment);
+        return error;
+    }
+
+    // Rewrites the archive with one entry replaced (null removes it).
+    private static byte[] Edit(string entryName, Func<byte[], byte[]?> change)
+    {
+        using var output = new MemoryStream();
+        using (var source = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read))
+        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var buffer = new MemoryStream();
+                using (var s = entry.Open())
+                    s.CopyTo(buffer);
+                byte[]? bytes = entry.FullName == entryName ? change(buffer.ToArray()) : buffer.ToArray();
+                if (bytes is null)
+                    continue;
+                using var t = target.CreateEntry(entry.FullName).Open();
+                t.Write(bytes);
+            }
+        }
+
+        return output.ToArray();
+    }
+
+    private static byte[] EditManifest(Action<JsonObject> change) => Edit(PipelineManifest.EntryName, bytes =>
+    {
+        var manifest = JsonNode.Parse(bytes)!.AsObject();
+        change(manifest);
+        return Encoding.UTF8.GetBytes(manifest.ToJsonString());
+    });
+
+    private static string WeightsEntry()
+    {
+        using var zip = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read);
+        return zip.Entries.Single(e => e.FullName.EndsWith("model.safetensors", StringComparison.Ordinal)).FullName;
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void The_intact_archive_loads_and_scores_as_saved()
+    {
+        var loaded = mlContext.Model.LoadPipeline(new MemoryStream(archive), out _);
+        var data = TinyPipelines.Rows("great food", "", "awful service");
+        var expected = TinyPipelines.BinaryModel.Transform(mlContext.Transforms.Text.NormalizeText("Clean", "Text").Fit(data).Transform(data))
+            .GetColumn<float>("Score").ToArray();
+        CollectionAssert.AreEqual(expected, loaded.Transform(data).GetColumn<float>("Score").ToArray());
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Truncated_empty_or_foreign_files_are_refused()
+    {
+        foreach (int length in new[] { 0, 10, archive.Length / 3, archive.Length - 30 })
+            LoadFails(archive[..length], "not a readable pipeline archive");
+        LoadFails(Encoding.UTF8.GetBytes("System.Diagnostics.Process.Start(\"sh\")"), "not a readable pipeline archive");
+
+        // A model saved by ML.NET itself is a zip without our manifest.
+        var mlnetOnly = mlContext.Transforms.Text.NormalizeText("Clean", "Text").Fit(TinyPipelines.TrainingData);
+        using var stream = new MemoryStream();
+        mlContext.Model.Save(mlnetOnly, TinyPipelines.TrainingData.Schema, stream);
+        LoadFails(stream.ToArray(), "no 'manifest.json' entry", "mlContext.Model.Load");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void A_checksum_guards_every_entry_and_the_weights()
+    {
+        string weights = WeightsEntry();
+        LoadFails(Edit(weights, b => { b[b.Length / 2] ^= 0x40; return b; }), weights, "is corrupt: SHA-256");
+        LoadFails(Edit(weights, b => b[..(b.Length - 4)]), weights, "is corrupt");
+        LoadFails(Edit(weights, _ => null), weights, "missing");
+        string settings = weights.Replace("model.safetensors", "classifier.json", StringComparison.Ordinal);
+        LoadFails(Edit(settings, b => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(b).Replace("0.1", "0.2", StringComparison.Ordinal))), settings, "SHA-256");
+        LoadFails(Edit("input-schema.zip", b => { b[b.Length / 2] ^= 0x01; return b; }), "input-schema.zip", "SHA-256");
+        LoadFails(Edit("segments/0/model.zip", b => { b[^10] ^= 0x01; return b; }), "segments/0/model.zip", "SHA-256");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Wrong_format_versions_and_a_tampered_manifest_are_refused()
+    {
+        LoadFails(EditManifest(m => m["formatVersion"] = 2), "format version 2", "Update the library");
+        LoadFails(EditManifest(m => m["formatVersion"] = 0), "format version 0");
+        LoadFails(EditManifest(m => m["format"] = "Something.Else"), "not a Transformer.MLNet pipeline archive");
+        LoadFails(Edit(PipelineManifest.EntryName, b => b[..(b.Length / 2)]), "manifest.json", "not valid");
+        LoadFails(EditManifest(m => m.Remove("segments")), "lists no segments");
+        LoadFails(EditManifest(m => m["segments"]![0]!["folder"] = "../../"), "Segment 0", "malformed");
+        LoadFails(EditManifest(m => m["segments"]![1]!["files"] = new JsonObject()), "Segment 1", "malformed");
+
+        // The kind is looked up among this library's persisters; a type name is never instantiated.
+        var typeName = LoadFails(EditManifest(m => m["segments"]![1]!["kind"] = "System.Diagnostics.Process, System.Diagnostics.Process"),
+            "does not know", "Update the library");
+        StringAssert.Contains(typeName.Message, "Transformer.MLNet.BinaryTextClassification");
+
+        // Pointing the checksums at altered weights needs the manifest changed too: the hash then no longer matches the manifest's.
+        string weights = WeightsEntry();
+        LoadFails(EditManifest(m => m["segments"]![1]!["files"]!["classifier/model.safetensors"] = new string('0', 64)), weights, "SHA-256");
+    }
+}
