@@ -38,6 +38,8 @@ internal static class BenchmarkRegistry
     [
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.Float32),
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
+        new EmbedBenchmark(bfloat16: false),
+        new EmbedBenchmark(bfloat16: true),
         new PipelineOverheadBenchmark(),
     ];
 
