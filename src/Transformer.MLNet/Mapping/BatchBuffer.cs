@@ -4,7 +4,7 @@ namespace Transformer.MLNet.Mapping;
 
 /// <summary>
 /// Serves the network output of the row a cursor is on. A second cursor over the same input reads ahead a window of
-/// texts (a few batches), the network maps them in batched forward passes, and the rows are served from the buffer
+/// texts (32 batches), the network maps them in batched forward passes, and the rows are served from the buffer
 /// until the main cursor leaves it — never one forward pass per row.
 /// </summary>
 internal sealed class BatchBuffer : IDisposable

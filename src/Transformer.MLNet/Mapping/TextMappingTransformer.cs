@@ -39,7 +39,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     internal int ReadAheadRows => BatchSize * ReadAheadBatches;
 
     /// <summary>Batches per read-ahead window.</summary>
-    internal const int ReadAheadBatches = 8;
+    internal const int ReadAheadBatches = 32;
 
     /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>
     public bool IsRowToRowMapper => true;
