@@ -76,6 +76,12 @@ public sealed record TransformerConfig
     /// <summary>Share the output projection's weight with the target embedding (paper, section 3.4).</summary>
     public bool TieEmbeddings { get; init; } = true;
 
+    /// <summary>
+    /// Encoder and decoder share one token embedding (with a vocabulary shared by source and target, as in the paper,
+    /// section 3.4); together with <see cref="TieEmbeddings"/> all three weight matrices are one.
+    /// </summary>
+    public bool ShareEncoderDecoderEmbeddings { get; init; } = true;
+
     /// <summary>Id of the padding token.</summary>
     public int PadTokenId { get; init; }
 

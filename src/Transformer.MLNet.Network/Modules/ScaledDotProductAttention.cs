@@ -1,0 +1,125 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Modules;
+
+/// <summary>
+/// Attention(Q, K, V) = softmax(QKᵀ/√d_k) V (paper, section 3.2.1), on per-head tensors, shared by every attention
+/// module of the project. Two paths give the same numbers: <see cref="Compute"/> calls libtorch's fused kernel
+/// (no (T×T) weight matrix is kept for backward), <see cref="ComputeWithWeights"/> spells the formula out and returns
+/// the weights for inspection.
+/// </summary>
+/// <remarks>
+/// Masks broadcast to (B, h, T_q, T_k) and are either boolean, true where a query may attend to a key (the
+/// convention of <c>torch.nn.functional.scaled_dot_product_attention</c>), or additive: float values added to the
+/// scores (0 to keep, −∞ or a large negative number to drop). Every query must keep at least one key.
+/// </remarks>
+public static class ScaledDotProductAttention
+{
+    /// <summary>Fused attention.</summary>
+    /// <param name="query">(B, h, T_q, d).</param>
+    /// <param name="key">(B, h, T_k, d).</param>
+    /// <param name="value">(B, h, T_k, d_v).</param>
+    /// <param name="mask">Boolean or additive mask broadcastable to (B, h, T_q, T_k), or null.</param>
+    /// <param name="causal">Queries see only keys at or before their own position; queries are the last T_q positions of the keys.</param>
+    /// <param name="dropout">Probability of dropping an attention weight (pass 0 outside training).</param>
+    /// <returns>(B, h, T_q, d_v).</returns>
+    public static Tensor Compute(Tensor query, Tensor key, Tensor value, Tensor? mask = null, bool causal = false, double dropout = 0.0)
+    {
+        CheckShapes(query, key, value);
+        if (causal && mask is null && query.shape[2] == key.shape[2])
+            return nn.functional.scaled_dot_product_attention(query, key, value, p: dropout, is_casual: true);
+
+        using var combined = causal ? WithCausal(mask, query.shape[2], key.shape[2], query.device) : null;
+        return nn.functional.scaled_dot_product_attention(query, key, value, combined ?? mask, dropout);
+    }
+
+    /// <summary>Explicit attention that also returns the weights.</summary>
+    /// <param name="query">(B, h, T_q, d).</param>
+    /// <param name="key">(B, h, T_k, d).</param>
+    /// <param name="value">(B, h, T_k, d_v).</param>
+    /// <param name="mask">Boolean or additive mask broadcastable to (B, h, T_q, T_k), or null.</param>
+    /// <param name="causal">Queries see only keys at or before their own position; queries are the last T_q positions of the keys.</param>
+    /// <param name="dropout">Probability of dropping an attention weight (pass 0 outside training).</param>
+    /// <returns>Output (B, h, T_q, d_v) and the softmax weights (B, h, T_q, T_k) before dropout; each row sums to 1.</returns>
+    public static (Tensor Output, Tensor Weights) ComputeWithWeights(
+        Tensor query, Tensor key, Tensor value, Tensor? mask = null, bool causal = false, double dropout = 0.0)
+    {
+        CheckShapes(query, key, value);
+        using var combined = causal ? WithCausal(mask, query.shape[2], key.shape[2], query.device) : null;
+        var effective = combined ?? mask;
+
+        using var keyT = key.transpose(-2, -1);                              // (B, h, d, T_k)
+        using var raw = matmul(query, keyT);                                 // (B, h, T_q, T_k)
+        using var scores = raw.mul_(1.0 / Math.Sqrt(query.shape[^1]));
+        if (effective is not null)
+        {
+            if (effective.dtype == ScalarType.Bool)
+            {
+                using var dropped = effective.logical_not();
+                scores.masked_fill_(dropped, double.NegativeInfinity);
+            }
+            else
+            {
+                scores.add_(effective);
+            }
+        }
+
+        var weights = scores.softmax(-1);
+        using var used = dropout > 0 ? nn.functional.dropout(weights, dropout, training: true) : weights.alias();
+        return (matmul(used, value), weights);
+    }
+
+    /// <summary>Boolean causal mask for queries that are the last <paramref name="queryLength"/> of <paramref name="keyLength"/> positions.</summary>
+    /// <param name="queryLength">T_q.</param>
+    /// <param name="keyLength">T_k ≥ T_q (keys include the cached past).</param>
+    /// <param name="device">Where to create it.</param>
+    /// <returns>(T_q, T_k) boolean, true where query i may attend to key j, that is j ≤ T_k − T_q + i.</returns>
+    public static Tensor CausalMask(long queryLength, long keyLength, Device? device = null)
+    {
+        if (keyLength < queryLength)
+            throw new ArgumentException($"A causal mask needs at least as many keys ({keyLength}) as queries ({queryLength}).", nameof(keyLength));
+        using var all = ones(queryLength, keyLength, ScalarType.Bool, device);
+        return all.tril(keyLength - queryLength);
+    }
+
+    /// <summary>Turns a padding mask into a key mask for <see cref="Compute"/>.</summary>
+    /// <param name="padding">(B, T_k) boolean, true at padding positions.</param>
+    /// <returns>(B, 1, 1, T_k) boolean, true where a key may be attended to.</returns>
+    public static Tensor KeyMask(Tensor padding)
+    {
+        if (padding.dim() != 2 || padding.dtype != ScalarType.Bool)
+            throw new ArgumentException(
+                $"A padding mask must be a (batch, length) boolean tensor, true at padding; got {padding.dtype} of shape [{string.Join(", ", padding.shape)}].",
+                nameof(padding));
+        using var keep = padding.logical_not();
+        return keep.unsqueeze(1).unsqueeze(1);
+    }
+
+    private static Tensor WithCausal(Tensor? mask, long queryLength, long keyLength, Device device)
+    {
+        var causal = CausalMask(queryLength, keyLength, device);
+        if (mask is null)
+            return causal;
+        using (causal)
+        {
+            if (mask.dtype == ScalarType.Bool)
+                return mask.logical_and(causal);
+            using var blocked = causal.logical_not();
+            using var additive = zeros(queryLength, keyLength, mask.dtype, device).masked_fill_(blocked, double.NegativeInfinity);
+            return mask.add(additive);
+        }
+    }
+
+    private static void CheckShapes(Tensor query, Tensor key, Tensor value)
+    {
+        if (query.dim() != 4 || key.dim() != 4 || value.dim() != 4)
+            throw new ArgumentException(
+                $"Attention expects (batch, heads, length, head_dim) tensors; got query [{string.Join(", ", query.shape)}], " +
+                $"key [{string.Join(", ", key.shape)}], value [{string.Join(", ", value.shape)}].");
+        if (query.shape[^1] != key.shape[^1] || key.shape[2] != value.shape[2])
+            throw new ArgumentException(
+                $"Query and key need the same head_dim and key and value the same length; got query [{string.Join(", ", query.shape)}], " +
+                $"key [{string.Join(", ", key.shape)}], value [{string.Join(", ", value.shape)}].");
+    }
+}
