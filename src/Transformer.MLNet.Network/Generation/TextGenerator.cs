@@ -1,0 +1,80 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Generation;
+
+/// <summary>
+/// Continues prompts with a <see cref="DecoderOnlyModel"/>. The model has no padding mask, so prompts are
+/// batched only with prompts of the same token length: a batched continuation is exactly the one-at-a-time one.
+/// </summary>
+public sealed class TextGenerator
+{
+    private readonly DecoderOnlyModel model;
+    private readonly GenerationTokenizer tokenizer;
+
+    /// <summary>Wraps a trained model and the tokenizer it was trained with.</summary>
+    /// <param name="model">The model; it is switched to eval mode for each call.</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <exception cref="ArgumentException">The tokenizer's vocabulary does not match the model's.</exception>
+    public TextGenerator(DecoderOnlyModel model, GenerationTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (tokenizer.VocabSize != model.Config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"The tokenizer has {tokenizer.VocabSize} ids but the model's VocabSize is {model.Config.VocabSize}: use the tokenizer the model was trained with.",
+                nameof(tokenizer));
+        }
+
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /// <summary>Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens.</summary>
+    /// <param name="prompts">Prompts (may be empty strings).</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>The generated continuation of each prompt (without the prompt).</returns>
+    public string[] Complete(IReadOnlyList<string> prompts, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        int[][] ids = [.. prompts.Select((p, i) => (int[])[GenerationTokenizer.BosId, .. tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))])];
+        return [.. Generate(ids, options).Select(t => tokenizer.Decode(t))];
+    }
+
+    /// <summary>Continues token id prompts.</summary>
+    /// <param name="prompts">Prompt ids, each non-empty, used as given.</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>Generated ids per prompt, without eos.</returns>
+    /// <exception cref="ArgumentException">A prompt is empty or too long for the model.</exception>
+    public int[][] Generate(IReadOnlyList<int[]> prompts, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        options = (options ?? new GenerationOptions()).Validate();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            if (prompts[i] is not { Length: > 0 })
+                throw new ArgumentException($"Prompt {i} has no tokens: give at least one (e.g. bos).", nameof(prompts));
+        }
+
+        var device = model.parameters().First().device;
+        var results = new int[prompts.Count][];
+        model.eval();
+        using var noGrad = no_grad();
+        foreach (int[] batch in SequenceDecoding.Batches(prompts, options.BatchSize, equalLengthOnly: true))
+        {
+            using var scope = NewDisposeScope();
+            int length = prompts[batch[0]].Length;
+            int budget = SequenceDecoding.Budget(options, length, model.Config.MaxPositions, "prompt");
+            using var input = TokenBatch.Pad(batch.Select(i => prompts[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, T)
+            using var scorer = new DecoderOnlyScorer(model, input, options.UseCache);
+            int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
+            for (int j = 0; j < batch.Length; j++)
+                results[batch[j]] = outputs[j];
+        }
+
+        return results;
+    }
+}
