@@ -9,8 +9,10 @@ namespace Transformer.MLNet.Network.Generation;
 /// Continues prompts with a <see cref="DecoderOnlyModel"/>. The model has no padding mask, so prompts are
 /// batched only with prompts of the same token length: a batched continuation is exactly the one-at-a-time one.
 /// </summary>
-public sealed class TextGenerator
+public sealed class TextGenerator : IDisposable
 {
+    private const string Kind = "decoder-only";
+
     private readonly DecoderOnlyModel model;
     private readonly GenerationTokenizer tokenizer;
 
@@ -32,6 +34,45 @@ public sealed class TextGenerator
         this.model = model;
         this.tokenizer = tokenizer;
     }
+
+    /// <summary>The network.</summary>
+    public DecoderOnlyModel Model => model;
+
+    /// <summary>The tokenizer.</summary>
+    public GenerationTokenizer Tokenizer => tokenizer;
+
+    /// <summary>Writes config, tokenizer and weights to one stream (layout: see <see cref="GenerativeModelFile"/>).</summary>
+    /// <param name="stream">Destination; left open.</param>
+    public void Save(Stream stream) => GenerativeModelFile.Save(stream, Kind, model.Config, tokenizer, model);
+
+    /// <summary>Reads a generator written by <see cref="Save"/>.</summary>
+    /// <param name="stream">Source; left open.</param>
+    /// <param name="device">Where to place the weights (default CPU).</param>
+    /// <returns>The generator, ready to decode.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold a decoder-only model.</exception>
+    public static TextGenerator Load(Stream stream, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var (config, tokenizer) = GenerativeModelFile.ReadHeader(reader, Kind);
+        var network = new DecoderOnlyModel(config);
+        try
+        {
+            network.load(reader);
+            if (device is not null)
+                network.to(device);
+            network.eval();
+            return new TextGenerator(network, tokenizer);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Releases the network's tensors.</summary>
+    public void Dispose() => model.Dispose();
 
     /// <summary>Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens.</summary>
     /// <param name="prompts">Prompts (may be empty strings).</param>

@@ -10,8 +10,10 @@ namespace Transformer.MLNet.Network.Generation;
 /// right padding (the source padding mask keeps pads out of attention), decoded with the chosen strategy and
 /// detokenized. Results come back in input order as managed arrays.
 /// </summary>
-public sealed class TranslationGenerator
+public sealed class TranslationGenerator : IDisposable
 {
+    private const string Kind = "encoder-decoder";
+
     private readonly EncoderDecoderModel model;
     private readonly GenerationTokenizer tokenizer;
 
@@ -33,6 +35,45 @@ public sealed class TranslationGenerator
         this.model = model;
         this.tokenizer = tokenizer;
     }
+
+    /// <summary>The network.</summary>
+    public EncoderDecoderModel Model => model;
+
+    /// <summary>The tokenizer.</summary>
+    public GenerationTokenizer Tokenizer => tokenizer;
+
+    /// <summary>Writes config, tokenizer and weights to one stream (layout: see <see cref="GenerativeModelFile"/>).</summary>
+    /// <param name="stream">Destination; left open.</param>
+    public void Save(Stream stream) => GenerativeModelFile.Save(stream, Kind, model.Config, tokenizer, model);
+
+    /// <summary>Reads a generator written by <see cref="Save"/>.</summary>
+    /// <param name="stream">Source; left open.</param>
+    /// <param name="device">Where to place the weights (default CPU).</param>
+    /// <returns>The generator, ready to decode.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold a encoder-decoder model.</exception>
+    public static TranslationGenerator Load(Stream stream, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var (config, tokenizer) = GenerativeModelFile.ReadHeader(reader, Kind);
+        var network = new EncoderDecoderModel(config);
+        try
+        {
+            network.load(reader);
+            if (device is not null)
+                network.to(device);
+            network.eval();
+            return new TranslationGenerator(network, tokenizer);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Releases the network's tensors.</summary>
+    public void Dispose() => model.Dispose();
 
     /// <summary>Translates texts.</summary>
     /// <param name="sources">Source texts.</param>
