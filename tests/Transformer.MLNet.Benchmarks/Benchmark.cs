@@ -34,7 +34,12 @@ internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick)
 
 internal static class BenchmarkRegistry
 {
-    public static IReadOnlyList<IBenchmark> All { get; } = [];
+    public static IReadOnlyList<IBenchmark> All { get; } =
+    [
+        new EncoderTrainBenchmark(Network.Training.TrainingPrecision.Float32),
+        new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
+        new PipelineOverheadBenchmark(),
+    ];
 
     public static IBenchmark Find(string name) =>
         All.FirstOrDefault(b => b.Name == name)

@@ -41,6 +41,9 @@ public sealed class SinusoidalPositionalEncoding : PositionalEncoding
         CheckRange(offset, x.shape[1]);
         var buffer = get_buffer("table")!;
         using var rows = buffer.narrow(0, offset, x.shape[1]);   // (T, D)
-        return x + rows;
+        // Non-persistent buffers keep float32 through Module.to(dtype); match the activations so that bfloat16
+        // models stay bfloat16.
+        using var typed = rows.dtype == x.dtype ? rows.alias() : rows.to_type(x.dtype);
+        return x + typed;
     }
 }

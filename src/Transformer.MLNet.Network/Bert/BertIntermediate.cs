@@ -1,0 +1,43 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using Transformer.MLNet.Network.Configuration;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Bert;
+
+/// <summary>The first half of the position-wise feed-forward network: <c>act(dense(x))</c>, D → F.</summary>
+public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "dense")]
+    private readonly Linear _dense;
+
+    private readonly Activation _activation;
+
+    /// <summary>Creates the layer of <paramref name="config"/>.</summary>
+    /// <param name="config">Needs ModelDim, FeedForwardDim and Activation.</param>
+    public BertIntermediate(TransformerConfig config) : base(nameof(BertIntermediate))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        _dense = nn.Linear(config.ModelDim, config.FeedForwardDim);
+        _activation = config.Activation;
+        RegisterComponents();
+    }
+
+    /// <summary>Applies the projection and the non-linearity.</summary>
+    /// <param name="hidden">(B, T, D).</param>
+    /// <returns>(B, T, F).</returns>
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var projected = _dense.forward(hidden);
+        // BERT's "gelu" is the exact erf form, not the tanh approximation.
+        var activated = _activation switch
+        {
+            Activation.Gelu => nn.functional.gelu(projected),
+            Activation.Relu => nn.functional.relu(projected),
+            _ => throw new NotSupportedException($"Activation {_activation} is not supported by BERT layers."),
+        };
+        return activated.MoveToOuterDisposeScope();
+    }
+}

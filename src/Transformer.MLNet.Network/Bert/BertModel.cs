@@ -1,0 +1,81 @@
+using TorchSharp;
+using TorchSharp.Utils;
+using Transformer.MLNet.Network.Configuration;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Bert;
+
+/// <summary>
+/// A BERT-style encoder whose <c>state_dict</c> names are exactly Hugging Face's <c>BertModel</c> names
+/// (<c>embeddings.*</c>, <c>encoder.layer.{i}.*</c>, <c>pooler.dense.*</c>), so checkpoints load by name.
+/// </summary>
+public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    [ComponentName(Name = "embeddings")]
+    private readonly BertEmbeddings _embeddings;
+
+    [ComponentName(Name = "encoder")]
+    private readonly BertEncoder _encoder;
+
+    [ComponentName(Name = "pooler")]
+    private readonly BertPooler _pooler;
+
+    /// <summary>Creates a randomly initialised model from <paramref name="config"/>.</summary>
+    /// <param name="config">The architecture; validated. BERT needs learned positions and at least one token type.</param>
+    /// <exception cref="ArgumentException">The config is invalid or not BERT-shaped.</exception>
+    public BertModel(TransformerConfig config) : base(nameof(BertModel))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config.Validate();
+        if (config.PositionalEncoding != PositionalEncodingKind.Learned)
+        {
+            throw new ArgumentException(
+                $"TransformerConfig.PositionalEncoding = {config.PositionalEncoding} is invalid for BertModel: BERT learns " +
+                "its positions; use PositionalEncodingKind.Learned (e.g. start from TransformerConfig.MiniLmL6).", nameof(config));
+        }
+
+        if (config.PreLayerNorm)
+        {
+            throw new ArgumentException(
+                "TransformerConfig.PreLayerNorm = true is invalid for BertModel: BERT normalises after each residual sum.",
+                nameof(config));
+        }
+
+        _embeddings = new BertEmbeddings(config);
+        _encoder = new BertEncoder(config);
+        _pooler = new BertPooler(config);
+        RegisterComponents();
+    }
+
+    /// <summary>The architecture this model was built from.</summary>
+    public TransformerConfig Config { get; }
+
+    /// <summary>Encodes a batch.</summary>
+    /// <param name="inputIds">(B, T) int64 token ids.</param>
+    /// <param name="attentionMask">(B, T) 1 for real tokens, 0 for padding (any integer, bool or float type).</param>
+    /// <param name="tokenTypeIds">(B, T) int64 segment ids (zeros for single sentences).</param>
+    /// <returns>last_hidden_state, (B, T, D).</returns>
+    public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        ArgumentNullException.ThrowIfNull(attentionMask);
+        ArgumentNullException.ThrowIfNull(tokenTypeIds);
+        if (inputIds.dim() != 2 || !attentionMask.shape.SequenceEqual(inputIds.shape) || !tokenTypeIds.shape.SequenceEqual(inputIds.shape))
+        {
+            throw new ArgumentException(
+                $"BertModel expects inputIds, attentionMask and tokenTypeIds of one shape (batch, tokens); got " +
+                $"[{string.Join(", ", inputIds.shape)}], [{string.Join(", ", attentionMask.shape)}] and " +
+                $"[{string.Join(", ", tokenTypeIds.shape)}].");
+        }
+
+        using var scope = NewDisposeScope();
+        var keyMask = attentionMask.ne(0).unsqueeze(1).unsqueeze(1);   // (B, T) -> (B, 1, 1, T)
+        var embedded = _embeddings.forward(inputIds, tokenTypeIds);     // (B, T, D)
+        return _encoder.forward(embedded, keyMask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>BERT's pooler output, <c>tanh(W h[CLS] + b)</c>, the input of BERT's classification heads.</summary>
+    /// <param name="lastHiddenState">(B, T, D) from <see cref="forward"/>.</param>
+    /// <returns>(B, D).</returns>
+    public Tensor Pool(Tensor lastHiddenState) => _pooler.forward(lastHiddenState);
+}

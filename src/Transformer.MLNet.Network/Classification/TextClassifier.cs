@@ -1,0 +1,185 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchSharp;
+using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Classification;
+
+/// <summary>
+/// A text classifier behind a managed-array API: texts in, class logits out. Tokenizer, encoder and head travel
+/// together, are saved together and load with no code execution (JSON settings, a vocabulary and tensors).
+/// Prediction is safe to call from several threads.
+/// </summary>
+public sealed class TextClassifier : IDisposable
+{
+    /// <summary>The head settings file of a saved classifier folder (beside the Hugging Face files).</summary>
+    public const string SettingsFile = "classifier.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private readonly Lock gate = new();
+
+    private TextClassifier(SequenceClassifier model, BertTextTokenizer tokenizer, TextClassifierSettings settings, Device device)
+    {
+        Model = model;
+        Tokenizer = tokenizer;
+        Settings = settings;
+        Device = device;
+        model.to(device);
+        model.eval();
+    }
+
+    /// <summary>Head and input settings.</summary>
+    public TextClassifierSettings Settings { get; }
+
+    /// <summary>Number of classes.</summary>
+    public int ClassCount => Settings.ClassCount;
+
+    /// <summary>The encoder's architecture.</summary>
+    public TransformerConfig EncoderConfig => Model.EncoderConfig;
+
+    /// <summary>The device the network runs on.</summary>
+    public Device Device { get; }
+
+    internal SequenceClassifier Model { get; }
+
+    internal BertTextTokenizer Tokenizer { get; }
+
+    /// <summary>Serialises access to the module: training and prediction never overlap.</summary>
+    internal Lock Gate => gate;
+
+    /// <summary>Puts a fresh classification head on <paramref name="encoder"/> (which the classifier then owns).</summary>
+    /// <param name="encoder">A pretrained encoder to fine-tune, or a freshly initialised one to train from scratch.</param>
+    /// <param name="tokenizer">The tokenizer whose ids the encoder reads.</param>
+    /// <param name="settings">Classes, max tokens and dropout.</param>
+    /// <param name="device">Where to run; CPU when null.</param>
+    public static TextClassifier Create(BertModel encoder, BertTextTokenizer tokenizer, TextClassifierSettings settings, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        if (tokenizer.VocabularySize > encoder.Config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"The tokenizer has {tokenizer.VocabularySize} tokens but the encoder's TransformerConfig.VocabSize is {encoder.Config.VocabSize}; " +
+                "use a config whose VocabSize covers the vocabulary.", nameof(tokenizer));
+        }
+
+        if (settings.MaxTokens > encoder.Config.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.MaxTokens,
+                $"MaxTokens ({settings.MaxTokens}) exceeds the encoder's MaxPositions ({encoder.Config.MaxPositions}).");
+        }
+
+        using var scope = NewDisposeScope();
+        var model = new SequenceClassifier(encoder, settings.ClassCount, settings.Dropout);
+        return new TextClassifier(model, tokenizer, settings, device ?? CPU);
+    }
+
+    /// <summary>Class logits of each text, in order (row i, class j).</summary>
+    /// <param name="texts">Texts; null entries are read as empty.</param>
+    /// <param name="batchSize">Texts per forward pass; texts are grouped by length so that batches carry little padding.</param>
+    public float[][] PredictLogits(IReadOnlyList<string> texts, int batchSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var ids = texts.Select(t => Tokenizer.EncodeToIds(t ?? string.Empty, Settings.MaxTokens, out _)).ToArray();
+        int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
+        var rows = new float[ids.Length][];
+        lock (gate)
+        {
+            using var noGrad = no_grad();
+            Model.eval();
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var batch = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+                var logits = Logits(batch.Select(i => ids[i]).ToList()).to(CPU).to_type(ScalarType.Float32);  // (B, C)
+                float[] flat = logits.data<float>().ToArray();
+                for (int b = 0; b < batch.Length; b++)
+                    rows[batch[b]] = flat.AsSpan(b * ClassCount, ClassCount).ToArray();
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Runs the model on pre-tokenized texts, padded to the longest one; the caller owns the scope.</summary>
+    /// <returns>(B, C) logits on <see cref="Device"/>.</returns>
+    internal Tensor Logits(IReadOnlyList<int[]> ids)
+    {
+        var batch = new TokenizedBatch(ids, Tokenizer.PadTokenId, truncatedCount: 0);
+        long[] shape = [batch.Count, batch.SequenceLength];
+        var inputIds = tensor(batch.InputIds, shape, device: Device);        // (B, T)
+        var mask = tensor(batch.AttentionMask, shape, device: Device);       // (B, T)
+        var types = tensor(batch.TokenTypeIds, shape, device: Device);       // (B, T)
+        return Model.forward(inputIds, mask, types);                        // (B, C)
+    }
+
+    /// <summary>
+    /// Writes a Hugging Face style folder: <c>config.json</c>, <c>vocab.txt</c>, <c>model.safetensors</c> (encoder
+    /// tensors under <c>bert.*</c>, head under <c>classifier.*</c>) and <c>classifier.json</c> (head settings). The folder
+    /// also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/> (e.g. for sentence embeddings).
+    /// </summary>
+    /// <param name="folder">Created if missing.</param>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
+        HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), EncoderConfig);
+        Tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));
+        lock (gate)
+            SafeTensors.Write(Path.Combine(folder, PretrainedBert.WeightsFileName), Model.state_dict());
+    }
+
+    /// <summary>Loads a classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
+    /// <param name="folder">The folder.</param>
+    /// <param name="device">Where to run; CPU when null.</param>
+    /// <exception cref="InvalidDataException">A file is missing or does not match the others.</exception>
+    public static TextClassifier Load(string folder, Device? device = null)
+    {
+        string Required(string name)
+        {
+            string path = Path.Combine(folder, name);
+            return File.Exists(path) ? path : throw new InvalidDataException($"Saved classifier folder '{folder}' has no {name}.");
+        }
+
+        var settings = JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
+            ?? throw new InvalidDataException($"{SettingsFile} is empty.");
+        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
+        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
+        string weightsPath = Required(PretrainedBert.WeightsFileName);
+        var weights = SafeTensors.Read(weightsPath);
+        var classifier = Create(new BertModel(config), tokenizer, settings, CPU);
+        try
+        {
+            StateDictLoader.LoadStrict(classifier.Model, weights, weightsPath);
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in weights.Values)
+                t.Dispose();
+        }
+
+        if (device is null || device.type == DeviceType.CPU)
+            return classifier;
+        return new TextClassifier(classifier.Model, tokenizer, settings, device);
+    }
+
+    /// <summary>Frees the network.</summary>
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,161 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Embeddings;
+
+/// <summary>
+/// Turns texts into fixed-size sentence embeddings with a pretrained BERT encoder: WordPiece tokens → encoder → pooling
+/// over the real tokens → optional L2 normalisation. Tuned for throughput: inference mode, texts sorted by length so
+/// that each batch carries little padding, optional bfloat16. <see cref="Encode"/> is thread-safe.
+/// </summary>
+public sealed class SentenceEncoder : IDisposable
+{
+    private readonly BertModel _model;
+    private readonly bool _ownsModel;
+    private readonly BertTextTokenizer _tokenizer;
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+    private readonly Lock _gate = new();
+
+    private SentenceEncoder(BertModel model, bool ownsModel, BertTextTokenizer tokenizer, SentenceEncoderOptions options, Device device, ScalarType dtype)
+    {
+        _model = model;
+        _ownsModel = ownsModel;
+        _tokenizer = tokenizer;
+        Options = options;
+        _device = device;
+        _dtype = dtype;
+        Dimension = model.Config.ModelDim;
+    }
+
+    /// <summary>Length of every embedding (the model's hidden size: 384 for MiniLM-L6).</summary>
+    public int Dimension { get; }
+
+    /// <summary>The settings in use.</summary>
+    public SentenceEncoderOptions Options { get; }
+
+    /// <summary>Creates an encoder over <paramref name="model"/>.</summary>
+    /// <param name="model">The pretrained bundle. In float32 on its own device the encoder shares its weights (so
+    /// fine-tuning shows through); for bfloat16 or another device it keeps a converted copy.</param>
+    /// <param name="options">Settings; defaults: mean pooling, normalised, 256 tokens, batches of 32, float32.</param>
+    /// <param name="device">Where to run; defaults to the device of the model's weights.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static SentenceEncoder FromPretrained(PretrainedBert model, SentenceEncoderOptions? options = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new SentenceEncoderOptions();
+        if (options.BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "SentenceEncoderOptions.BatchSize must be at least 1.");
+        if (options.MaxTokens < 2 || options.MaxTokens > model.Config.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens,
+                $"SentenceEncoderOptions.MaxTokens must be between 2 and the model's {model.Config.MaxPositions} positions.");
+        }
+
+        var weightsDevice = model.Model.parameters().First().device;
+        device ??= weightsDevice;
+        var dtype = options.UseBFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (dtype == ScalarType.Float32 && device.type == weightsDevice.type && device.index == weightsDevice.index)
+            return new SentenceEncoder(model.Model, ownsModel: false, model.Tokenizer, options, device, dtype);
+
+        var copy = new BertModel(model.Config);
+        StateDictLoader.LoadStrict(copy, model.Model.state_dict(), "the pretrained model");
+        copy.to(device).to(dtype).eval();
+        return new SentenceEncoder(copy, ownsModel: true, model.Tokenizer, options, device, dtype);
+    }
+
+    /// <summary>Embeds texts.</summary>
+    /// <param name="texts">The texts (none null). Longer ones are cut to <see cref="SentenceEncoderOptions.MaxTokens"/>.</param>
+    /// <returns>One <see cref="Dimension"/>-long row per text, in input order.</returns>
+    public float[][] Encode(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var ids = new int[texts.Count][];
+        for (int i = 0; i < texts.Count; i++)
+        {
+            var text = texts[i] ?? throw new ArgumentException($"Text {i} is null; pass an empty string for an empty text.", nameof(texts));
+            ids[i] = _tokenizer.EncodeToIds(text, Options.MaxTokens, out _);
+        }
+
+        // Sorting by length makes neighbours in a batch about equally long, so little compute goes to padding.
+        int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
+        var result = new float[ids.Length][];
+        lock (_gate)
+        {
+            bool wasTraining = _model.training;
+            _model.eval();
+            try
+            {
+                using var inference = torch.inference_mode();
+                for (int start = 0; start < order.Length; start += Options.BatchSize)
+                    EncodeBatch(ids, order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)), result);
+            }
+            finally
+            {
+                if (wasTraining)
+                    _model.train();
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Releases the converted copy of the weights, if this encoder made one.</summary>
+    public void Dispose()
+    {
+        if (_ownsModel)
+            _model.Dispose();
+    }
+
+    private void EncodeBatch(int[][] ids, ReadOnlySpan<int> rows, float[][] result)
+    {
+        using var scope = NewDisposeScope();
+        int batch = rows.Length;
+        int length = 0;
+        foreach (int r in rows)
+            length = Math.Max(length, ids[r].Length);
+
+        var inputIds = new long[batch * length];
+        var mask = new long[batch * length];
+        for (int b = 0; b < batch; b++)
+        {
+            var row = ids[rows[b]];
+            for (int t = 0; t < length; t++)
+            {
+                inputIds[b * length + t] = t < row.Length ? row[t] : _tokenizer.PadTokenId;
+                mask[b * length + t] = t < row.Length ? 1 : 0;
+            }
+        }
+
+        var idTensor = tensor(inputIds, [batch, length], device: _device);
+        var maskTensor = tensor(mask, [batch, length], device: _device);
+        var tokenTypes = zeros([batch, length], ScalarType.Int64, _device);
+        var hidden = _model.forward(idTensor, maskTensor, tokenTypes).to(ScalarType.Float32);   // (B, T, D)
+        var pooled = Pool(hidden, maskTensor);                                                   // (B, D)
+        if (Options.Normalize)
+            pooled = nn.functional.normalize(pooled, p: 2, dim: 1, eps: 1e-12);
+
+        var flat = pooled.cpu().contiguous().data<float>().ToArray();
+        for (int b = 0; b < batch; b++)
+            result[rows[b]] = flat.AsSpan(b * Dimension, Dimension).ToArray();
+    }
+
+    private Tensor Pool(Tensor hidden, Tensor mask)
+    {
+        switch (Options.Pooling)
+        {
+            case Pooling.Cls:
+                return hidden.select(1, 0);                                            // (B, T, D) -> (B, D)
+            case Pooling.Max:
+                var padding = mask.eq(0).unsqueeze(-1);                                // (B, T, 1)
+                return hidden.masked_fill(padding, float.NegativeInfinity).amax([1]);  // (B, D)
+            default:
+                var weights = mask.unsqueeze(-1).to(ScalarType.Float32);               // (B, T, 1)
+                var sum = (hidden * weights).sum(1);                                   // (B, D)
+                return sum / weights.sum(1).clamp_min(1e-9);                           // mean over real tokens
+        }
+    }
+}

@@ -1,0 +1,21 @@
+namespace Transformer.MLNet.Network.Embeddings;
+
+/// <summary>Settings of a <see cref="SentenceEncoder"/>.</summary>
+public sealed record SentenceEncoderOptions
+{
+    /// <summary>How token vectors are pooled; all-MiniLM-L6-v2 was trained with <see cref="Embeddings.Pooling.Mean"/>.</summary>
+    public Pooling Pooling { get; init; } = Pooling.Mean;
+
+    /// <summary>Scale each embedding to unit L2 length, so that dot product = cosine similarity.</summary>
+    public bool Normalize { get; init; } = true;
+
+    /// <summary>Longest input in tokens, [CLS] and [SEP] included; longer texts are cut (sentence-transformers uses 256).</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Texts per forward pass. Texts are sorted by length before batching, so padding stays small.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Run the encoder in bfloat16 (a converted copy of the weights; pooling stays float32). Faster on CPUs with
+    /// AVX-512-BF16 / AMX, slightly less exact.</summary>
+    public bool UseBFloat16 { get; init; }
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Transformer.MLNet.Network.Configuration;
+
+namespace Transformer.MLNet.Network.Pretrained;
+
+/// <summary>Maps Hugging Face's BERT <c>config.json</c> to and from <see cref="TransformerConfig"/>.</summary>
+internal static class HuggingFaceBertConfig
+{
+    /// <summary>Reads a BERT config.json.</summary>
+    /// <param name="path">The file.</param>
+    public static TransformerConfig Read(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model config '{path}' does not exist; a Hugging Face BERT folder holds config.json, model.safetensors and vocab.txt.", path);
+        var json = JsonNode.Parse(File.ReadAllText(path))?.AsObject()
+            ?? throw new InvalidDataException($"'{path}' is empty.");
+
+        int Int(string key) => json[key]?.GetValue<int>()
+            ?? throw new InvalidDataException($"'{path}' lacks \"{key}\", which a BERT config.json must have.");
+        double Double(string key, double fallback) => json[key]?.GetValue<double>() ?? fallback;
+
+        string modelType = json["model_type"]?.GetValue<string>() ?? "bert";
+        if (modelType is not ("bert"))
+            throw new InvalidDataException($"'{path}' has model_type \"{modelType}\"; only \"bert\" checkpoints are supported.");
+        string act = json["hidden_act"]?.GetValue<string>() ?? "gelu";
+        var activation = act switch
+        {
+            "gelu" => Activation.Gelu,
+            "relu" => Activation.Relu,
+            _ => throw new InvalidDataException($"'{path}' has hidden_act \"{act}\"; supported: \"gelu\" (erf form), \"relu\"."),
+        };
+        string positions = json["position_embedding_type"]?.GetValue<string>() ?? "absolute";
+        if (positions != "absolute")
+            throw new InvalidDataException($"'{path}' has position_embedding_type \"{positions}\"; only \"absolute\" is supported.");
+
+        return new TransformerConfig
+        {
+            Name = json["_name_or_path"]?.GetValue<string>() is { Length: > 0 } n ? n : "bert",
+            VocabSize = Int("vocab_size"),
+            ModelDim = Int("hidden_size"),
+            Heads = Int("num_attention_heads"),
+            FeedForwardDim = Int("intermediate_size"),
+            EncoderLayers = Int("num_hidden_layers"),
+            DecoderLayers = 0,
+            Dropout = Double("hidden_dropout_prob", 0.1),
+            Activation = activation,
+            LayerNormEps = Double("layer_norm_eps", 1e-12),
+            PositionalEncoding = PositionalEncodingKind.Learned,
+            MaxPositions = Int("max_position_embeddings"),
+            TypeVocabSize = json["type_vocab_size"]?.GetValue<int>() ?? 2,
+            PadTokenId = json["pad_token_id"]?.GetValue<int>() ?? 0,
+            ScaleEmbeddings = false,
+            TieEmbeddings = false,
+        }.Validate();
+    }
+
+    /// <summary>Writes <paramref name="config"/> as a BERT config.json that transformers' <c>BertModel</c> loads.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="config">A BERT-shaped config.</param>
+    public static void Write(string path, TransformerConfig config)
+    {
+        var json = new JsonObject
+        {
+            ["_name_or_path"] = config.Name,
+            ["architectures"] = new JsonArray("BertModel"),
+            ["model_type"] = "bert",
+            ["vocab_size"] = config.VocabSize,
+            ["hidden_size"] = config.ModelDim,
+            ["num_hidden_layers"] = config.EncoderLayers,
+            ["num_attention_heads"] = config.Heads,
+            ["intermediate_size"] = config.FeedForwardDim,
+            ["hidden_act"] = config.Activation.ToString().ToLowerInvariant(),
+            ["hidden_dropout_prob"] = config.Dropout,
+            ["attention_probs_dropout_prob"] = config.Dropout,
+            ["max_position_embeddings"] = config.MaxPositions,
+            ["type_vocab_size"] = Math.Max(1, config.TypeVocabSize),
+            ["layer_norm_eps"] = config.LayerNormEps,
+            ["pad_token_id"] = config.PadTokenId,
+            ["position_embedding_type"] = "absolute",
+            ["torch_dtype"] = "float32",
+            ["initializer_range"] = 0.02,
+            ["transformers_version"] = "4.0.0".ToString(CultureInfo.InvariantCulture),
+        };
+        File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+}

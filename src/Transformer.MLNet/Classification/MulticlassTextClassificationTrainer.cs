@@ -1,0 +1,76 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Data;
+using Transformer.MLNet.Mapping;
+using Transformer.MLNet.Schema;
+
+namespace Transformer.MLNet.Classification;
+
+/// <summary>
+/// Fine-tunes a Transformer encoder (the pretrained MiniLM-L6 by default) with a classification head on a key label
+/// (add <c>MapValueToKey</c> first). Create it with <c>mlContext.MulticlassClassification.Trainers.TextClassifier(...)</c>.
+/// </summary>
+/// <remarks>
+/// | Input column | Type |
+/// |---|---|
+/// | label | Key&lt;UInt32, n&gt;, n ≥ 2 |
+/// | text | String |
+///
+/// Output: see <see cref="MulticlassTextClassificationTransformer"/>; class names come from the label's key values.
+/// </remarks>
+public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassTextClassificationTransformer>
+{
+    private const string Component = "MulticlassTextClassification";
+    private readonly IHostEnvironment environment;
+
+    internal MulticlassTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
+    {
+        this.environment = environment;
+        Options = options;
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public TextClassifierOptions Options { get; }
+
+    /// <inheritdoc/>
+    public MulticlassTextClassificationTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var train = LabeledTexts.ReadKey(input, Options.TextColumnName, Options.LabelColumnName, out int classCount);
+        LabeledTexts? validation = null;
+        if (Options.ValidationSet is { } validationSet)
+        {
+            validation = LabeledTexts.ReadKey(validationSet, Options.TextColumnName, Options.LabelColumnName, out int validationClasses);
+            if (validationClasses != classCount)
+            {
+                throw new ArgumentException(
+                    $"The validation set's label '{Options.LabelColumnName}' has {validationClasses} classes, the training data's {classCount}. " +
+                    "Map both with the same fitted MapValueToKey.", nameof(input));
+            }
+        }
+
+        var classNames = ScoreAnnotations.ClassNames(input.Schema[Options.LabelColumnName], classCount);
+        var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount);
+        return new MulticlassTextClassificationTransformer(
+            classifier, classNames, Options.TextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName, Options.InferenceBatchSize);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TextColumn.Check(inputSchema, Options.TextColumnName, nameof(Options.TextColumnName));
+        var label = inputSchema.FirstOrDefault(c => c.Name == Options.LabelColumnName);
+        if (label.Name is null || label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Options.LabelColumnName),
+                $"Label column '{Options.LabelColumnName}' must be a scalar key column for multiclass classification" +
+                (label.Name is null ? " but is missing." : $" but is {label.Kind} of {label.ItemType}.") +
+                $" Add mlContext.Transforms.Conversion.MapValueToKey(\"{Options.LabelColumnName}\") before the trainer.");
+        }
+
+        // SchemaShape carries types and annotation kinds, not values: two placeholder classes give the right shapes.
+        var outputs = MulticlassTextClassificationTransformer.DefineOutputs(["0", "1"], Options.ScoreColumnName, Options.PredictedLabelColumnName);
+        return SchemaShapeColumns.Append(inputSchema, OutputColumn.ToShapes(outputs));
+    }
+}

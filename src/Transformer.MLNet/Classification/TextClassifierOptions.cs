@@ -1,0 +1,123 @@
+using Microsoft.ML.SearchSpace;
+using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Schema;
+
+namespace Transformer.MLNet.Classification;
+
+/// <summary>
+/// Options of the text classification trainers (binary and multiclass). The tunable ones carry ML.NET search-space
+/// attributes, so <c>mlContext.Auto().CreateSweepableEstimator(..., new SearchSpace&lt;TextClassifierOptions&gt;())</c>
+/// can sweep them.
+/// </summary>
+public sealed class TextClassifierOptions
+{
+    /// <summary>The label column: Boolean for binary classification, a key (from <c>MapValueToKey</c>) for multiclass.</summary>
+    public string LabelColumnName { get; set; } = ScoreColumnNames.Label;
+
+    /// <summary>The text column.</summary>
+    public string TextColumnName { get; set; } = "Text";
+
+    /// <summary>Name of the score column written.</summary>
+    public string ScoreColumnName { get; set; } = ScoreColumnNames.Score;
+
+    /// <summary>Name of the predicted label column written.</summary>
+    public string PredictedLabelColumnName { get; set; } = ScoreColumnNames.PredictedLabel;
+
+    /// <summary>Passes over the training data.</summary>
+    [Range(1, 10, 4, false)]
+    public int Epochs { get; set; } = 4;
+
+    /// <summary>Texts per training micro-batch.</summary>
+    [Choice(new object[] { 8, 16, 32 }, 16)]
+    public int BatchSize { get; set; } = 16;
+
+    /// <summary>Peak learning rate (AdamW), reached after warmup and then decayed.</summary>
+    [Range(1e-5, 1e-3, 1e-4, true)]
+    public double LearningRate { get; set; } = 1e-4;
+
+    /// <summary>Decoupled weight decay of AdamW (not applied to biases and LayerNorm parameters).</summary>
+    [Range(0.0, 0.1, 0.01, false)]
+    public double WeightDecay { get; set; } = 0.01;
+
+    /// <summary>Fraction of the updates spent warming the learning rate up; it then decays linearly to zero.</summary>
+    [Range(0.0, 0.3, 0.1, false)]
+    public double WarmupFraction { get; set; } = 0.1;
+
+    /// <summary>Most tokens per text ([CLS] and [SEP] included); longer texts are cut. Short texts train much faster with a small value.</summary>
+    [Choice(new object[] { 32, 64, 128, 256 }, 64)]
+    public int MaxTokens { get; set; } = 64;
+
+    /// <summary>Dropout on the pooled sentence vector.</summary>
+    [Range(0.0, 0.3, 0.1, false)]
+    public double Dropout { get; set; } = 0.1;
+
+    /// <summary>Label smoothing of the cross-entropy loss.</summary>
+    [Range(0.0, 0.2, 0.0, false)]
+    public double LabelSmoothing { get; set; }
+
+    /// <summary>Clip the global gradient norm to this value; 0 turns clipping off.</summary>
+    public double MaxGradientNorm { get; set; } = 1.0;
+
+    /// <summary>Micro-batches whose gradients add up to one update (effective batch = this × <see cref="BatchSize"/>).</summary>
+    public int GradientAccumulationSteps { get; set; } = 1;
+
+    /// <summary>
+    /// Keep the pretrained token embeddings fixed while fine-tuning: about half of MiniLM's parameters and much of the
+    /// cost of each update, for little accuracy on small data sets. Ignored with <see cref="ScratchConfig"/>.
+    /// </summary>
+    [BooleanChoice(true)]
+    public bool FreezeTokenEmbeddings { get; set; } = true;
+
+    /// <summary>Rows per forward pass when predicting.</summary>
+    public int InferenceBatchSize { get; set; } = 32;
+
+    /// <summary>
+    /// Folder of an encoder to fine-tune (a Hugging Face BERT folder with <c>config.json</c>, <c>model.safetensors</c>
+    /// and <c>vocab.txt</c>, or one this library saved); null fine-tunes the built-in pretrained MiniLM-L6.
+    /// </summary>
+    public string? EncoderFolder { get; set; }
+
+    /// <summary>
+    /// Train an encoder from scratch with this architecture (e.g. <see cref="TransformerConfig.MiniLmL6"/> or a smaller
+    /// BERT-shaped config) and the MiniLM vocabulary, instead of fine-tuning a pretrained one.
+    /// </summary>
+    public TransformerConfig? ScratchConfig { get; set; }
+
+    /// <summary>Optional validation data (same columns as the training data) for early stopping and best-epoch restore.</summary>
+    public Microsoft.ML.IDataView? ValidationSet { get; set; }
+
+    /// <summary>With <see cref="ValidationSet"/>: stop after this many epochs without a better validation accuracy; 0 never stops early.</summary>
+    public int EarlyStoppingPatience { get; set; }
+
+    /// <summary>With <see cref="ValidationSet"/>: keep the weights of the epoch with the best validation accuracy.</summary>
+    public bool RestoreBestEpoch { get; set; } = true;
+
+    /// <summary>Seed of initialisation, dropout and shuffling; null draws it from the <c>MLContext</c>'s seed.</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>Receives progress reports (epoch, step, loss, learning rate, throughput, ETA, validation accuracy).</summary>
+    public IProgress<ClassifierTrainingProgress>? Progress { get; set; }
+
+    /// <summary>Cancels training between micro-batches.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    internal ClassifierTrainingOptions ToTrainingOptions(int seed) => new()
+    {
+        Epochs = Epochs,
+        BatchSize = BatchSize,
+        WarmupFraction = WarmupFraction,
+        EarlyStoppingPatience = EarlyStoppingPatience,
+        RestoreBestEpoch = RestoreBestEpoch,
+        FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null,
+        Seed = seed,
+        Optimizer = new ClassifierTrainingOptions().Optimizer with
+        {
+            LearningRate = LearningRate,
+            WeightDecay = WeightDecay,
+            MaxGradientNorm = MaxGradientNorm,
+            AccumulationSteps = GradientAccumulationSteps,
+            LabelSmoothing = LabelSmoothing,
+        },
+    };
+}

@@ -1,0 +1,54 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Transformer.MLNet.Encoders;
+using Transformer.MLNet.Mapping;
+using Transformer.MLNet.Schema;
+
+namespace Transformer.MLNet.Embeddings;
+
+/// <summary>
+/// Sentence embeddings from a pretrained Transformer encoder (MiniLM-L6 by default). Nothing is learned: fitting
+/// loads the encoder. Create it with <c>mlContext.Transforms.Text.ApplySentenceEmbedding(...)</c>.
+/// </summary>
+/// <remarks>
+/// | Input column | Output column |
+/// |---|---|
+/// | String | Vector&lt;Single, dim&gt; (384 for MiniLM-L6) |
+/// </remarks>
+public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTransformer>
+{
+    private readonly IHostEnvironment environment;
+
+    internal SentenceEmbeddingEstimator(IHostEnvironment environment, SentenceEmbeddingOptions options)
+    {
+        this.environment = environment;
+        Options = options;
+        if (options.BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, "BatchSize must be at least 1.");
+        if (options.MaxTokens < 2)
+            throw new ArgumentOutOfRangeException(nameof(options.MaxTokens), options.MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
+    }
+
+    /// <summary>The options this estimator was created with.</summary>
+    public SentenceEmbeddingOptions Options { get; }
+
+    private string InputColumnName => Options.InputColumnName ?? Options.OutputColumnName;
+
+    /// <inheritdoc/>
+    public SentenceEmbeddingTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        TextColumn.Find(input.Schema, InputColumnName, nameof(Options.InputColumnName));
+        return EncoderLoader.ForEmbedding(Options, InputColumnName, environment.GetTorchDevice());
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TextColumn.Check(inputSchema, InputColumnName, nameof(Options.InputColumnName));
+        // The shape of a vector column does not carry its length, so any length describes it.
+        return SchemaShapeColumns.Append(inputSchema, OutputColumn.ToShapes([OutputColumn.Vector(Options.OutputColumnName, 1)]));
+    }
+}

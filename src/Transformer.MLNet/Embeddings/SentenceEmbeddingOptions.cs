@@ -1,0 +1,44 @@
+using System.Text.Json.Serialization;
+using Microsoft.ML.SearchSpace;
+using Transformer.MLNet.Network.Embeddings;
+
+namespace Transformer.MLNet.Embeddings;
+
+/// <summary>
+/// Options of the sentence embedding featurizer (<c>mlContext.Transforms.Text.ApplySentenceEmbedding</c>). The tunable
+/// ones carry ML.NET search-space attributes for AutoML's <c>CreateSweepableEstimator</c>.
+/// </summary>
+public sealed class SentenceEmbeddingOptions
+{
+    /// <summary>The vector column written.</summary>
+    public string OutputColumnName { get; set; } = "Features";
+
+    /// <summary>The text column read; null reads <see cref="OutputColumnName"/>.</summary>
+    public string? InputColumnName { get; set; }
+
+    /// <summary>How token states become one vector.</summary>
+    [Choice(new object[] { "Mean", "Cls", "Max" }, "Mean")]
+    [JsonConverter(typeof(JsonStringEnumConverter<Pooling>))]
+    public Pooling Pooling { get; set; } = Pooling.Mean;
+
+    /// <summary>Scale each vector to unit L2 norm (the reference MiniLM embeddings are normalised).</summary>
+    [BooleanChoice(true)]
+    public bool Normalize { get; set; } = true;
+
+    /// <summary>Most tokens per text ([CLS] and [SEP] included); longer texts are cut.</summary>
+    [Choice(new object[] { 64, 128, 256 }, 256)]
+    public int MaxTokens { get; set; } = 256;
+
+    /// <summary>Texts per forward pass.</summary>
+    [Choice(new object[] { 16, 32, 64 }, 32)]
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Run the encoder in bfloat16 (about twice as fast on CPUs with AVX-512 BF16; slightly less exact).</summary>
+    public bool UseBFloat16 { get; set; }
+
+    /// <summary>
+    /// Folder of a compatible encoder (a Hugging Face BERT folder with <c>config.json</c>, <c>model.safetensors</c> and
+    /// <c>vocab.txt</c>, or one this library saved); null uses the built-in pretrained MiniLM-L6.
+    /// </summary>
+    public string? ModelFolder { get; set; }
+}

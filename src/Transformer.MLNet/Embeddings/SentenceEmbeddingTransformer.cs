@@ -1,0 +1,48 @@
+using Transformer.MLNet.Mapping;
+using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Pretrained;
+
+namespace Transformer.MLNet.Embeddings;
+
+/// <summary>
+/// Adds a fixed-size sentence embedding of a text column: <c>Vector&lt;Single, dim&gt;</c>. Rows are encoded lazily,
+/// <see cref="TextMappingTransformer.BatchSize"/> texts per forward pass.
+/// </summary>
+public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
+{
+    internal SentenceEmbeddingTransformer(PretrainedBert model, SentenceEncoder encoder, SentenceEmbeddingOptions options, string inputColumnName)
+        : base(inputColumnName, options.BatchSize)
+    {
+        Model = model;
+        Encoder = encoder;
+        Options = options;
+        OutputColumnName = options.OutputColumnName;
+        OutputColumns = [OutputColumn.Vector(options.OutputColumnName, encoder.Dimension)];
+    }
+
+    /// <summary>The vector column written.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>Length of each embedding.</summary>
+    public int Dimension => Encoder.Dimension;
+
+    internal PretrainedBert Model { get; }
+
+    internal SentenceEncoder Encoder { get; }
+
+    internal SentenceEmbeddingOptions Options { get; }
+
+    internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
+
+    internal override float[][] Map(IReadOnlyList<string> texts) => Encoder.Encode(texts);
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Encoder.Dispose();
+            Model.Dispose();
+        }
+    }
+}

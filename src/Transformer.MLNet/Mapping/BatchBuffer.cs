@@ -1,0 +1,66 @@
+using Microsoft.ML;
+
+namespace Transformer.MLNet.Mapping;
+
+/// <summary>
+/// Serves the network output of the row a cursor is on. A second cursor over the same input reads ahead a window of
+/// texts (a few batches), the network maps them in batched forward passes, and the rows are served from the buffer
+/// until the main cursor leaves it — never one forward pass per row.
+/// </summary>
+internal sealed class BatchBuffer : IDisposable
+{
+    private readonly TextMappingTransformer transformer;
+    private readonly DataViewRowCursor main;
+    private readonly IDataView input;
+    private readonly DataViewSchema.Column textColumn;
+    private DataViewRowCursor? lookahead;
+    private Func<string>? readText;
+    private float[][] outputs = [];
+    private long start = -1;
+
+    public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, DataViewSchema.Column textColumn)
+    {
+        this.transformer = transformer;
+        this.main = main;
+        this.input = input;
+        this.textColumn = textColumn;
+    }
+
+    /// <summary>The network output of the main cursor's current row.</summary>
+    public float[] Current()
+    {
+        long position = main.Position;
+        if (position < 0)
+            throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
+        if (position < start || position >= start + outputs.Length)
+            Fill(position);
+        return outputs[position - start];
+    }
+
+    private void Fill(long position)
+    {
+        // Both cursors walk the input in the same deterministic order, so positions match row for row.
+        if (lookahead is null || lookahead.Position >= position)
+        {
+            lookahead?.Dispose();
+            lookahead = input.GetRowCursor([textColumn]);
+            readText = TextColumn.Reader(lookahead, textColumn);
+        }
+
+        while (lookahead.Position < position - 1 && lookahead.MoveNext())
+        {
+        }
+
+        var texts = new List<string>(transformer.ReadAheadRows);
+        while (texts.Count < transformer.ReadAheadRows && lookahead.MoveNext())
+            texts.Add(readText!());
+        if (texts.Count == 0)
+            throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{textColumn.Name}'.");
+
+        outputs = transformer.Map(texts);
+        Interlocked.Increment(ref transformer.BatchesMapped);
+        start = position;
+    }
+
+    public void Dispose() => lookahead?.Dispose();
+}

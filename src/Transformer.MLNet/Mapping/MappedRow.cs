@@ -1,0 +1,58 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Transformer.MLNet.Mapping;
+
+/// <summary>One mapped row over a caller's input row; the output is computed once per distinct input text.</summary>
+internal sealed class MappedRow : DataViewRow
+{
+    private readonly TextMappingTransformer transformer;
+    private readonly DataViewRow input;
+    private readonly HashSet<int> activeOutputs;
+    private readonly Func<string>? readText;
+    private string? cachedText;
+    private float[] cachedOutput = [];
+
+    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<string>? readText)
+    {
+        this.transformer = transformer;
+        this.input = input;
+        Schema = schema;
+        this.activeOutputs = activeOutputs;
+        this.readText = readText;
+    }
+
+    public override DataViewSchema Schema { get; }
+
+    public override long Position => input.Position;
+
+    public override long Batch => input.Batch;
+
+    public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
+
+    public override bool IsColumnActive(DataViewSchema.Column column) =>
+        column.Index < input.Schema.Count ? input.IsColumnActive(input.Schema[column.Index]) : activeOutputs.Contains(column.Index - input.Schema.Count);
+
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+    {
+        int inputCount = input.Schema.Count;
+        if (column.Index < inputCount)
+            return input.GetGetter<TValue>(input.Schema[column.Index]);
+        if (!activeOutputs.Contains(column.Index - inputCount))
+            throw new InvalidOperationException($"Column '{column.Name}' was not requested when this row was created.");
+        return transformer.OutputColumns[column.Index - inputCount].MakeGetter<TValue>(Current);
+    }
+
+    // Keyed on the text rather than the position: a PredictionEngine may refill the same input row for every call.
+    private float[] Current()
+    {
+        string text = readText!();
+        if (!string.Equals(text, cachedText, StringComparison.Ordinal))
+        {
+            cachedOutput = transformer.Map([text])[0];
+            cachedText = text;
+        }
+
+        return cachedOutput;
+    }
+}

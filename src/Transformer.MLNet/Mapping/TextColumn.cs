@@ -1,0 +1,54 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Transformer.MLNet.Mapping;
+
+/// <summary>Finds and checks the text column a mapping reads.</summary>
+internal static class TextColumn
+{
+    /// <summary>The column named <paramref name="name"/>, which must be a scalar text column.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The column is missing or not text.</exception>
+    public static DataViewSchema.Column Find(DataViewSchema schema, string name, string optionName)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(optionName,
+                $"Input column '{name}' ({optionName}) is not in the data. Columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        if (column.Type is not TextDataViewType)
+        {
+            throw new ArgumentOutOfRangeException(optionName,
+                $"Input column '{name}' ({optionName}) must be of type String (text) but is {column.Type}. Load it as text.");
+        }
+
+        return column;
+    }
+
+    /// <summary>The same check on an estimator's input shape.</summary>
+    public static void Check(SchemaShape shape, string name, string optionName)
+    {
+        var found = shape.Where(c => c.Name == name).ToList();
+        if (found.Count == 0)
+        {
+            throw new ArgumentOutOfRangeException(optionName,
+                $"Input column '{name}' ({optionName}) is not in the data. Columns: {string.Join(", ", shape.Select(c => c.Name))}.");
+        }
+
+        var column = found[^1];
+        if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
+        {
+            throw new ArgumentOutOfRangeException(optionName,
+                $"Input column '{name}' ({optionName}) must be a scalar String (text) column but is {column.Kind} of {column.ItemType}. Load it as text.");
+        }
+    }
+
+    /// <summary>Reads the text of the current row.</summary>
+    public static Func<string> Reader(DataViewRow row, DataViewSchema.Column column)
+    {
+        var getter = row.GetGetter<ReadOnlyMemory<char>>(column);
+        ReadOnlyMemory<char> value = default;
+        return () =>
+        {
+            getter(ref value);
+            return value.ToString();
+        };
+    }
+}

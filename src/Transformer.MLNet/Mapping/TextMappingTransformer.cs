@@ -1,0 +1,100 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Transformer.MLNet.Mapping;
+
+/// <summary>
+/// Base of this library's transformers: each reads one text column and adds columns computed by a network, a batch
+/// of rows per forward pass. Transformation is lazy; the transformer can be used from several threads at once, and
+/// it implements <see cref="IRowToRowMapper"/> so that <c>PredictionEngine</c> works.
+/// </summary>
+/// <remarks>
+/// <see cref="ICanSaveModel.Save"/> is not supported: ML.NET's model format is closed to other libraries. Save a whole
+/// pipeline with <c>mlContext.Model.SavePipeline(...)</c> and load it with <c>mlContext.Model.LoadPipeline(...)</c>.
+/// </remarks>
+public abstract class TextMappingTransformer : ITransformer, IDisposable
+{
+    private readonly Lazy<DataViewSchema> outputColumnsSchema;
+
+    private protected TextMappingTransformer(string inputColumnName, int batchSize)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
+        if (batchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "BatchSize must be at least 1.");
+        InputColumnName = inputColumnName;
+        BatchSize = batchSize;
+        outputColumnsSchema = new Lazy<DataViewSchema>(() => OutputColumn.ToSchema(OutputColumns));
+    }
+
+    /// <summary>The text column this transformer reads.</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>How many rows go through the network in one forward pass.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>
+    /// Rows a cursor reads ahead and hands to <see cref="Map"/> at once. The network splits them into forward passes of
+    /// <see cref="BatchSize"/> texts of similar length, so a window of several batches wastes less compute on padding.
+    /// </summary>
+    internal int ReadAheadRows => BatchSize * ReadAheadBatches;
+
+    /// <summary>Batches per read-ahead window.</summary>
+    internal const int ReadAheadBatches = 8;
+
+    /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>Forward passes run by cursors so far (for tests of batching).</summary>
+    internal long BatchesMapped;
+
+    /// <summary>The columns this transformer adds, in order.</summary>
+    internal abstract IReadOnlyList<OutputColumn> OutputColumns { get; }
+
+    /// <summary>The added columns as a schema of their own (types and annotations).</summary>
+    internal DataViewSchema OutputColumnsSchema => outputColumnsSchema.Value;
+
+    /// <summary>The network's output for each text, in order. Must be safe to call from several threads.</summary>
+    internal abstract float[][] Map(IReadOnlyList<string> texts);
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TextColumn.Find(inputSchema, InputColumnName, "inputColumnName");
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        foreach (var column in OutputColumns)
+            builder.AddColumn(column.Name, column.Type, column.Annotations);
+        return builder.ToSchema();
+    }
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new MappedDataView(this, input, GetOutputSchema(input.Schema));
+    }
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new TextRowToRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+    }
+
+    /// <summary>Not supported: throws <see cref="NotSupportedException"/> that names the method to use instead.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
+        $"{GetType().Name} cannot be saved with mlContext.Model.Save: ML.NET's model format is closed to other libraries. " +
+        "Save the whole pipeline with mlContext.Model.SavePipeline(model, inputSchema, path) " +
+        "and load it with mlContext.Model.LoadPipeline(path, out inputSchema).");
+
+    /// <summary>Releases the network.</summary>
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the network when <paramref name="disposing"/>.</summary>
+    protected abstract void Dispose(bool disposing);
+}

@@ -1,0 +1,38 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Transformer.MLNet.Mapping;
+
+/// <summary>Maps one row at a time, for <c>PredictionEngine</c> and ML.NET's composite mappers.</summary>
+internal sealed class TextRowToRowMapper : IRowToRowMapper
+{
+    private readonly TextMappingTransformer transformer;
+    private readonly DataViewSchema.Column textColumn;
+
+    public TextRowToRowMapper(TextMappingTransformer transformer, DataViewSchema inputSchema, DataViewSchema outputSchema)
+    {
+        this.transformer = transformer;
+        InputSchema = inputSchema;
+        OutputSchema = outputSchema;
+        textColumn = TextColumn.Find(inputSchema, transformer.InputColumnName, "inputColumnName");
+    }
+
+    public DataViewSchema InputSchema { get; }
+
+    public DataViewSchema OutputSchema { get; }
+
+    public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
+    {
+        var needed = new SortedSet<int>();
+        foreach (var column in dependingColumns)
+            needed.Add(column.Index < InputSchema.Count ? column.Index : textColumn.Index);
+        return needed.Select(i => InputSchema[i]).ToList();
+    }
+
+    public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var active = activeColumns.Where(c => c.Index >= InputSchema.Count).Select(c => c.Index - InputSchema.Count).ToHashSet();
+        return new MappedRow(transformer, input, OutputSchema, active, active.Count == 0 ? null : TextColumn.Reader(input, textColumn));
+    }
+}

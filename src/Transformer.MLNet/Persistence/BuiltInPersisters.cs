@@ -1,0 +1,15 @@
+using Transformer.MLNet.Classification;
+using Transformer.MLNet.Embeddings;
+
+namespace Transformer.MLNet.Persistence;
+
+/// <summary>The transformer kinds this library ships.</summary>
+internal static class BuiltInPersisters
+{
+    public static IReadOnlyList<ITransformerPersister> All { get; } =
+    [
+        new SentenceEmbeddingPersister(),
+        new TextClassificationPersister(multiclass: false),
+        new TextClassificationPersister(multiclass: true),
+    ];
+}

@@ -1,0 +1,28 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Transformer.MLNet.Network.Classification;
+
+namespace Transformer.MLNet.Progress;
+
+/// <summary>Sends training progress to <see cref="MLContext.Log"/> and to the caller's optional <see cref="IProgress{T}"/>.</summary>
+internal sealed class TrainingLog : IProgress<ClassifierTrainingProgress>, IDisposable
+{
+    private readonly IChannel channel;
+    private readonly IProgress<ClassifierTrainingProgress>? user;
+
+    public TrainingLog(IHostEnvironment environment, string component, IProgress<ClassifierTrainingProgress>? user)
+    {
+        channel = environment.Register(component).Start("Training");
+        this.user = user;
+    }
+
+    public void Info(string message) => channel.Info(MessageSensitivity.None, message);
+
+    public void Report(ClassifierTrainingProgress value)
+    {
+        channel.Info(MessageSensitivity.None, value.ToString());
+        user?.Report(value);
+    }
+
+    public void Dispose() => channel.Dispose();
+}

@@ -1,0 +1,115 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Transformer.MLNet.Classification;
+using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Persistence;
+
+namespace Transformer.MLNet.Tests.Classification;
+
+[TestClass]
+public sealed class BinaryTextClassifierTests
+{
+    [TestMethod]
+    [TestCategory("Slow")]
+    public void Fine_tuning_MiniLM_on_yelp_beats_the_bar_and_the_pipeline_round_trips()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var messages = new List<string>();
+        mlContext.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var yelp = UciSentences.Read("yelp");
+        var split = mlContext.Data.TrainTestSplit(mlContext.Data.LoadFromEnumerable(yelp), testFraction: 0.2, seed: 0);
+        var train = mlContext.Data.TakeRows(split.TrainSet, 400);
+        var reports = new List<ClassifierTrainingProgress>();
+        var options = new TextClassifierOptions
+        {
+            TextColumnName = "Clean", Epochs = 2, BatchSize = 16, MaxTokens = 48, LearningRate = 1e-4,
+            Progress = new SynchronousProgress<ClassifierTrainingProgress>(reports.Add),
+        };
+        var pipeline = mlContext.Transforms.Text.NormalizeText("Clean", nameof(SentenceRow.Text))
+            .Append(mlContext.BinaryClassification.Trainers.TextClassifier(options))
+            .Append(mlContext.Transforms.CopyColumns("Decision", "PredictedLabel"));
+
+        // Estimator schema before Fit.
+        var shape = pipeline.GetOutputSchema(TestSchemas.Shape(split.TrainSet.Schema));
+        Assert.AreEqual(NumberDataViewType.Single, TestSchemas.Find(shape, "Score").ItemType);
+        Assert.AreEqual(NumberDataViewType.Single, TestSchemas.Find(shape, "Probability").ItemType);
+        Assert.AreEqual(BooleanDataViewType.Instance, TestSchemas.Find(shape, "PredictedLabel").ItemType);
+        Assert.AreEqual(BooleanDataViewType.Instance, TestSchemas.Find(shape, "Decision").ItemType);
+
+        var model = pipeline.Fit(train);
+
+        // Transformer schema after Fit, and the stock evaluator.
+        var scored = model.Transform(split.TestSet);
+        Assert.AreEqual(NumberDataViewType.Single, scored.Schema["Score"].Type);
+        Assert.AreEqual(NumberDataViewType.Single, scored.Schema["Probability"].Type);
+        Assert.AreEqual(BooleanDataViewType.Instance, scored.Schema["PredictedLabel"].Type);
+        var metrics = mlContext.BinaryClassification.Evaluate(scored);
+        Assert.IsGreaterThan(0.85, metrics.Accuracy);
+        Assert.IsGreaterThan(0.9, metrics.AreaUnderRocCurve);
+
+        // Progress went to the callback and to mlContext.Log.
+        Assert.HasCount(2, reports.Where(r => r.EpochCompleted).ToList());
+        Assert.AreEqual(reports[^1].TotalSteps, reports[^1].Step);
+        Assert.IsTrue(reports.All(r => r.LearningRate >= 0 && double.IsFinite(r.Loss) && r.ExamplesPerSecond > 0));
+        lock (messages)
+            Assert.IsTrue(messages.Any(m => m.Contains("epoch 2/2", StringComparison.Ordinal)), "progress lines reach mlContext.Log");
+
+        // Probability is the sigmoid of the score; the decision is score > 0.
+        var scores = scored.GetColumn<float>("Score").ToArray();
+        var probabilities = scored.GetColumn<float>("Probability").ToArray();
+        var decisions = scored.GetColumn<bool>("Decision").ToArray();
+        for (int i = 0; i < scores.Length; i++)
+        {
+            Assert.AreEqual(1 / (1 + Math.Exp(-scores[i])), probabilities[i], 1e-5);
+            Assert.AreEqual(scores[i] > 0, decisions[i]);
+        }
+
+        // One-call save, load in a fresh context: identical predictions; PredictionEngine agrees.
+        string path = Path.Combine(Path.GetTempPath(), $"binary-{Guid.NewGuid():N}.zip");
+        try
+        {
+            mlContext.Model.SavePipeline(model, split.TrainSet.Schema, path);
+            var fresh = new MLContext(seed: 42);
+            var loaded = fresh.Model.LoadPipeline(path, out _);
+            CollectionAssert.AreEqual(scores, loaded.Transform(split.TestSet).GetColumn<float>("Score").ToArray());
+            CollectionAssert.AreEqual(decisions, loaded.Transform(split.TestSet).GetColumn<bool>("Decision").ToArray());
+
+            var engine = fresh.Model.CreatePredictionEngine<SentenceRow, Prediction>(loaded);
+            var testRows = fresh.Data.CreateEnumerable<SentenceRow>(split.TestSet, reuseRowObject: false).Take(10).ToList();
+            for (int i = 0; i < testRows.Count; i++)
+                Assert.AreEqual(scores[i], engine.Predict(testRows[i]).Score, 1e-4);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void Estimator_rejects_labels_that_are_not_Boolean_and_names_the_fix()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var data = mlContext.Data.LoadFromEnumerable(UciSentences.Read("yelp").Take(20));
+        var trainer = mlContext.BinaryClassification.Trainers.TextClassifier(labelColumnName: nameof(SentenceRow.Category));
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(TestSchemas.Shape(data.Schema)));
+        StringAssert.Contains(error.Message, "'Category'");
+        StringAssert.Contains(error.Message, "Boolean");
+
+        var missingText = mlContext.BinaryClassification.Trainers.TextClassifier(textColumnName: "Review");
+        var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => missingText.Fit(data));
+        StringAssert.Contains(missing.Message, "'Review'");
+    }
+
+    public sealed class Prediction
+    {
+        public float Score { get; set; }
+
+        public bool PredictedLabel { get; set; }
+    }
+
+    /// <summary>Reports on the caller's thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
