@@ -39,6 +39,7 @@ internal static class BenchmarkRegistry
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.Float32),
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
         new PipelineOverheadBenchmark(),
+        new KvCacheBenchmark(),
     ];
 
     public static IBenchmark Find(string name) =>

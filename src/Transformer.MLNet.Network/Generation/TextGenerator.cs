@@ -9,70 +9,29 @@ namespace Transformer.MLNet.Network.Generation;
 /// Continues prompts with a <see cref="DecoderOnlyModel"/>. The model has no padding mask, so prompts are
 /// batched only with prompts of the same token length: a batched continuation is exactly the one-at-a-time one.
 /// </summary>
-public sealed class TextGenerator : IDisposable
+public sealed class TextGenerator : SequenceGenerator<DecoderOnlyModel>
 {
-    private const string Kind = "decoder-only";
-
-    private readonly DecoderOnlyModel model;
-    private readonly GenerationTokenizer tokenizer;
-
     /// <summary>Wraps a trained model and the tokenizer it was trained with.</summary>
     /// <param name="model">The model; it is switched to eval mode for each call.</param>
     /// <param name="tokenizer">Its tokenizer.</param>
     /// <exception cref="ArgumentException">The tokenizer's vocabulary does not match the model's.</exception>
     public TextGenerator(DecoderOnlyModel model, GenerationTokenizer tokenizer)
+        : base(model, (model ?? throw new ArgumentNullException(nameof(model))).Config, tokenizer)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.VocabSize != model.Config.VocabSize)
-        {
-            throw new ArgumentException(
-                $"The tokenizer has {tokenizer.VocabSize} ids but the model's VocabSize is {model.Config.VocabSize}: use the tokenizer the model was trained with.",
-                nameof(tokenizer));
-        }
-
-        this.model = model;
-        this.tokenizer = tokenizer;
     }
 
-    /// <summary>The network.</summary>
-    public DecoderOnlyModel Model => model;
-
-    /// <summary>The tokenizer.</summary>
-    public GenerationTokenizer Tokenizer => tokenizer;
-
-    /// <summary>Writes config, tokenizer and weights to one stream (layout: see <see cref="GenerativeModelFile"/>).</summary>
-    /// <param name="stream">Destination; left open.</param>
-    public void Save(Stream stream) => GenerativeModelFile.Save(stream, Kind, model.Config, tokenizer, model);
-
-    /// <summary>Reads a generator written by <see cref="Save"/>.</summary>
+    /// <summary>Reads a generator written by <see cref="SequenceGenerator{TModel}.Save"/>.</summary>
     /// <param name="stream">Source; left open.</param>
     /// <param name="device">Where to place the weights (default CPU).</param>
     /// <returns>The generator, ready to decode.</returns>
     /// <exception cref="InvalidDataException">The stream does not hold a decoder-only model.</exception>
-    public static TextGenerator Load(Stream stream, Device? device = null)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-        var (config, tokenizer) = GenerativeModelFile.ReadHeader(reader, Kind);
-        var network = new DecoderOnlyModel(config);
-        try
-        {
-            network.load(reader);
-            if (device is not null)
-                network.to(device);
-            network.eval();
-            return new TextGenerator(network, tokenizer);
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
-    }
+    public static TextGenerator Load(Stream stream, Device? device = null) =>
+        Load(stream, device, "decoder-only", config => new DecoderOnlyModel(config), (network, tokenizer) => new TextGenerator(network, tokenizer));
 
-    /// <summary>Releases the network's tensors.</summary>
-    public void Dispose() => model.Dispose();
+    private protected override string Kind => "decoder-only";
+
+    /// <inheritdoc/>
+    public override string[] GenerateText(IReadOnlyList<string> inputs, GenerationOptions? options = null) => Complete(inputs, options);
 
     /// <summary>Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens.</summary>
     /// <param name="prompts">Prompts (may be empty strings).</param>
@@ -81,8 +40,8 @@ public sealed class TextGenerator : IDisposable
     public string[] Complete(IReadOnlyList<string> prompts, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        int[][] ids = [.. prompts.Select((p, i) => (int[])[GenerationTokenizer.BosId, .. tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))])];
-        return [.. Generate(ids, options).Select(t => tokenizer.Decode(t))];
+        int[][] ids = [.. prompts.Select((p, i) => (int[])[GenerationTokenizer.BosId, .. Tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))])];
+        return [.. Generate(ids, options).Select(t => Tokenizer.Decode(t))];
     }
 
     /// <summary>Continues token id prompts.</summary>
@@ -100,17 +59,17 @@ public sealed class TextGenerator : IDisposable
                 throw new ArgumentException($"Prompt {i} has no tokens: give at least one (e.g. bos).", nameof(prompts));
         }
 
-        var device = model.parameters().First().device;
+        var device = Device;
         var results = new int[prompts.Count][];
-        model.eval();
+        Model.eval();
         using var noGrad = no_grad();
         foreach (int[] batch in SequenceDecoding.Batches(prompts, options.BatchSize, equalLengthOnly: true))
         {
             using var scope = NewDisposeScope();
             int length = prompts[batch[0]].Length;
-            int budget = SequenceDecoding.Budget(options, length, model.Config.MaxPositions, "prompt");
+            int budget = SequenceDecoding.Budget(options, length, Model.Config.MaxPositions, "prompt");
             using var input = TokenBatch.Pad(batch.Select(i => prompts[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, T)
-            using var scorer = new DecoderOnlyScorer(model, input, options.UseCache);
+            using var scorer = new DecoderOnlyScorer(Model, input, options.UseCache);
             int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
             for (int j = 0; j < batch.Length; j++)
                 results[batch[j]] = outputs[j];
