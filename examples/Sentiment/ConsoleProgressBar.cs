@@ -20,7 +20,7 @@ internal sealed class ConsoleProgressBar : IProgress<ClassifierTrainingProgress>
         int filled = (int)(Width * value.Step / Math.Max(1, value.TotalSteps));
         string bar = new string('#', filled) + new string('.', Width - filled);
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"\r    [{bar}] epoch {value.Epoch}/{value.Epochs} step {value.Step}/{value.TotalSteps} loss {value.Loss:F3} lr {value.LearningRate:G2} {value.ExamplesPerSecond:F0} ex/s ETA {value.Remaining:mm\\:ss}");
+            $"\r    [{bar}] epoch {value.Epoch}/{value.Epochs} step {value.Step}/{value.TotalSteps} loss {value.Loss:F3} lr {value.LearningRate:G2} {value.ExamplesPerSecond:F0} ex/s ETA {(int)value.Remaining.TotalMinutes}:{value.Remaining.Seconds:00}");
         Console.Write(line.PadRight(Console.WindowWidth > 0 ? Math.Min(Console.WindowWidth - 1, 120) : 120));
         if (value.EpochCompleted && value.Epoch == value.Epochs)
             Console.WriteLine();

@@ -19,7 +19,15 @@ string path = DataDirectory.Resolve("uci-sentiment-labelled-sentences", "yelp_la
 var rows = SentimentRow.Read(path);
 Console.WriteLine($"UCI yelp: {rows.Count} sentences ({rows.Count(r => r.Label)} positive) from {path}");
 
-// Arguments: optional seeds to run (default 0 1 2).
+// Arguments: optional seeds to run (default 0 1 2); "--threads N" caps TorchSharp's threads (helps on a shared, busy
+// machine, where more threads than free cores spin and slow each other down).
+int threadsAt = Array.IndexOf(args, "--threads");
+if (threadsAt >= 0)
+{
+    TorchSharp.torch.set_num_threads(int.Parse(args[threadsAt + 1], CultureInfo.InvariantCulture));
+    args = args.Where((_, i) => i != threadsAt && i != threadsAt + 1).ToArray();
+}
+
 int[] seeds = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [0, 1, 2];
 var results = new List<Result>();
 ITransformer? fineTuned = null;
@@ -83,7 +91,7 @@ float[] after = Scores(reloaded.Transform(lastTest!));
 Console.WriteLine($"\nSaved {new FileInfo(modelPath).Length / 1e6:F1} MB to {modelPath}; reloaded predictions identical on the test set: {before.SequenceEqual(after)}");
 
 var engine = fresh.Model.CreatePredictionEngine<SentimentRow, SentimentPrediction>(reloaded);
-foreach (string text in new[] { "The food was delicious and the staff were lovely.", "Cold fries, rude waiter, never again.", "Not bad at all, I would come back." })
+foreach (string text in new[] { "The food was delicious and the staff were lovely.", "Cold fries, rude waiter, never again.", "I would definitely come back here again." })
 {
     var p = engine.Predict(new SentimentRow { Text = text });
     Console.WriteLine($"  {(p.PredictedLabel ? "positive" : "negative"),-8} p={p.Probability:F3}  \"{text}\"");

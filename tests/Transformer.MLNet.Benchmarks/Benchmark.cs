@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Transformer.MLNet.Examples.Common;
 
 namespace Transformer.MLNet.Benchmarks;
 
@@ -38,6 +39,8 @@ internal static class BenchmarkRegistry
     [
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.Float32),
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
+        new EmbedBenchmark(bfloat16: false),
+        new EmbedBenchmark(bfloat16: true),
         new PipelineOverheadBenchmark(),
         new KvCacheBenchmark(),
     ];
@@ -66,5 +69,16 @@ internal static class BenchmarkReport
         }
 
         return table.ToString();
+    }
+
+    /// <summary>Writes results.md (machine + table) and results.png (ratios against their targets).</summary>
+    public static void Write(IReadOnlyList<BenchmarkResult> results, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        string markdown = Path.Combine(folder, "results.md");
+        File.WriteAllText(markdown, $"{MachineDescription.Describe()}\n\n{MarkdownTable(results)}");
+        string chart = Charts.SaveBars(Path.Combine(folder, "results.png"), "Transformer.MLNet vs peers (ratio, higher is better)",
+            "ours / peer", results.Select(r => r.Name).ToList(), results.Select(r => r.Ratio).ToList(), reference: 1.0);
+        Console.WriteLine($"wrote {markdown} and {chart}");
     }
 }

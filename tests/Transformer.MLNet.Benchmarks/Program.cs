@@ -22,5 +22,6 @@ foreach (var benchmark in selected)
     Console.WriteLine(result.SummaryLine);
 }
 
-if (results.Count > 1)
-    Console.WriteLine(BenchmarkReport.MarkdownTable(results));
+Console.WriteLine();
+Console.WriteLine(BenchmarkReport.MarkdownTable(results));
+BenchmarkReport.Write(results, Path.Combine("artifacts", "benchmarks"));

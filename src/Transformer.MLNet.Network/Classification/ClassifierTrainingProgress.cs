@@ -21,6 +21,6 @@ public sealed record ClassifierTrainingProgress(
     {
         string validation = ValidationAccuracy is { } a ? FormattableString.Invariant($" val_acc={a:F4}") : "";
         return FormattableString.Invariant(
-            $"epoch {Epoch}/{Epochs} step {Step}/{TotalSteps} loss={Loss:F4} lr={LearningRate:G3} {ExamplesPerSecond:F1} ex/s eta {Remaining:mm\\:ss}{validation}");
+            $"epoch {Epoch}/{Epochs} step {Step}/{TotalSteps} loss={Loss:F4} lr={LearningRate:G3} {ExamplesPerSecond:F1} ex/s eta {(int)Remaining.TotalMinutes}:{Remaining.Seconds:00}{validation}");
     }
 }

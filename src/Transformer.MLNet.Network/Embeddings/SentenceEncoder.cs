@@ -49,6 +49,8 @@ public sealed class SentenceEncoder : IDisposable
         options ??= new SentenceEncoderOptions();
         if (options.BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "SentenceEncoderOptions.BatchSize must be at least 1.");
+        if (options.Threads < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "SentenceEncoderOptions.Threads must be 0 (one per core) or more.");
         if (options.MaxTokens < 2 || options.MaxTokens > model.Config.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens,
@@ -89,9 +91,32 @@ public sealed class SentenceEncoder : IDisposable
             _model.eval();
             try
             {
-                using var inference = torch.inference_mode();
-                for (int start = 0; start < order.Length; start += Options.BatchSize)
+                int batches = (order.Length + Options.BatchSize - 1) / Options.BatchSize;
+                int threads = Math.Min(batches, Options.Threads == 0 ? Environment.ProcessorCount : Options.Threads);
+                void Run(int batch)
+                {
+                    using var inference = torch.inference_mode();   // thread-local, so entered on each worker
+                    int start = batch * Options.BatchSize;
                     EncodeBatch(ids, order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)), result);
+                }
+
+                if (threads <= 1)
+                {
+                    for (int b = 0; b < batches; b++)
+                        Run(b);
+                }
+                else
+                {
+                    using var singleThreadedOps = IntraOpThreads.UseOne();
+                    // Longest batches first, so that no worker is left with a long one at the end.
+                    int next = batches;
+                    RunOnWorkers(threads, () =>
+                    {
+                        int b;
+                        while ((b = Interlocked.Decrement(ref next)) >= 0)
+                            Run(b);
+                    });
+                }
             }
             finally
             {
@@ -108,6 +133,31 @@ public sealed class SentenceEncoder : IDisposable
     {
         if (_ownsModel)
             _model.Dispose();
+    }
+
+    // Dedicated threads rather than the thread pool: each sets its own (thread-local) OpenMP/MKL thread count to 1,
+    // which must not outlive the call on threads that other code reuses.
+    private static void RunOnWorkers(int count, Action work)
+    {
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, count).Select(_ => new Thread(() =>
+        {
+            try
+            {
+                torch.set_num_threads(1);
+                work();
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+            }
+        }) { IsBackground = true, Name = "SentenceEncoder worker" }).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        if (errors.Count == 1)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors.Single());
+        if (!errors.IsEmpty)
+            throw new AggregateException(errors);
     }
 
     private void EncodeBatch(int[][] ids, ReadOnlySpan<int> rows, float[][] result)

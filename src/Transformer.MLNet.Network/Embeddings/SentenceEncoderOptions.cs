@@ -18,4 +18,14 @@ public sealed record SentenceEncoderOptions
     /// <summary>Run the encoder in bfloat16 (a converted copy of the weights; pooling stays float32). Faster on CPUs with
     /// AVX-512-BF16 / AMX, slightly less exact.</summary>
     public bool UseBFloat16 { get; init; }
+
+    /// <summary>
+    /// Batches encoded at once, each on its own thread with single-threaded tensor ops; 0 (default) = one per logical
+    /// core. Independent batches keep every core busy without the per-operation barriers of intra-op threading, which
+    /// collapse when the CPU is shared with other busy processes. 1 runs one batch at a time with TorchSharp's own
+    /// intra-op threads (<c>torch.set_num_threads</c>).
+    /// </summary>
+    /// <remarks>While an <see cref="SentenceEncoder.Encode"/> call with more than one thread runs, TorchSharp's intra-op
+    /// thread count is 1 process-wide; it is restored afterwards.</remarks>
+    public int Threads { get; init; }
 }

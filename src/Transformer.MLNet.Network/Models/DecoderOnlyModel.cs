@@ -15,7 +15,7 @@ using Embeddings = Transformer.MLNet.Network.Modules.Embeddings;
 public sealed class DecoderOnlyModel : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "embeddings")]
-    private readonly Embeddings embeddings;
+    private readonly TokenEmbedding embeddings;
 
     [ComponentName(Name = "decoder")]
     private readonly DecoderStack decoder;
@@ -31,7 +31,7 @@ public sealed class DecoderOnlyModel : nn.Module<Tensor, Tensor>
         Config = config.Validate();
         if (config.DecoderLayers == 0)
             throw new ArgumentException("A decoder-only model needs DecoderLayers of at least 1; got 0.", nameof(config));
-        embeddings = new Embeddings(config);
+        embeddings = new TokenEmbedding(config);
         decoder = new DecoderStack(config, withCrossAttention: false);
         generator = config.TieEmbeddings ? new GeneratorHead(embeddings) : new GeneratorHead(config.ModelDim, config.VocabSize);
         RegisterComponents();

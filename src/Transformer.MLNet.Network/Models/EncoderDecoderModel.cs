@@ -17,14 +17,28 @@ using Embeddings = Transformer.MLNet.Network.Modules.Embeddings;
 /// Padding masks are (B, S) boolean tensors, true at padding positions (<see cref="PaddingMask"/> builds one from
 /// token ids). Target sequences are right-padded: causal attention keeps padding from reaching earlier positions,
 /// and the loss ignores it.
+/// <para>Greedy decoding with the cache, one scope per step:</para>
+/// <code>
+/// using var noGrad = torch.no_grad();
+/// var padding = model.PaddingMask(source);                  // (B, S)
+/// var memory = model.Encode(source, padding);               // (B, S, D)
+/// using var cache = model.NewCache();
+/// var next = torch.full(batch, 1, bosId, ScalarType.Int64); // (B, 1)
+/// for (int step = 0; step &lt; maxLength; step++)
+/// {
+///     using var scope = torch.NewDisposeScope();
+///     var logits = model.Project(model.Decode(next, memory, padding, cache));   // (B, 1, V)
+///     next = logits.argmax(-1).MoveToOuterDisposeScope();                      // (B, 1)
+/// }
+/// </code>
 /// </remarks>
 public sealed class EncoderDecoderModel : nn.Module
 {
     [ComponentName(Name = "source_embeddings")]
-    private readonly Embeddings sourceEmbeddings;
+    private readonly TokenEmbedding sourceEmbeddings;
 
     [ComponentName(Name = "target_embeddings")]
-    private readonly Embeddings? targetEmbeddings;
+    private readonly TokenEmbedding? targetEmbeddings;
 
     [ComponentName(Name = "encoder")]
     private readonly EncoderStack encoder;
@@ -44,9 +58,9 @@ public sealed class EncoderDecoderModel : nn.Module
         if (config.EncoderLayers == 0 || config.DecoderLayers == 0)
             throw new ArgumentException(
                 $"An encoder-decoder model needs EncoderLayers and DecoderLayers of at least 1; got {config.EncoderLayers} and {config.DecoderLayers}.", nameof(config));
-        sourceEmbeddings = new Embeddings(config);
+        sourceEmbeddings = new TokenEmbedding(config);
         if (!config.ShareEncoderDecoderEmbeddings)
-            targetEmbeddings = new Embeddings(config);
+            targetEmbeddings = new TokenEmbedding(config);
         encoder = new EncoderStack(config);
         decoder = new DecoderStack(config);
         generator = config.TieEmbeddings ? new GeneratorHead(TargetEmbeddings) : new GeneratorHead(config.ModelDim, config.VocabSize);
@@ -62,7 +76,7 @@ public sealed class EncoderDecoderModel : nn.Module
     /// <summary>The decoder stack.</summary>
     public DecoderStack Decoder => decoder;
 
-    private Embeddings TargetEmbeddings => targetEmbeddings ?? sourceEmbeddings;
+    private TokenEmbedding TargetEmbeddings => targetEmbeddings ?? sourceEmbeddings;
 
     /// <summary>True at padding positions.</summary>
     /// <param name="tokens">(B, T) int64 ids.</param>

@@ -34,7 +34,7 @@ public sealed class GeneratorHead : nn.Module<Tensor, Tensor>
 
     /// <summary>A projection tied to <paramref name="embeddings"/>' token table.</summary>
     /// <param name="embeddings">The target (or shared) embeddings.</param>
-    public GeneratorHead(Embeddings embeddings) : base(nameof(GeneratorHead))
+    public GeneratorHead(TokenEmbedding embeddings) : base(nameof(GeneratorHead))
     {
         tiedWeight = () => embeddings.TokenWeight;
         tiedBias = new Parameter(zeros(embeddings.TokenWeight.shape[0]));

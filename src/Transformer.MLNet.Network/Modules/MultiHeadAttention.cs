@@ -61,7 +61,7 @@ public sealed class MultiHeadAttention : nn.Module
     /// <returns>(B, T_q, D).</returns>
     public Tensor forward(Tensor query, Tensor keyValue, Tensor? mask = null, bool causal = false)
     {
-        var (q, k, v) = ReferenceEquals(query, keyValue) ? ProjectSelf(query) : (SplitHeads(queryProjection.call(query)), SplitHeads(keyProjection.call(keyValue)), SplitHeads(valueProjection.call(keyValue)));
+        var (q, k, v) = ReferenceEquals(query, keyValue) ? ProjectSelf(query) : ProjectCross(query, keyValue);
         using (q)
         using (k)
         using (v)
@@ -116,12 +116,15 @@ public sealed class MultiHeadAttention : nn.Module
     /// <returns>Output (B, T_q, D) and weights (B, h, T_q, T_k).</returns>
     public (Tensor Output, Tensor Weights) ForwardWithWeights(Tensor query, Tensor keyValue, Tensor? mask = null, bool causal = false)
     {
-        using var q = SplitHeads(queryProjection.call(query));
-        using var k = SplitHeads(keyProjection.call(keyValue));
-        using var v = SplitHeads(valueProjection.call(keyValue));
-        var (heads, weights) = ScaledDotProductAttention.ComputeWithWeights(q, k, v, mask, causal, training ? dropout : 0);
-        using (heads)
-            return (MergeHeads(heads), weights);
+        var (q, k, v) = ProjectCross(query, keyValue);
+        using (q)
+        using (k)
+        using (v)
+        {
+            var (heads, weights) = ScaledDotProductAttention.ComputeWithWeights(q, k, v, mask, causal, training ? dropout : 0);
+            using (heads)
+                return (MergeHeads(heads), weights);
+        }
     }
 
     private (Tensor Q, Tensor K, Tensor V) ProjectSelf(Tensor x)
@@ -136,6 +139,9 @@ public sealed class MultiHeadAttention : nn.Module
         var parts = split.unbind(0);
         return (parts[0], parts[1], parts[2]);
     }
+
+    private (Tensor Q, Tensor K, Tensor V) ProjectCross(Tensor query, Tensor keyValue) =>
+        (SplitHeads(queryProjection.call(query)), SplitHeads(keyProjection.call(keyValue)), SplitHeads(valueProjection.call(keyValue)));
 
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
     {

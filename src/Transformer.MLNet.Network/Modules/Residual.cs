@@ -15,24 +15,29 @@ internal static class Residual
     /// <param name="preNorm">Normalise the sub-layer's input instead of the sum.</param>
     /// <param name="dropout">Dropout on the sub-layer output; only applied when <paramref name="training"/>.</param>
     /// <param name="training">Module training flag.</param>
-    /// <param name="sublayer">The attention or feed-forward block.</param>
+    /// <param name="sublayer">The attention or feed-forward block; must return a fresh tensor that its own backward does not need (true of anything ending in a linear projection).</param>
     /// <returns>(B, T, D).</returns>
     public static Tensor Apply(Tensor x, LayerNorm norm, bool preNorm, double dropout, bool training, Func<Tensor, Tensor> sublayer)
     {
+        // Dropout and the residual sum work in place on the sub-layer output: it saves two (B, T, D) buffers per
+        // sub-layer, and neither dropout's nor addition's backward needs the overwritten values.
         if (preNorm)
         {
             using var normed = norm.call(x);
-            using var inner = sublayer(normed);
-            using var dropped = Dropout(inner, dropout, training);
-            return x + dropped;
+            var output = sublayer(normed);
+            DropoutInPlace(output, dropout, training);
+            return output.add_(x);
         }
 
-        using var output = sublayer(x);
-        using var dropped2 = Dropout(output, dropout, training);
-        using var sum = x + dropped2;
+        using var sum = sublayer(x);
+        DropoutInPlace(sum, dropout, training);
+        sum.add_(x);
         return norm.call(sum);
     }
 
-    private static Tensor Dropout(Tensor x, double p, bool training) =>
-        training && p > 0 ? nn.functional.dropout(x, p, training: true) : x.alias();
+    private static void DropoutInPlace(Tensor x, double p, bool training)
+    {
+        if (training && p > 0)
+            nn.functional.dropout(x, p, training: true, inplace: true);
+    }
 }

@@ -27,11 +27,15 @@ public static class ScaledDotProductAttention
     public static Tensor Compute(Tensor query, Tensor key, Tensor value, Tensor? mask = null, bool causal = false, double dropout = 0.0)
     {
         CheckShapes(query, key, value);
+        // A single query is the last position: causality hides nothing from it (the incremental decoding step).
+        causal &= query.shape[2] > 1;
         if (causal && mask is null && query.shape[2] == key.shape[2])
             return nn.functional.scaled_dot_product_attention(query, key, value, p: dropout, is_casual: true);
 
-        using var combined = causal ? WithCausal(mask, query.shape[2], key.shape[2], query.device) : null;
-        return nn.functional.scaled_dot_product_attention(query, key, value, combined ?? mask, dropout);
+        // The fused kernel wants additive masks in the query's dtype (bfloat16 models with float32 masks).
+        using var typed = mask is not null && mask.dtype != ScalarType.Bool && mask.dtype != query.dtype ? mask.to_type(query.dtype) : null;
+        using var combined = causal ? WithCausal(typed ?? mask, query.shape[2], key.shape[2], query.device) : null;
+        return nn.functional.scaled_dot_product_attention(query, key, value, combined ?? typed ?? mask, dropout);
     }
 
     /// <summary>Explicit attention that also returns the weights.</summary>

@@ -7,7 +7,7 @@ public sealed record TrainingOptions
     /// <summary>Peak learning rate, reached at the end of warmup.</summary>
     public double LearningRate { get; init; } = 5e-4;
 
-    /// <summary>Decoupled (AdamW) weight decay; biases and LayerNorm/embedding-free vectors are never decayed.</summary>
+    /// <summary>Decoupled (AdamW) weight decay of the weight matrices; vectors (biases, LayerNorm gains and shifts) are never decayed.</summary>
     public double WeightDecay { get; init; } = 0.01;
 
     /// <summary>Adam β1.</summary>

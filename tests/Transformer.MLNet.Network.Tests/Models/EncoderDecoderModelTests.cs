@@ -149,6 +149,39 @@ public sealed class EncoderDecoderModelTests
     }
 
     [TestMethod]
+    public void State_dict_names_are_readable_and_a_saved_model_loads_exactly()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var model = NewModel();
+        var names = model.state_dict().Keys.ToList();
+        CollectionAssert.Contains(names, "source_embeddings.tokens.weight");
+        CollectionAssert.Contains(names, "encoder.layers.0.self_attention.query.weight");
+        CollectionAssert.Contains(names, "decoder.layers.1.cross_attention.value.bias");
+        CollectionAssert.Contains(names, "decoder.layers.1.feed_forward.linear2.weight");
+        CollectionAssert.Contains(names, "generator.bias");
+        Assert.IsFalse(names.Any(n => n.Contains("table", StringComparison.Ordinal)), "the fixed sinusoid table is not saved");
+        Assert.IsFalse(names.Any(n => n.StartsWith("target_embeddings", StringComparison.Ordinal)), "shared embeddings are stored once");
+
+        string path = Path.Combine(Path.GetTempPath(), $"encoder-decoder-{Guid.NewGuid():N}.bin");
+        try
+        {
+            model.save(path);
+            Seeding.Apply(999);
+            var restored = new EncoderDecoderModel(TransformerConfig.Tiny);
+            restored.eval();
+            restored.load(path);
+            var source = Tokens(2, 5, 14);
+            var target = Tokens(2, 4, 15);
+            Assert.AreEqual(0.0, MaxDifference(model.forward(source, target), restored.forward(source, target)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
     public void Bad_inputs_fail_with_clear_messages()
     {
         using var scope = NewDisposeScope();

@@ -31,6 +31,7 @@ public sealed class MulticlassTextClassifierTests
         var metrics = mlContext.MulticlassClassification.Evaluate(scored);
         Assert.IsGreaterThan(0.65, metrics.MicroAccuracy);
         string table = metrics.ConfusionMatrix.GetFormattedConfusionTable();
+        Console.WriteLine(table);
         foreach (string name in Classes)
             StringAssert.Contains(table, name);
         CollectionAssert.AreEquivalent(Classes, ScoreSlotNames(scored));

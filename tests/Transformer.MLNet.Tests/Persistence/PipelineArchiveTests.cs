@@ -64,6 +64,22 @@ public sealed class PipelineArchiveTests
     }
 
     [TestMethod]
+    public void The_classifier_serves_several_threads_and_PredictionEngine_with_the_same_scores()
+    {
+        var expected = model.Transform(data).GetColumn<float>("Score").ToArray();
+        var results = new float[4][];
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+            results[k] = model.Transform(data).GetColumn<float>("Score").ToArray());
+        foreach (var result in results)
+            CollectionAssert.AreEqual(expected, result);
+
+        var engine = mlContext.Model.CreatePredictionEngine<SentenceRow, ScoreRow>(model);
+        var rows = mlContext.Data.CreateEnumerable<SentenceRow>(data, reuseRowObject: false).Take(8).ToList();
+        for (int i = 0; i < rows.Count; i++)
+            Assert.AreEqual(expected[i], engine.Predict(rows[i]).Score, 1e-5);
+    }
+
+    [TestMethod]
     public void A_corrupted_weight_file_is_refused_by_its_checksum()
     {
         byte[] corrupted = Rewrite(archive, "segments/1/classifier/model.safetensors", bytes => bytes[^10] ^= 0x5A);
@@ -119,6 +135,11 @@ public sealed class PipelineArchiveTests
         var embedding = typeof(Transformer.MLNet.Embeddings.SentenceEmbeddingOptions);
         Assert.IsTrue(Has<Microsoft.ML.SearchSpace.ChoiceAttribute>(embedding, "Pooling"));
         Assert.IsNotNull(Activator.CreateInstance(classifier), "AutoML needs a parameterless constructor");
+    }
+
+    public sealed class ScoreRow
+    {
+        public float Score { get; set; }
     }
 
     private static byte[] Rewrite(byte[] source, string entryName, Func<byte[], byte[]?> change)

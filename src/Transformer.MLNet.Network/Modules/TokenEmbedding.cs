@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Modules;
 /// Token embedding, multiplied by √d_model when the config asks (paper, section 3.4), plus positional encoding,
 /// then dropout (section 5.4).
 /// </summary>
-public sealed class Embeddings : nn.Module<Tensor, long, Tensor>
+public sealed class TokenEmbedding : nn.Module<Tensor, long, Tensor>
 {
     [ComponentName(Name = "tokens")]
     private readonly Embedding tokens;
@@ -24,7 +24,7 @@ public sealed class Embeddings : nn.Module<Tensor, long, Tensor>
 
     /// <summary>Creates the embedding table and the positional encoding.</summary>
     /// <param name="config">Vocabulary, width, positions, scaling and dropout.</param>
-    public Embeddings(TransformerConfig config) : base(nameof(Embeddings))
+    public TokenEmbedding(TransformerConfig config) : base(nameof(TokenEmbedding))
     {
         tokens = nn.Embedding(config.VocabSize, config.ModelDim);
         positions = PositionalEncoding.Create(config);

@@ -1,0 +1,77 @@
+using ScottPlot;
+
+namespace Transformer.MLNet.Examples.Common;
+
+/// <summary>One named line of a line chart.</summary>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+
+/// <summary>PNG charts for examples, benchmarks and notebooks.</summary>
+public static class Charts
+{
+    /// <summary>Training and validation curves, or any x-y lines.</summary>
+    public static string SaveLines(string path, string title, string xLabel, string yLabel, params Series[] series)
+    {
+        var plot = new Plot();
+        foreach (var s in series)
+        {
+            var line = plot.Add.ScatterLine(s.X.ToArray(), s.Y.ToArray());
+            line.LegendText = s.Name;
+        }
+
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        return Save(plot, path, 720, 440);
+    }
+
+    /// <summary>A heatmap with labelled rows (top to bottom) and columns (left to right), e.g. attention weights.</summary>
+    public static string SaveHeatmap(string path, string title, double[,] values, IReadOnlyList<string> columnLabels, IReadOnlyList<string> rowLabels)
+    {
+        int rows = values.GetLength(0);
+        int columns = values.GetLength(1);
+        if (rowLabels.Count != rows || columnLabels.Count != columns)
+            throw new ArgumentException($"Heatmap is {rows}x{columns} but got {rowLabels.Count} row and {columnLabels.Count} column labels.");
+
+        var plot = new Plot();
+        var heatmap = plot.Add.Heatmap(values);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        plot.Add.ColorBar(heatmap);
+        // ScottPlot draws row 0 at the top, centred on y = rows - 1.
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, columns).Select(c => (double)c).ToArray(), columnLabels.ToArray());
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), rowLabels.ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = columns > 10 ? 45 : 0;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = columns > 10 ? Alignment.MiddleLeft : Alignment.UpperCenter;
+        plot.Title(title);
+        int cell = Math.Clamp(480 / Math.Max(rows, columns), 24, 60);
+        return Save(plot, path, 220 + cell * columns, 160 + cell * rows);
+    }
+
+    /// <summary>Bars, one per label, with an optional horizontal reference line (e.g. a target ratio).</summary>
+    public static string SaveBars(string path, string title, string yLabel, IReadOnlyList<string> labels, IReadOnlyList<double> values, double? reference = null)
+    {
+        var plot = new Plot();
+        plot.Add.Bars(values.ToArray());
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Count).Select(i => (double)i).ToArray(), labels.ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        if (reference is { } r)
+            plot.Add.HorizontalLine(r, width: 1, pattern: LinePattern.Dashed);
+        plot.Axes.Margins(bottom: 0);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        return Save(plot, path, 120 + 90 * labels.Count, 460);
+    }
+
+    /// <summary>An HTML &lt;img&gt; holding the PNG inline, for notebooks' <c>display(HTML(...))</c>.</summary>
+    public static string HtmlImage(string path) =>
+        $"<img src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(path))}\" alt=\"{Path.GetFileName(path)}\"/>";
+
+    private static string Save(Plot plot, string path, int width, int height)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder)
+            Directory.CreateDirectory(folder);
+        plot.SavePng(path, width, height);
+        return path;
+    }
+}

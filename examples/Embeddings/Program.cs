@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using System.Globalization;
+using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Evaluation;
+using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Runtime;
+
+// Semantic similarity with the pretrained all-MiniLM-L6-v2 encoder, offline: embed both sentences of every STS-B
+// test pair, score each pair by cosine similarity, and compare with the human ratings.
+// Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16]
+TorchRuntime.EnsureLoaded();
+bool bf16 = args.Contains("--bf16");
+
+var pairs = StsBenchmark.Read("test");
+var sentences = pairs.SelectMany(p => new[] { p.Sentence1, p.Sentence2 }).ToList();
+
+using var bert = PretrainedBert.LoadMiniLm();
+using var encoder = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions { UseBFloat16 = bf16 });
+Console.WriteLine($"model: {bert.Config.Name}, {bert.Config.EncoderLayers} layers, {encoder.Dimension}-dimensional embeddings, {(bf16 ? "bfloat16" : "float32")}");
+
+var clock = Stopwatch.StartNew();
+float[][] embeddings = encoder.Encode(sentences);
+double seconds = clock.Elapsed.TotalSeconds;
+
+var predicted = pairs.Select((_, i) => EmbeddingSimilarity.Cosine(embeddings[2 * i], embeddings[2 * i + 1])).ToList();
+var gold = pairs.Select(p => p.Score).ToList();
+
+Console.WriteLine("most and least similar pairs by the model (gold rating 0-5 in brackets):");
+foreach (int i in Enumerable.Range(0, pairs.Count).OrderByDescending(i => predicted[i]).Take(2)
+             .Concat(Enumerable.Range(0, pairs.Count).OrderBy(i => predicted[i]).Take(2)))
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  {predicted[i]:F3} [{pairs[i].Score:F1}]  \"{pairs[i].Sentence1}\" ~ \"{pairs[i].Sentence2}\""));
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1}"));
