@@ -6,8 +6,6 @@ using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Models;
 
-using Embeddings = Transformer.MLNet.Network.Modules.Embeddings;
-
 /// <summary>
 /// A GPT-style language model: embeddings, decoder layers without cross-attention, and a generator (tied to the
 /// embeddings when the config says so). Predicts token t + 1 from tokens ≤ t.

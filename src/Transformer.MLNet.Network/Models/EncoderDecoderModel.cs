@@ -6,8 +6,6 @@ using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Models;
 
-using Embeddings = Transformer.MLNet.Network.Modules.Embeddings;
-
 /// <summary>
 /// The Transformer of "Attention Is All You Need" (figure 1): embeddings, an encoder stack, a decoder stack and a
 /// generator. <see cref="Encode"/> and <see cref="Decode"/> are separate so that decoding can run step by step

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Transformer.MLNet.Network.Configuration;
 
@@ -80,7 +79,6 @@ internal static class HuggingFaceBertConfig
             ["position_embedding_type"] = "absolute",
             ["torch_dtype"] = "float32",
             ["initializer_range"] = 0.02,
-            ["transformers_version"] = "4.0.0".ToString(CultureInfo.InvariantCulture),
         };
         File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
