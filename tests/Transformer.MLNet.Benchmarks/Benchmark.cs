@@ -42,6 +42,7 @@ internal static class BenchmarkRegistry
         new EmbedBenchmark(bfloat16: false),
         new EmbedBenchmark(bfloat16: true),
         new PipelineOverheadBenchmark(),
+        new KvCacheBenchmark(),
     ];
 
     public static IBenchmark Find(string name) =>

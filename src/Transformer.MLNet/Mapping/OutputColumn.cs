@@ -51,6 +51,30 @@ internal sealed class OutputColumn
         new(name, type, annotations ?? Empty, row =>
             (ValueGetter<uint>)((ref uint value) => value = select(row())));
 
+    /// <summary>
+    /// A text column. Mapped rows are float arrays, so a text value travels as its UTF-16 code units, each exact in
+    /// a float (<see cref="EncodeText"/> writes them).
+    /// </summary>
+    public static OutputColumn Text(string name, DataViewSchema.Annotations? annotations = null) =>
+        new(name, TextDataViewType.Instance, annotations ?? Empty, row =>
+            (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> value) => value = DecodeText(row()).AsMemory()));
+
+    /// <summary>The float row of a text value, for <see cref="Text"/>.</summary>
+    public static float[] EncodeText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var codes = new float[text.Length];
+        for (int i = 0; i < text.Length; i++)
+            codes[i] = text[i];
+        return codes;
+    }
+
+    private static string DecodeText(float[] codes) => string.Create(codes.Length, codes, static (chars, source) =>
+    {
+        for (int i = 0; i < source.Length; i++)
+            chars[i] = (char)source[i];
+    });
+
     /// <summary>The columns as a schema of their own.</summary>
     public static DataViewSchema ToSchema(IEnumerable<OutputColumn> columns)
     {

@@ -1,5 +1,7 @@
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Embeddings;
+using Transformer.MLNet.TextGeneration;
+using Transformer.MLNet.Translation;
 
 namespace Transformer.MLNet.Persistence;
 
@@ -11,5 +13,7 @@ internal static class BuiltInPersisters
         new SentenceEmbeddingPersister(),
         new TextClassificationPersister(multiclass: false),
         new TextClassificationPersister(multiclass: true),
+        TranslationTransformer.Persister,
+        TextGenerationTransformer.Persister,
     ];
 }

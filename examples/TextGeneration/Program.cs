@@ -1,0 +1,82 @@
+using System.Globalization;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Runtime;
+using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Network.Training;
+
+// Tiny Shakespeare, character level, nanoGPT-style: the first 90% of the characters train a decoder-only Transformer,
+// the last 10% measure the validation loss in nats per character; then a sample is drawn from a prompt.
+// Arguments: [--steps N] schedule length (default 3000), [--minutes M] training budget (default 18), [--quick] small run.
+TorchRuntime.EnsureLoaded();
+CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+
+bool quick = args.Contains("--quick");
+long steps = (long)Argument("--steps", quick ? 100 : 3000);
+double minutes = Argument("--minutes", quick ? 2 : 18);
+
+var (trainText, validationText) = TinyShakespeare.Load();
+var tokenizer = CharacterTokenizer.Train(trainText);
+int[] train = tokenizer.Encode(trainText);
+int[] validation = tokenizer.Encode(validationText);
+Console.WriteLine($"tiny Shakespeare: {train.Length} training and {validation.Length} validation characters, vocabulary {tokenizer.VocabSize}");
+
+// GPT-style: pre-LN, learned positions, 4 layers, d_model 256, 4 heads, d_ff 1024, context 128 (about 3.2M parameters).
+var config = TransformerConfig.Base with
+{
+    Name = "Shakespeare", VocabSize = tokenizer.VocabSize, ModelDim = 256, Heads = 4, FeedForwardDim = 1024,
+    EncoderLayers = 0, DecoderLayers = 4, Dropout = 0.1, MaxPositions = 128, PreLayerNorm = true,
+    PositionalEncoding = PositionalEncodingKind.Learned, ScaleEmbeddings = false,
+};
+Seeding.Apply(1337);
+var model = new DecoderOnlyModel(config);
+Console.WriteLine($"parameters: {model.parameters().Sum(p => p.numel()):N0}");
+
+var options = new GenerativeTrainingOptions
+{
+    Optimization = new TrainingOptions
+    {
+        LearningRate = 2e-3, WarmupSteps = 100, LabelSmoothing = 0.0, WeightDecay = 0.1, Beta2 = 0.99, Epsilon = 1e-8,
+    },
+    MaxSteps = steps,
+    MaxEpochs = 1000,
+    TimeBudget = TimeSpan.FromMinutes(minutes),
+    BatchSize = 32,
+    BlockSize = 128,
+    EvaluateEvery = quick ? 50 : 250,
+    MaxValidationBatches = 20,
+    Patience = 0,
+    Seed = 1337,
+    Progress = new Progress(),
+};
+var summary = LanguageModelTrainer.Train(model, train, validation, options);
+double trainMinutes = summary.Elapsed.TotalMinutes;
+Console.WriteLine($"trained {summary.Steps} steps in {trainMinutes:F1} min ({summary.StopReason})");
+
+// The full validation text, in consecutive windows of the training context.
+double validationLoss = LanguageModelTrainer.Evaluate(model, validation, options.BlockSize, batchSize: 64);
+Console.WriteLine($"validation loss {validationLoss:F4} nats/char (perplexity {Transformer.MLNet.Network.Metrics.Perplexity.FromMeanLoss(validationLoss):F2})");
+
+using var generator = new TextGenerator(model, tokenizer);
+string prompt = "ROMEO:\n";
+int[] sample = generator.Generate([tokenizer.Encode(prompt)], new GenerationOptions
+{
+    Strategy = DecodingStrategy.Sampling, Temperature = 0.8, TopK = 40, Seed = 7, MaxNewTokens = config.MaxPositions - prompt.Length,
+})[0];
+Console.WriteLine($"\nsample:\n{prompt}{tokenizer.Decode(sample)}\n");
+Console.WriteLine($"val_loss={validationLoss:F4} train_minutes={trainMinutes:F1}");
+
+double Argument(string name, double fallback)
+{
+    int at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? double.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+internal sealed class Progress : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => Console.WriteLine(
+        $"  step {value.Step,5} train loss {value.TrainLoss:F3}" +
+        (value.ValidationLoss is { } v ? $" validation loss {v:F3}" : "") + $" lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}");
+}

@@ -1,0 +1,144 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Network.Training;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Generation;
+
+/// <summary>
+/// Trains a <see cref="DecoderOnlyModel"/> as a language model the way nanoGPT does: random windows of
+/// <see cref="GenerativeTrainingOptions.BlockSize"/> + 1 tokens from one token stream, every position predicting
+/// the next. An epoch is as many windows as the stream has blocks. Validation uses consecutive windows.
+/// </summary>
+public static class LanguageModelTrainer
+{
+    /// <summary>Joins documents into one stream, each as bos, its ids, eos.</summary>
+    /// <param name="documents">Token ids per document.</param>
+    /// <returns>The stream.</returns>
+    public static int[] Stream(IEnumerable<int[]> documents)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        var stream = new List<int>();
+        foreach (int[] document in documents)
+        {
+            stream.Add(GenerationTokenizer.BosId);
+            stream.AddRange(document);
+            stream.Add(GenerationTokenizer.EosId);
+        }
+
+        return [.. stream];
+    }
+
+    /// <summary>Trains on a token stream.</summary>
+    /// <param name="model">The model, trained in place.</param>
+    /// <param name="train">Training tokens.</param>
+    /// <param name="validation">Validation tokens for early stopping, or null.</param>
+    /// <param name="options">Settings (BlockSize, BatchSize, ...).</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>What training did; the model holds the best validated weights.</returns>
+    /// <exception cref="ArgumentException">A stream is too short for one window, the block exceeds the model's positions, or an id is out of range.</exception>
+    public static TrainingSummary Train(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        int block = options.BlockSize;
+        if (block > model.Config.MaxPositions)
+        {
+            throw new ArgumentException(
+                $"GenerativeTrainingOptions.BlockSize = {block} exceeds the model's MaxPositions ({model.Config.MaxPositions}): lower BlockSize or raise MaxPositions.",
+                nameof(options));
+        }
+
+        CheckStream(train, block, model.Config.VocabSize, nameof(train));
+        if (validation is not null)
+            CheckStream(validation, block, model.Config.VocabSize, nameof(validation));
+
+        var device = model.parameters().First().device;
+        var random = new Random(options.Seed);
+        double smoothing = options.Optimization.LabelSmoothing;
+        int batchesPerEpoch = Math.Max(1, (int)Math.Ceiling((double)train.Length / block / options.BatchSize));
+
+        IEnumerable<Func<Tensor>> Epoch(int epoch)
+        {
+            for (int b = 0; b < batchesPerEpoch; b++)
+            {
+                var starts = new int[options.BatchSize];
+                for (int i = 0; i < starts.Length; i++)
+                    starts[i] = random.Next(train.Length - block);
+                yield return () => Loss(model, train, starts, block, smoothing, device);
+            }
+        }
+
+        Func<double>? validate = validation is null ? null : () => ValidationLoss(model, validation, block, options.BatchSize, options.MaxValidationBatches, device);
+        long updatesPerEpoch = (long)Math.Ceiling((double)batchesPerEpoch / options.Optimization.AccumulationSteps);
+        return new TrainingLoop(model, options, validate).Run(Epoch, updatesPerEpoch, cancellation);
+    }
+
+    /// <summary>Mean cross-entropy per predicted token over consecutive windows of a stream.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="stream">Tokens.</param>
+    /// <param name="blockSize">Window length.</param>
+    /// <param name="batchSize">Windows per batch.</param>
+    /// <param name="maxBatches">Most batches; 0 for the whole stream.</param>
+    /// <returns>Nats per token.</returns>
+    public static double Evaluate(DecoderOnlyModel model, int[] stream, int blockSize, int batchSize = 32, int maxBatches = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckStream(stream, blockSize, model.Config.VocabSize, nameof(stream));
+        model.eval();
+        using var noGrad = no_grad();
+        return ValidationLoss(model, stream, blockSize, batchSize, maxBatches, model.parameters().First().device);
+    }
+
+    private static double ValidationLoss(DecoderOnlyModel model, int[] stream, int block, int batchSize, int maxBatches, Device device)
+    {
+        var starts = Enumerable.Range(0, (stream.Length - 1) / block).Select(w => w * block).ToArray();
+        double nats = 0;
+        long windows = 0;
+        for (int b = 0; b * batchSize < starts.Length && (maxBatches == 0 || b < maxBatches); b++)
+        {
+            using var scope = NewDisposeScope();
+            int[] batch = starts.AsSpan(b * batchSize, Math.Min(batchSize, starts.Length - (b * batchSize))).ToArray();
+            using var loss = Loss(model, stream, batch, block, 0.0, device);
+            nats += loss.ToDouble() * batch.Length;
+            windows += batch.Length;
+        }
+
+        return nats / Math.Max(1, windows);
+    }
+
+    private static Tensor Loss(DecoderOnlyModel model, int[] stream, int[] starts, int block, double smoothing, Device device)
+    {
+        var inputs = new long[starts.Length * block];
+        var targets = new long[starts.Length * block];
+        for (int r = 0; r < starts.Length; r++)
+        {
+            for (int t = 0; t < block; t++)
+            {
+                inputs[(r * block) + t] = stream[starts[r] + t];
+                targets[(r * block) + t] = stream[starts[r] + t + 1];
+            }
+        }
+
+        using var x = tensor(inputs, [starts.Length, block], device: device);    // (B, T)
+        using var y = tensor(targets, [starts.Length, block], device: device);   // (B, T)
+        using var logits = model.forward(x);                                      // (B, T, V)
+        return LabelSmoothedCrossEntropy.Compute(logits, y, smoothing);
+    }
+
+    private static void CheckStream(int[] stream, int block, int vocabSize, string name)
+    {
+        if (stream.Length < block + 1)
+            throw new ArgumentException($"The {name} stream has {stream.Length} tokens, fewer than one window of BlockSize + 1 = {block + 1}.", name);
+        foreach (int id in stream)
+        {
+            if ((uint)id >= (uint)vocabSize)
+                throw new ArgumentException($"The {name} stream has token id {id}, outside the model's vocabulary (VocabSize = {vocabSize}).", name);
+        }
+    }
+}

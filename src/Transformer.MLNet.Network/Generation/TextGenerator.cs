@@ -1,0 +1,80 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Generation;
+
+/// <summary>
+/// Continues prompts with a <see cref="DecoderOnlyModel"/>. The model has no padding mask, so prompts are
+/// batched only with prompts of the same token length: a batched continuation is exactly the one-at-a-time one.
+/// </summary>
+public sealed class TextGenerator : SequenceGenerator<DecoderOnlyModel>
+{
+    /// <summary>Wraps a trained model and the tokenizer it was trained with.</summary>
+    /// <param name="model">The model; it is switched to eval mode for each call.</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <exception cref="ArgumentException">The tokenizer's vocabulary does not match the model's.</exception>
+    public TextGenerator(DecoderOnlyModel model, GenerationTokenizer tokenizer)
+        : base(model, (model ?? throw new ArgumentNullException(nameof(model))).Config, tokenizer)
+    {
+    }
+
+    /// <summary>Reads a generator written by <see cref="SequenceGenerator{TModel}.Save"/>.</summary>
+    /// <param name="stream">Source; left open.</param>
+    /// <param name="device">Where to place the weights (default CPU).</param>
+    /// <returns>The generator, ready to decode.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold a decoder-only model.</exception>
+    public static TextGenerator Load(Stream stream, Device? device = null) =>
+        Load(stream, device, "decoder-only", config => new DecoderOnlyModel(config), (network, tokenizer) => new TextGenerator(network, tokenizer));
+
+    private protected override string Kind => "decoder-only";
+
+    /// <inheritdoc/>
+    public override string[] GenerateText(IReadOnlyList<string> inputs, GenerationOptions? options = null) => Complete(inputs, options);
+
+    /// <summary>Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens.</summary>
+    /// <param name="prompts">Prompts (may be empty strings).</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>The generated continuation of each prompt (without the prompt).</returns>
+    public string[] Complete(IReadOnlyList<string> prompts, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        int[][] ids = [.. prompts.Select((p, i) => (int[])[GenerationTokenizer.BosId, .. Tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))])];
+        return [.. Generate(ids, options).Select(t => Tokenizer.Decode(t))];
+    }
+
+    /// <summary>Continues token id prompts.</summary>
+    /// <param name="prompts">Prompt ids, each non-empty, used as given.</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>Generated ids per prompt, without eos.</returns>
+    /// <exception cref="ArgumentException">A prompt is empty or too long for the model.</exception>
+    public int[][] Generate(IReadOnlyList<int[]> prompts, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        options = (options ?? new GenerationOptions()).Validate();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            if (prompts[i] is not { Length: > 0 })
+                throw new ArgumentException($"Prompt {i} has no tokens: give at least one (e.g. bos).", nameof(prompts));
+        }
+
+        var device = Device;
+        var results = new int[prompts.Count][];
+        Model.eval();
+        using var noGrad = no_grad();
+        foreach (int[] batch in SequenceDecoding.Batches(prompts, options.BatchSize, equalLengthOnly: true))
+        {
+            using var scope = NewDisposeScope();
+            int length = prompts[batch[0]].Length;
+            int budget = SequenceDecoding.Budget(options, length, Model.Config.MaxPositions, "prompt");
+            using var input = TokenBatch.Pad(batch.Select(i => prompts[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, T)
+            using var scorer = new DecoderOnlyScorer(Model, input, options.UseCache);
+            int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
+            for (int j = 0; j < batch.Length; j++)
+                results[batch[j]] = outputs[j];
+        }
+
+        return results;
+    }
+}

@@ -1,0 +1,74 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Generation;
+
+/// <summary>
+/// Translates with an <see cref="EncoderDecoderModel"/>: texts are tokenized, sorted by length, batched with
+/// right padding (the source padding mask keeps pads out of attention), decoded with the chosen strategy and
+/// detokenized. Results come back in input order as managed arrays.
+/// </summary>
+public sealed class TranslationGenerator : SequenceGenerator<EncoderDecoderModel>
+{
+    /// <summary>Wraps a trained model and the tokenizer it was trained with.</summary>
+    /// <param name="model">The model; it is switched to eval mode for each call.</param>
+    /// <param name="tokenizer">Shared source/target tokenizer.</param>
+    /// <exception cref="ArgumentException">The tokenizer's vocabulary does not match the model's.</exception>
+    public TranslationGenerator(EncoderDecoderModel model, GenerationTokenizer tokenizer)
+        : base(model, (model ?? throw new ArgumentNullException(nameof(model))).Config, tokenizer)
+    {
+    }
+
+    /// <summary>Reads a generator written by <see cref="SequenceGenerator{TModel}.Save"/>.</summary>
+    /// <param name="stream">Source; left open.</param>
+    /// <param name="device">Where to place the weights (default CPU).</param>
+    /// <returns>The generator, ready to decode.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold an encoder-decoder model.</exception>
+    public static TranslationGenerator Load(Stream stream, Device? device = null) =>
+        Load(stream, device, "encoder-decoder", config => new EncoderDecoderModel(config), (network, tokenizer) => new TranslationGenerator(network, tokenizer));
+
+    private protected override string Kind => "encoder-decoder";
+
+    /// <inheritdoc/>
+    public override string[] GenerateText(IReadOnlyList<string> inputs, GenerationOptions? options = null) => Translate(inputs, options);
+
+    /// <summary>Translates texts.</summary>
+    /// <param name="sources">Source texts.</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>One translation per source, in order.</returns>
+    public string[] Translate(IReadOnlyList<string> sources, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        int[][] ids = [.. sources.Select((s, i) => Tokenizer.Encode(s ?? throw new ArgumentException($"Source {i} is null.", nameof(sources))))];
+        return [.. Generate(ids, options).Select(t => Tokenizer.Decode(t))];
+    }
+
+    /// <summary>Generates target ids for source ids.</summary>
+    /// <param name="sources">Source ids (without bos or eos; eos is appended as in training).</param>
+    /// <param name="options">Decoding settings (default: greedy with the cache).</param>
+    /// <returns>Target ids per source, without bos and eos.</returns>
+    public int[][] Generate(IReadOnlyList<int[]> sources, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        options = (options ?? new GenerationOptions()).Validate();
+        var device = Device;
+        int[][] inputs = [.. sources.Select(s => TokenBatch.SourceIds(s, Model.Config.MaxPositions))];
+        var results = new int[inputs.Length][];
+        Model.eval();
+        using var noGrad = no_grad();
+        foreach (int[] batch in SequenceDecoding.Batches(inputs, options.BatchSize, equalLengthOnly: false))
+        {
+            using var scope = NewDisposeScope();
+            using var source = TokenBatch.Pad(batch.Select(i => inputs[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, S)
+            using var scorer = new EncoderDecoderScorer(Model, source, GenerationTokenizer.BosId, options.UseCache);
+            int budget = SequenceDecoding.Budget(options, 1, Model.Config.MaxPositions, "target prefix");
+            int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
+            for (int j = 0; j < batch.Length; j++)
+                results[batch[j]] = outputs[j];
+        }
+
+        return results;
+    }
+}

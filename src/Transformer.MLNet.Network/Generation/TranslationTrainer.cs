@@ -1,0 +1,158 @@
+using TorchSharp;
+using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Network.Training;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Generation;
+
+/// <summary>
+/// Trains an <see cref="EncoderDecoderModel"/> on sentence pairs with teacher forcing: the encoder reads the
+/// source ids followed by eos, the decoder reads bos followed by the target ids and predicts the target ids
+/// followed by eos, under label-smoothed cross-entropy (padding ignored). Batches hold sentences of similar length.
+/// </summary>
+public static class TranslationTrainer
+{
+    /// <summary>Tokenizes text pairs and trains.</summary>
+    /// <param name="model">The model, trained in place.</param>
+    /// <param name="tokenizer">Shared tokenizer of both sides.</param>
+    /// <param name="train">Training pairs.</param>
+    /// <param name="validation">Validation pairs for early stopping, or null.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>What training did; the model holds the best validated weights.</returns>
+    public static TrainingSummary Train(EncoderDecoderModel model, GenerationTokenizer tokenizer, IReadOnlyList<TranslationPair> train,
+        IReadOnlyList<TranslationPair>? validation, GenerativeTrainingOptions options, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(train);
+        static (int[], int[])[] Encode(GenerationTokenizer t, IReadOnlyList<TranslationPair> pairs) =>
+            [.. pairs.Select(p => (t.Encode(p.Source), t.Encode(p.Target)))];
+        return Train(model, Encode(tokenizer, train), validation is null ? null : Encode(tokenizer, validation), options, cancellation);
+    }
+
+    /// <summary>Trains on token id pairs (without bos or eos).</summary>
+    /// <param name="model">The model, trained in place.</param>
+    /// <param name="train">Training (source, target) ids.</param>
+    /// <param name="validation">Validation pairs for early stopping, or null.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>What training did; the model holds the best validated weights.</returns>
+    /// <exception cref="ArgumentException">No training pairs, or a token id outside the model's vocabulary.</exception>
+    public static TrainingSummary Train(EncoderDecoderModel model, IReadOnlyList<(int[] Source, int[] Target)> train,
+        IReadOnlyList<(int[] Source, int[] Target)>? validation, GenerativeTrainingOptions options, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (train.Count == 0)
+            throw new ArgumentException("There are no training pairs.", nameof(train));
+        CheckIds(train, model.Config.VocabSize, nameof(train));
+        if (validation is not null)
+            CheckIds(validation, model.Config.VocabSize, nameof(validation));
+
+        var device = model.parameters().First().device;
+        var examples = train.Select(p => Example.From(p, model.Config.MaxPositions)).ToArray();
+        var held = validation?.Select(p => Example.From(p, model.Config.MaxPositions)).ToArray();
+        double smoothing = options.Optimization.LabelSmoothing;
+        var random = new Random(options.Seed);
+
+        IEnumerable<Func<Tensor>> Epoch(int epoch) =>
+            LengthBuckets(examples, options.BatchSize, random).Select(batch => (Func<Tensor>)(() => Loss(model, batch, smoothing, device)));
+
+        Func<double>? validate = held is { Length: > 0 } ? () => ValidationLoss(model, held, options, device) : null;
+        long updatesPerEpoch = (long)Math.Ceiling((double)examples.Length / options.BatchSize / options.Optimization.AccumulationSteps);
+        return new TrainingLoop(model, options, validate).Run(Epoch, updatesPerEpoch, cancellation);
+    }
+
+    /// <summary>Mean cross-entropy per target token (eos included, no label smoothing).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="pairs">(source, target) ids.</param>
+    /// <param name="batchSize">Pairs per batch.</param>
+    /// <returns>Nats per token.</returns>
+    public static double Evaluate(EncoderDecoderModel model, IReadOnlyList<(int[] Source, int[] Target)> pairs, int batchSize = 64)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(pairs);
+        var examples = pairs.Select(p => Example.From(p, model.Config.MaxPositions)).ToArray();
+        model.eval();
+        using var noGrad = no_grad();
+        return ValidationLoss(model, examples, new GenerativeTrainingOptions { BatchSize = batchSize }, model.parameters().First().device);
+    }
+
+    private static double ValidationLoss(EncoderDecoderModel model, Example[] examples, GenerativeTrainingOptions options, Device device)
+    {
+        double nats = 0;
+        long tokens = 0;
+        var ordered = examples.OrderBy(e => e.Source.Length).ToArray();
+        int batches = 0;
+        for (int start = 0; start < ordered.Length; start += options.BatchSize)
+        {
+            if (options.MaxValidationBatches > 0 && batches++ >= options.MaxValidationBatches)
+                break;
+            using var scope = NewDisposeScope();
+            var batch = ordered.AsSpan(start, Math.Min(options.BatchSize, ordered.Length - start)).ToArray();
+            using var loss = Loss(model, batch, 0.0, device);
+            long count = batch.Sum(e => e.TargetOutput.Length);
+            nats += loss.ToDouble() * count;
+            tokens += count;
+        }
+
+        return nats / Math.Max(1, tokens);
+    }
+
+    private static Tensor Loss(EncoderDecoderModel model, Example[] batch, double smoothing, Device device)
+    {
+        using var source = TokenBatch.Pad([.. batch.Select(e => e.Source)], GenerationTokenizer.PadId, device);          // (B, S)
+        using var targetIn = TokenBatch.Pad([.. batch.Select(e => e.TargetInput)], GenerationTokenizer.PadId, device);   // (B, T)
+        using var targetOut = TokenBatch.Pad([.. batch.Select(e => e.TargetOutput)], GenerationTokenizer.PadId, device); // (B, T)
+        using var padding = model.PaddingMask(source);
+        using var logits = model.forward(source, targetIn, padding);                                                      // (B, T, V)
+        return LabelSmoothedCrossEntropy.Compute(logits, targetOut, smoothing, ignoreIndex: GenerationTokenizer.PadId);
+    }
+
+    /// <summary>Shuffles, sorts chunks of 50 batches by length so that padding is small, and shuffles the batches.</summary>
+    private static IEnumerable<Example[]> LengthBuckets(Example[] examples, int batchSize, Random random)
+    {
+        var order = examples.ToArray();
+        random.Shuffle(order);
+        var batches = new List<Example[]>();
+        int chunk = batchSize * 50;
+        for (int start = 0; start < order.Length; start += chunk)
+        {
+            var sorted = order.AsSpan(start, Math.Min(chunk, order.Length - start)).ToArray()
+                .OrderBy(e => e.Source.Length).ThenBy(e => e.TargetInput.Length).ToArray();
+            for (int b = 0; b < sorted.Length; b += batchSize)
+                batches.Add(sorted.AsSpan(b, Math.Min(batchSize, sorted.Length - b)).ToArray());
+        }
+
+        var shuffled = batches.ToArray();
+        random.Shuffle(shuffled);
+        return shuffled;
+    }
+
+    private static void CheckIds(IReadOnlyList<(int[] Source, int[] Target)> pairs, int vocabSize, string name)
+    {
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            foreach (int id in pairs[i].Source.Concat(pairs[i].Target))
+            {
+                if ((uint)id >= (uint)vocabSize)
+                    throw new ArgumentException($"Pair {i} of {name} has token id {id}, outside the model's vocabulary (VocabSize = {vocabSize}).", name);
+            }
+        }
+    }
+
+    private sealed record Example(int[] Source, int[] TargetInput, int[] TargetOutput)
+    {
+        public static Example From((int[] Source, int[] Target) pair, int maxPositions)
+        {
+            int kept = Math.Min(pair.Target.Length, maxPositions - 1);
+            var target = pair.Target.AsSpan(0, kept);
+            return new Example(TokenBatch.SourceIds(pair.Source, maxPositions),
+                [GenerationTokenizer.BosId, .. target], [.. target, GenerationTokenizer.EosId]);
+        }
+    }
+}

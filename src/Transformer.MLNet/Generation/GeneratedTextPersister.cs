@@ -1,0 +1,50 @@
+using Microsoft.ML;
+using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Persistence;
+
+namespace Transformer.MLNet.Generation;
+
+/// <summary>
+/// Segment of a <see cref="GeneratedTextTransformer"/>: <c>transformer.json</c> (column names and decoding settings)
+/// and <c>model.bin</c> (config, tokenizer and weights, as written by <see cref="ITextGenerator.Save"/>).
+/// </summary>
+/// <typeparam name="TTransformer">The transformer kind.</typeparam>
+/// <param name="kind">Segment kind name.</param>
+/// <param name="loadGenerator">Reads <c>model.bin</c>.</param>
+/// <param name="create">Builds the transformer from the generator, the input and output column names and the decoding settings.</param>
+internal sealed class GeneratedTextPersister<TTransformer>(
+    string kind, Func<Stream, ITextGenerator> loadGenerator, Func<ITextGenerator, string, string, GenerationOptions, TTransformer> create)
+    : ITransformerPersister
+    where TTransformer : GeneratedTextTransformer
+{
+    private const string StateEntry = "transformer.json", ModelEntry = "model.bin";
+
+    public string Kind => kind;
+
+    public bool CanSave(ITransformer transformer) => transformer is TTransformer;
+
+    public void Save(ITransformer transformer, SegmentWriter segment)
+    {
+        var generated = (TTransformer)transformer;
+        segment.WriteJson(StateEntry, new State(generated.InputColumnName, generated.OutputColumnName, generated.Decoding));
+        segment.Write(ModelEntry, generated.Generator.Save);
+    }
+
+    public ITransformer Load(SegmentReader segment)
+    {
+        var state = segment.ReadJson<State>(StateEntry);
+        using var stream = segment.Open(ModelEntry);
+        var generator = loadGenerator(stream);
+        try
+        {
+            return create(generator, state.InputColumnName, state.OutputColumnName, state.Decoding);
+        }
+        catch
+        {
+            generator.Dispose();
+            throw;
+        }
+    }
+
+    private sealed record State(string InputColumnName, string OutputColumnName, GenerationOptions Decoding);
+}

@@ -1,0 +1,91 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using Transformer.MLNet.Generation;
+using Transformer.MLNet.Mapping;
+using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Network.Training;
+using Transformer.MLNet.Schema;
+
+namespace Transformer.MLNet.TextGeneration;
+
+/// <summary>
+/// Trains a decoder-only Transformer language model from scratch on a text column (each row a document: bos,
+/// its tokens, eos) and returns a <see cref="TextGenerationTransformer"/> that continues a prompt column.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Role</description></listheader>
+/// <item><term><see cref="TextGenerationOptions.TextColumnName"/> (text)</term><description>Training documents, read by <c>Fit</c> only.</description></item>
+/// <item><term><see cref="TextGenerationOptions.PromptColumnName"/> (text)</term><description>Input of the transformer.</description></item>
+/// <item><term><see cref="GenerativeEstimatorOptions.OutputColumnName"/> (text)</term><description>Added by the transformer: the continuation.</description></item>
+/// </list>
+/// </remarks>
+public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransformer>
+{
+    private readonly IHostEnvironment environment;
+
+    internal TextGenerationEstimator(IHostEnvironment environment, TextGenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentException.ThrowIfNullOrEmpty(options.TextColumnName, nameof(options.TextColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(options.PromptColumnName, nameof(options.PromptColumnName));
+        if (options.BlockSize < 1 || options.BlockSize > options.Architecture.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.BlockSize), options.BlockSize,
+                $"BlockSize must be between 1 and Architecture.MaxPositions ({options.Architecture.MaxPositions}).");
+        }
+
+        this.environment = environment;
+        Options = options;
+    }
+
+    /// <summary>The settings.</summary>
+    public TextGenerationOptions Options { get; }
+
+    /// <summary>Trains the language model on the text column of <paramref name="input"/>.</summary>
+    /// <param name="input">Data with the text column.</param>
+    /// <returns>The fitted transformer.</returns>
+    public TextGenerationTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var texts = GenerativeFitting.ReadRows(input, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0]).ToList();
+        var (train, validation) = GenerativeFitting.Split(texts, Options.ValidationFraction, Options.Seed);
+        GenerationTokenizer tokenizer = Options.Tokenization == TextGenerationTokenization.Characters
+            ? CharacterTokenizer.Train(string.Concat(train))
+            : RestrictedTiktokenTokenizer.Train(train);
+        int[] trainStream = LanguageModelTrainer.Stream(train.Select(tokenizer.Encode));
+        int[]? validationStream = validation is null ? null : LanguageModelTrainer.Stream(validation.Select(tokenizer.Encode));
+        int block = Math.Min(Options.BlockSize, trainStream.Length - 1);
+        if (validationStream is not null && validationStream.Length <= block)
+            validationStream = null;
+
+        var config = Options.Architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId };
+        Seeding.Apply(Options.Seed);
+        var model = new DecoderOnlyModel(config);
+        try
+        {
+            model.to(environment.GetTorchDevice());
+            LanguageModelTrainer.Train(model, trainStream, validationStream, Options.ToTrainingOptions(block), Options.Cancellation);
+            return new TextGenerationTransformer(new TextGenerator(model, tokenizer), Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The input schema plus the completion column.</summary>
+    /// <param name="inputSchema">Shape of the input.</param>
+    /// <returns>Shape of the output.</returns>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TextColumn.Check(inputSchema, Options.PromptColumnName, nameof(Options.PromptColumnName));
+        return SchemaShapeColumns.Append(inputSchema, OutputColumn.ToShapes([OutputColumn.Text(Options.OutputColumnName)]));
+    }
+}
