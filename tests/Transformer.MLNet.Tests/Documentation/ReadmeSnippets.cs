@@ -1,0 +1,86 @@
+using Microsoft.ML;
+using TorchSharp;
+using Transformer.MLNet.Classification;
+using Transformer.MLNet.Embeddings;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Modules;
+using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Persistence;
+using Transformer.MLNet.TextGeneration;
+using Transformer.MLNet.Translation;
+
+namespace Transformer.MLNet.Tests.Documentation;
+
+/// <summary>
+/// The C# snippets of README.md, line for line, so the build proves they compile;
+/// <see cref="ReadmeSnippetsTests"/> checks that every README line is here.
+/// </summary>
+internal static class ReadmeSnippets
+{
+    public static void EmbeddingsAndPersistence(IDataView trainSet, IDataView testSet)
+    {
+        var mlContext = new MLContext(seed: 0);
+        var pipeline = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", "Text")   // mean pooling, L2-normalised
+            .AppendCacheCheckpoint(mlContext)
+            .Append(mlContext.BinaryClassification.Trainers.SdcaLogisticRegression());
+        var model = pipeline.Fit(trainSet);
+        var metrics = mlContext.BinaryClassification.Evaluate(model.Transform(testSet));
+
+        mlContext.Model.SavePipeline(model, trainSet.Schema, "sentiment.zip");
+        var loaded = new MLContext().Model.LoadPipeline("sentiment.zip", out var inputSchema);
+        _ = (metrics, loaded, inputSchema);
+    }
+
+    public static void Classifiers()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var binary = mlContext.BinaryClassification.Trainers.TextClassifier(new TextClassifierOptions
+        {
+            TextColumnName = "Text", Epochs = 4, BatchSize = 16, LearningRate = 1e-4, MaxTokens = 64,
+        });
+        // Score, Probability and a Boolean PredictedLabel: BinaryClassification.Evaluate works as is.
+
+        var multiclass = mlContext.Transforms.Conversion.MapValueToKey("Label")
+            .Append(mlContext.MulticlassClassification.Trainers.TextClassifier(labelColumnName: "Label", textColumnName: "Text"))
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        // Score is a Vector<Single, n> with the class names as slot names: the confusion matrix shows them.
+        _ = (binary, multiclass);
+    }
+
+    public static void Network(torch.Tensor source, torch.Tensor sourcePadding, torch.Tensor target, KeyValueCache cache)
+    {
+        using var model = new EncoderDecoderModel(TransformerConfig.Base);   // N = 6, d_model = 512, h = 8, d_ff = 2048
+        var memory = model.Encode(source, sourcePadding);                    // (B, S) -> (B, S, 512)
+        var hidden = model.Decode(target, memory, sourcePadding, cache);      // masked self-attention + cross-attention
+        var logits = model.Project(hidden);                                   // (B, T, vocabulary)
+        _ = logits;
+    }
+
+    public static void Pretrained()
+    {
+        using var bert = PretrainedBert.LoadMiniLm();            // offline, from the NuGet package
+        using var encoder = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions { Pooling = Pooling.Mean });
+        float[][] vectors = encoder.Encode(["A man is playing a guitar.", "Someone plays music."]);
+
+        bert.SaveFolder("my-model");                             // config.json + model.safetensors + vocab.txt (Hugging Face layout)
+        using var other = PretrainedBert.LoadFolder("my-model"); // any BERT-family checkpoint in that layout
+        _ = vectors;
+    }
+
+    public static void Generation()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var translator = mlContext.Transforms.Text.TrainTranslator(new TranslationOptions
+        {
+            SourceColumnName = "Spanish", TargetColumnName = "English", OutputColumnName = "Translation",
+            Architecture = TransformerConfig.Tiny with { ModelDim = 256, Heads = 4, FeedForwardDim = 1024 },  // vocabulary: from the corpus
+        });
+        var generator = mlContext.Transforms.Text.TrainTextGenerator(new TextGenerationOptions
+        {
+            TextColumnName = "Text", PromptColumnName = "Prompt", OutputColumnName = "Completion",
+        });
+        _ = (translator, generator);
+    }
+}
