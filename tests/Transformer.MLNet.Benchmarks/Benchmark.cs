@@ -26,11 +26,43 @@ internal sealed record BenchmarkResult(string Name, double Ours, double Peer, do
     public string SummaryLine => string.Create(CultureInfo.InvariantCulture, $"{Name}: ours={Ours:G6} peer={Peer:G6} ratio={Ratio:F3}");
 }
 
-internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick)
+/// <param name="Names">Benchmarks to run; empty = all.</param>
+/// <param name="Quick">Fewer steps and rows (smoke run).</param>
+/// <param name="Device">Where the TorchSharp code runs: CPU, or CUDA with <c>--device cuda</c>.</param>
+internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick, TorchSharp.torch.Device Device)
 {
-    public static BenchmarkOptions Parse(string[] args) => new(
-        args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList(),
-        args.Contains("--quick"));
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        var names = new List<string>();
+        bool quick = false;
+        var device = TorchSharp.torch.CPU;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--quick")
+                quick = true;
+            else if (args[i] == "--device")
+                device = ParseDevice(i + 1 < args.Length ? args[++i] : "");
+            else if (args[i].StartsWith("--", StringComparison.Ordinal))
+                throw new ArgumentException($"Unknown option '{args[i]}'. Options: --quick, --device cpu|cuda[:N].");
+            else
+                names.Add(args[i]);
+        }
+
+        return new(names, quick, device);
+    }
+
+    private static TorchSharp.torch.Device ParseDevice(string value)
+    {
+        if (value == "cpu")
+            return TorchSharp.torch.CPU;
+        if (value.StartsWith("cuda", StringComparison.Ordinal))
+        {
+            int index = value.Length > 5 && value[4] == ':' ? int.Parse(value[5..], CultureInfo.InvariantCulture) : 0;
+            return Network.Runtime.TorchDevices.Select(index, fallbackToCpu: false);
+        }
+
+        throw new ArgumentException($"--device '{value}': use cpu, cuda or cuda:N.");
+    }
 }
 
 internal static class BenchmarkRegistry
@@ -42,6 +74,9 @@ internal static class BenchmarkRegistry
         new EmbedBenchmark(bfloat16: false),
         new EmbedBenchmark(bfloat16: true),
         new PipelineOverheadBenchmark(),
+        new MatmulPeakBenchmark(),
+        new MemoryStreamBenchmark(),
+        new TrainScalingBenchmark(),
     ];
 
     public static IBenchmark Find(string name) =>
