@@ -40,7 +40,8 @@ internal sealed class MatmulPeakBenchmark : IBenchmark
         }
 
         var (ours, peer) = results[ScalarType.Float32];
-        return new BenchmarkResult(Name, ours / 1e9, peer / 1e9, ours / peer, "GFLOP/s");
+        return new BenchmarkResult(Name, ours / 1e9, peer / 1e9, ours / peer, "GFLOP/s",
+            Limit: "limit 1.0 = fp32 matmul peak of this run");
     }
 
     /// <summary>Best FLOP/s of n×n by n×n matmuls (2·n³ FLOPs each) over a few sizes, warm.</summary>

@@ -46,6 +46,7 @@ internal sealed class TrainScalingBenchmark : IBenchmark
 
         Console.Write(grid);
         double ours = rates[(512, SummaryBatch)], peer = rates[(128, SummaryBatch)];
-        return new BenchmarkResult(Name, ours, peer, ours / peer, "tokens/s");
+        return new BenchmarkResult(Name, ours, peer, ours / peer, "tokens/s",
+            Limit: string.Create(CultureInfo.InvariantCulture, $"no target; FLOPs/token ratio {LayerTrainingRig.TrainingFlopsPerToken(128) / LayerTrainingRig.TrainingFlopsPerToken(512):F2}"));
     }
 }
