@@ -37,6 +37,10 @@ internal sealed class MemoryStreamBenchmark : IBenchmark
             new SentenceEmbeddingOptions { OutputColumnName = "Features", InputColumnName = nameof(Row.Text), BatchSize = BatchSize, MaxTokens = 8, UseBFloat16 = true })
             .Fit(schemaOnly);
 
+        // What earlier benchmarks in this process left for the finalizers goes first, so that the peak is this stream's.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
         ResetPeakRss();
         long liveBefore = LiveTensors;
         Console.WriteLine($"   live tensors on this thread before: {liveBefore}; RSS now {CurrentRssMb():F0} MB; GC {System.Runtime.GCSettings.IsServerGC switch { true => "server", false => "workstation" }}");
