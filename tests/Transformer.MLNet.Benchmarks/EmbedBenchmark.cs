@@ -31,7 +31,7 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
         Console.WriteLine($"   {sentences.Length} sentences, batches of {BatchSize}, {threads} threads each side, median of {repeats} back-to-back runs");
 
         using var bert = PretrainedBert.LoadMiniLm();
-        using var ours = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions { BatchSize = BatchSize, Threads = threads, UseBFloat16 = bfloat16 });
+        using var ours = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions { BatchSize = BatchSize, Threads = threads, UseBFloat16 = bfloat16 }, options.Device);
         using var sessionOptions = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
         using var peer = new PackageEncoder(sessionOptions);
 

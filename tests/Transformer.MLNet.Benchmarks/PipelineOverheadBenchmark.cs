@@ -21,11 +21,11 @@ internal sealed class PipelineOverheadBenchmark : IBenchmark
     public BenchmarkResult Run(BenchmarkOptions options)
     {
         var texts = ReadSentences(options.Quick ? 256 : 1024);
-        var mlContext = new MLContext(seed: 0);
+        var mlContext = new MLContext(seed: 0) { GpuDeviceId = options.Device.type == TorchSharp.DeviceType.CUDA ? options.Device.index : null };
         var data = mlContext.Data.LoadFromEnumerable(texts.Select(t => new Row { Text = t }).ToList());
         using var transformer = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(Row.Text), batchSize: 32).Fit(data);
         using var model = PretrainedBert.LoadMiniLm();
-        using var encoder = SentenceEncoder.FromPretrained(model, new SentenceEncoderOptions { BatchSize = 32 });
+        using var encoder = SentenceEncoder.FromPretrained(model, new SentenceEncoderOptions { BatchSize = 32 }, options.Device);
 
         double Ours()
         {

@@ -2,8 +2,12 @@ using System.Diagnostics;
 using Transformer.MLNet.Benchmarks;
 using Transformer.MLNet.Network.Runtime;
 
-// Usage: dotnet run -c Release --project tests/Transformer.MLNet.Benchmarks -- [NAME ...] [--quick]
+// Usage: dotnet run -c Release --project tests/Transformer.MLNet.Benchmarks -- [NAME ...] [--quick] [--device cpu|cuda[:N]]
+//        ... -- --native-check [--device cuda]   (checks that TorchSharp's native libraries load and compute)
 // Each benchmark prints its details and ends with one line "NAME: ours=X peer=Y ratio=R" (higher ratio = better for us).
+if (args.Contains("--native-check"))
+    return NativeCheck.Run([.. args.Where(a => a != "--native-check")]);
+
 TorchRuntime.EnsureLoaded();
 var options = BenchmarkOptions.Parse(args);
 var selected = options.Names.Count == 0
@@ -25,3 +29,4 @@ foreach (var benchmark in selected)
 Console.WriteLine();
 Console.WriteLine(BenchmarkReport.MarkdownTable(results));
 BenchmarkReport.Write(results, Path.Combine("artifacts", "benchmarks"));
+return 0;

@@ -1,6 +1,7 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -130,6 +131,10 @@ public sealed class SentenceEncoder : IDisposable
                 if (wasTraining)
                     _model.train();
             }
+
+            // Streams call this chunk after chunk; without it glibc keeps the freed activations and RSS creeps up.
+            if (order.Length > Options.BatchSize)
+                NativeHeap.Trim();
         }
 
         return result;
@@ -195,9 +200,11 @@ public sealed class SentenceEncoder : IDisposable
         if (Options.Normalize)
             pooled = nn.functional.normalize(pooled, p: 2, dim: 1, eps: 1e-12);
 
-        var flat = pooled.cpu().contiguous().data<float>().ToArray();
+        // Row by row: one (B, D) array would be a large-object-heap allocation per batch, which only a full GC
+        // reclaims, so a long stream would grow the managed heap between full collections.
+        var host = pooled.cpu();
         for (int b = 0; b < batch; b++)
-            result[rows[b]] = flat.AsSpan(b * Dimension, Dimension).ToArray();
+            result[rows[b]] = host[b].data<float>().ToArray();
     }
 
     private Tensor Pool(Tensor hidden, Tensor mask)

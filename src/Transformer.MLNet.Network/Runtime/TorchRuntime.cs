@@ -18,6 +18,9 @@ public enum TorchRuntimeAction
 
     /// <summary>A patched copy of the shim (one version requirement marked weak) was loaded.</summary>
     LoadedPatchedCopy,
+
+    /// <summary>libtorch was loaded from the folder named by <see cref="TorchRuntime.LibTorchVariable"/>, then the shim.</summary>
+    LoadedFromLibTorchFolder,
 }
 
 /// <summary>The outcome of <see cref="TorchRuntime.EnsureLoaded"/>.</summary>
@@ -49,6 +52,12 @@ public static class TorchRuntime
 {
     /// <summary>Environment variable naming the folder for the patched shim (default: the user's local app data).</summary>
     public const string NativeCacheVariable = "TRANSFORMER_MLNET_NATIVE_CACHE";
+
+    /// <summary>
+    /// Environment variable naming a folder of libtorch libraries (e.g. a CUDA-enabled PyTorch's <c>torch/lib</c>) to
+    /// load instead of the TorchSharp package's; TorchSharp's shim then binds to them.
+    /// </summary>
+    public const string LibTorchVariable = "TRANSFORMER_MLNET_LIBTORCH";
 
     internal const string ShimFileName = "libLibTorchSharp.so";
     internal const string StdCxxLibrary = "libstdc++.so.6";
@@ -87,6 +96,9 @@ public static class TorchRuntime
             return new(TorchRuntimeAction.AlreadyLoaded, $"TorchSharp's shim was already loaded from {loaded}.", loaded);
 
         string? stdCxx = LoadedLibraryPath(StdCxxLibrary) ?? FindSystemStdCxx();
+        if (Environment.GetEnvironmentVariable(LibTorchVariable) is { Length: > 0 } libTorchFolder)
+            return LoadFromLibTorchFolder(libTorchFolder, stdCxx);
+
         if (stdCxx is not null && ProvidesVersion(stdCxx, UnboundVersion))
             return new(TorchRuntimeAction.NotNeeded, $"{stdCxx} provides {UnboundVersion}: the shim loads as shipped.");
 
@@ -136,6 +148,50 @@ public static class TorchRuntime
         return new(TorchRuntimeAction.LoadedPatchedCopy,
             $"Loaded {patched}: a copy of {shim} whose {UnboundVersion} requirement is weak ({stdCxx ?? StdCxxLibrary} lacks it).",
             shim, patched);
+    }
+
+    /// <summary>
+    /// Loads libtorch's libraries from <paramref name="folder"/> (CUDA ones too when present), then TorchSharp's shim
+    /// (the patched copy when this libstdc++ lacks <see cref="UnboundVersion"/>), so that the shim binds to them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The folder lacks libtorch, or a library does not load (for the
+    /// shim: usually a libtorch version its ABI does not match); the message names the file and the loader's error.</exception>
+    internal static TorchRuntimeStatus LoadFromLibTorchFolder(string folder, string? stdCxx)
+    {
+        string[] missing = s_libTorchDependencies.Where(f => !File.Exists(Path.Combine(folder, f))).ToArray();
+        if (missing.Length > 0)
+            throw new InvalidOperationException(
+                $"{LibTorchVariable} = '{folder}' lacks {string.Join(", ", missing)}. Point it at the lib folder of a " +
+                "libtorch or PyTorch install (python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))' + /lib), or unset it.");
+
+        string shim = FindShim() ?? throw new InvalidOperationException(
+            $"{LibTorchVariable} is set, but {ShimFileName} is not beside TorchSharp.dll nor in the NuGet packages folder.");
+        string current = "";
+        try
+        {
+            // libtorch.so needs the CUDA libraries when the folder has them; loading them first, by full path, lets a
+            // later dlopen by name (TorchSharp's CUDA initialisation) find them already in the process.
+            foreach (string library in new[] { "libc10.so", "libc10_cuda.so", "libtorch_cpu.so", "libtorch_cuda.so", "libtorch.so" })
+            {
+                current = Path.Combine(folder, library);
+                if (File.Exists(current))
+                    NativeLibrary.Load(current);
+            }
+
+            bool patch = stdCxx is not null && !ProvidesVersion(stdCxx, UnboundVersion)
+                && ElfVersionPatcher.ReadRequirements(File.ReadAllBytes(shim)).Any(r => r.Version == UnboundVersion && !r.IsWeak);
+            current = patch ? PreparePatchedCopy(File.ReadAllBytes(shim), CacheDirectory()) : shim;
+            NativeLibrary.Load(current);
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new InvalidOperationException(
+                $"{LibTorchVariable} = '{folder}': loading {current} failed: {e.Message} When this is the shim " +
+                $"({ShimFileName}), the libtorch in that folder does not match the version TorchSharp {TorchSharpVersion()} " +
+                "was built against (undefined C++ symbols = ABI/version mismatch).", e);
+        }
+
+        return new(TorchRuntimeAction.LoadedFromLibTorchFolder, $"Loaded libtorch from {folder}, then {current}.", shim, current == shim ? null : current);
     }
 
     /// <summary>

@@ -38,7 +38,8 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// </summary>
     internal int ReadAheadRows => BatchSize * ReadAheadBatches;
 
-    /// <summary>Batches per read-ahead window.</summary>
+    /// <summary>Batches per read-ahead window: wide enough that length sorting leaves little padding and worker
+    /// threads start rarely; the window holds only texts and their output vectors.</summary>
     internal const int ReadAheadBatches = 32;
 
     /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>

@@ -47,12 +47,46 @@ public sealed class TorchRuntimeTests
             return;
         }
 
-        Assert.AreEqual(TorchRuntimeAction.LoadedPatchedCopy, status.Action, status.Detail);
+        // With TRANSFORMER_MLNET_LIBTORCH set (the GPU-host script), libtorch comes from that folder, the shim still patched.
+        Assert.Contains(status.Action, new[] { TorchRuntimeAction.LoadedPatchedCopy, TorchRuntimeAction.LoadedFromLibTorchFolder }, status.Detail);
         Assert.AreEqual(status.PatchedShimPath, loadedShim);
         Assert.IsFalse(status.PatchedShimPath!.Contains(".nuget", StringComparison.Ordinal), "the NuGet cache must never be used for the copy");
         var requirement = ElfVersionPatcher.ReadRequirements(File.ReadAllBytes(loadedShim!))
             .Single(r => r.Version == TorchRuntime.UnboundVersion);
         Assert.IsTrue(requirement.IsWeak);
+    }
+
+    [TestMethod]
+    public void A_libtorch_folder_without_libtorch_is_a_clear_error_naming_the_variable()
+    {
+        string empty = Directory.CreateTempSubdirectory("no-libtorch-").FullName;
+        try
+        {
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => TorchRuntime.LoadFromLibTorchFolder(empty, null));
+            Assert.Contains(TorchRuntime.LibTorchVariable, error.Message);
+            Assert.Contains("libtorch.so", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Loading_from_the_package_libtorch_folder_binds_the_same_shim_and_torch_still_computes()
+    {
+        torch.ones(1).Dispose();
+        string libTorchCpu = TorchRuntime.LoadedLibraryPath("libtorch_cpu.so")!;
+        string? stdCxx = TorchRuntime.LoadedLibraryPath(TorchRuntime.StdCxxLibrary);
+
+        var status = TorchRuntime.LoadFromLibTorchFolder(Path.GetDirectoryName(libTorchCpu)!, stdCxx);
+
+        Assert.AreEqual(TorchRuntimeAction.LoadedFromLibTorchFolder, status.Action);
+        // The shim it chose (patched or not, as this libstdc++ requires) is the one the process runs.
+        Assert.AreEqual(TorchRuntime.LoadedLibraryPath(TorchRuntime.ShimFileName), status.PatchedShimPath ?? status.OriginalShimPath);
+        using var scope = NewDisposeScope();
+        var product = torch.tensor(new float[] { 1, 2, 3, 4 }, [2, 2]).matmul(torch.eye(2));
+        CollectionAssert.AreEqual(new float[] { 1, 2, 3, 4 }, product.data<float>().ToArray());
     }
 
     [TestMethod]

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using Transformer.MLNet.Network.Training;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Benchmarks;
+
+/// <summary>
+/// Model FLOP utilisation: the best training rate of our encoder layer (seq 128, batch 16, fp32), in model FLOP/s
+/// (<see cref="LayerTrainingRig.TrainingFlopsPerToken"/>), against the best fp32 square matmul (n = 1024, 1536,
+/// 2048) measured in the same run, the practical hardware limit. The same in bf16 is printed for information.
+/// </summary>
+internal sealed class MatmulPeakBenchmark : IBenchmark
+{
+    private const int Batch = 16, Length = 128;
+
+    public string Name => "matmul-peak";
+
+    public string Description => "model FLOP/s of our encoder layer training (fp32, best step) vs fp32 square matmul FLOP/s (best of n=1024..2048); ratio = utilisation";
+
+    public BenchmarkResult Run(BenchmarkOptions options)
+    {
+        int steps = options.Quick ? 3 : 8;
+        int matmulRepeats = options.Quick ? 3 : 6;
+        double flopsPerToken = LayerTrainingRig.TrainingFlopsPerToken(Length);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"   model FLOPs per token (6·P + 12·T·d, T={Length}): {flopsPerToken / 1e6:F2} M"));
+
+        var results = new Dictionary<ScalarType, (double Model, double Matmul)>();
+        foreach (var (precision, dtype) in new[] { (TrainingPrecision.Float32, ScalarType.Float32), (TrainingPrecision.BFloat16, ScalarType.BFloat16) })
+        {
+            Network.Training.Seeding.Apply(1);
+            double model;
+            using (var rig = LayerTrainingRig.Ours(precision, Batch, Length, options.Device))
+                model = rig.Measure(steps).Max() * flopsPerToken;
+            double matmul = MatmulFlops(dtype, matmulRepeats, options.Device);
+            results[dtype] = (model, matmul);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"   {dtype}: layer training {model / 1e9:F1} GFLOP/s, matmul {matmul / 1e9:F1} GFLOP/s, utilisation {model / matmul:P1}"));
+        }
+
+        var (ours, peer) = results[ScalarType.Float32];
+        return new BenchmarkResult(Name, ours / 1e9, peer / 1e9, ours / peer, "GFLOP/s",
+            Limit: "limit 1.0 = fp32 matmul peak of this run");
+    }
+
+    /// <summary>Best FLOP/s of n×n by n×n matmuls (2·n³ FLOPs each) over a few sizes, warm.</summary>
+    private static double MatmulFlops(ScalarType dtype, int repeats, Device device)
+    {
+        double best = 0;
+        foreach (int n in new[] { 1024, 1536, 2048 })
+        {
+            using var scope = NewDisposeScope();
+            var a = randn([n, n], device: device).to_type(dtype);
+            var b = randn([n, n], device: device).to_type(dtype);
+            a.matmul(b).Dispose();                                      // warm-up
+            for (int r = 0; r < repeats; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                a.matmul(b).Dispose();
+                if (device.type == TorchSharp.DeviceType.CUDA)
+                    cuda.synchronize();
+                best = Math.Max(best, 2.0 * n * n * n / clock.Elapsed.TotalSeconds);
+            }
+        }
+
+        return best;
+    }
+}
