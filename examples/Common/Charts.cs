@@ -55,6 +55,7 @@ public static class Charts
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Count).Select(i => (double)i).ToArray(), labels.ToArray());
         plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.MinimumSize = 5 * labels.Max(l => l.Length) + 20;   // room for the rotated labels
         if (reference is { } r)
             plot.Add.HorizontalLine(r, width: 1, pattern: LinePattern.Dashed);
         plot.Axes.Margins(bottom: 0);
