@@ -15,9 +15,8 @@ TorchRuntime.EnsureLoaded();
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-string path = DataDirectory.Resolve("uci-sentiment-labelled-sentences", "yelp_labelled.txt");
-var rows = SentimentRow.Read(path);
-Console.WriteLine($"UCI yelp: {rows.Count} sentences ({rows.Count(r => r.Label)} positive) from {path}");
+var rows = SentimentRow.Read("yelp");
+Console.WriteLine($"UCI yelp: {rows.Count} sentences ({rows.Count(r => r.Label)} positive) from {DataDirectory.Root}");
 
 // Arguments: optional seeds to run (default 0 1 2); "--threads N" caps TorchSharp's threads (helps on a shared, busy
 // machine, where more threads than free cores spin and slow each other down).

@@ -1,3 +1,5 @@
+using Transformer.MLNet.Network.Data;
+
 namespace Sentiment;
 
 /// <summary>One labelled sentence of the UCI "Sentiment Labelled Sentences" files.</summary>
@@ -7,24 +9,9 @@ public sealed class SentimentRow
 
     public bool Label { get; set; }
 
-    /// <summary>
-    /// Reads <c>sentence&lt;TAB&gt;label</c> lines. Split on '\n' only: the imdb file holds U+0085 (NEL) inside sentences,
-    /// which line readers that follow Unicode line breaks would split on.
-    /// </summary>
-    public static List<SentimentRow> Read(string path)
-    {
-        var rows = new List<SentimentRow>();
-        foreach (string raw in File.ReadAllText(path).Split('\n'))
-        {
-            string line = raw.TrimEnd('\r');
-            int tab = line.LastIndexOf('\t');
-            if (tab < 0)
-                continue;
-            rows.Add(new SentimentRow { Text = line[..tab].Trim(), Label = line[(tab + 1)..].Trim() == "1" });
-        }
-
-        return rows;
-    }
+    /// <summary>Reads a UCI file (e.g. "yelp") as rows for ML.NET.</summary>
+    public static List<SentimentRow> Read(string source) =>
+        UciSentiment.Read(source).Select(r => new SentimentRow { Text = r.Text, Label = r.Positive }).ToList();
 }
 
 /// <summary>What the prediction engine returns.</summary>

@@ -22,13 +22,11 @@ internal static class TinyClassifiers
         ModelDim = 32, Heads = 2, FeedForwardDim = 64, EncoderLayers = 1, MaxPositions = 64,
     };
 
-    /// <summary>Sentences and 0/1 labels of a UCI file, split on '\n' only: imdb holds U+0085 inside sentences.</summary>
+    /// <summary>The first <paramref name="count"/> sentences and 0/1 labels of a UCI file.</summary>
     public static (string[] Texts, int[] Labels) Sentences(string source, int count)
     {
-        var rows = File.ReadAllText(DataDirectory.Resolve("uci-sentiment-labelled-sentences", $"{source}_labelled.txt"))
-            .Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Contains('\t')).Take(count)
-            .Select(l => (Text: l[..l.LastIndexOf('\t')], Label: l[(l.LastIndexOf('\t') + 1)..].Trim() == "1" ? 1 : 0)).ToArray();
-        return (rows.Select(r => r.Text).ToArray(), rows.Select(r => r.Label).ToArray());
+        var rows = UciSentiment.Read(source).Take(count).ToArray();
+        return (rows.Select(r => r.Text).ToArray(), rows.Select(r => r.Positive ? 1 : 0).ToArray());
     }
 
     public static TextClassifier New(int seed, double dropout = 0.1, int maxTokens = 32)
