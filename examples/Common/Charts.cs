@@ -25,6 +25,18 @@ public static class Charts
         return Save(plot, path, 720, 440);
     }
 
+    /// <summary>Points without lines, e.g. a model's scores against human ratings.</summary>
+    public static string SaveScatter(string path, string title, string xLabel, string yLabel, IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        var plot = new Plot();
+        var points = plot.Add.ScatterPoints(x.ToArray(), y.ToArray());
+        points.MarkerSize = 3;
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        return Save(plot, path, 640, 480);
+    }
+
     /// <summary>A heatmap with labelled rows (top to bottom) and columns (left to right), e.g. attention weights.</summary>
     public static string SaveHeatmap(string path, string title, double[,] values, IReadOnlyList<string> columnLabels, IReadOnlyList<string> rowLabels)
     {
@@ -40,8 +52,11 @@ public static class Charts
         // ScottPlot draws row 0 at the top, centred on y = rows - 1.
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, columns).Select(c => (double)c).ToArray(), columnLabels.ToArray());
         plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), rowLabels.ToArray());
-        plot.Axes.Bottom.TickLabelStyle.Rotation = columns > 10 ? 45 : 0;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = columns > 10 ? Alignment.MiddleLeft : Alignment.UpperCenter;
+        bool rotate = columns > 10 || columnLabels.Any(l => l.Length > 8);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = rotate ? 45 : 0;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = rotate ? Alignment.MiddleLeft : Alignment.UpperCenter;
+        if (rotate)
+            plot.Axes.Bottom.MinimumSize = 4 * columnLabels.Max(l => l.Length) + 20;   // room for the slanted labels
         plot.Title(title);
         int cell = Math.Clamp(480 / Math.Max(rows, columns), 24, 60);
         return Save(plot, path, 220 + cell * columns, 160 + cell * rows);
@@ -62,6 +77,28 @@ public static class Charts
         plot.Title(title);
         plot.YLabel(yLabel);
         return Save(plot, path, 120 + 90 * labels.Count, 460);
+    }
+
+    /// <summary>
+    /// Where examples write their pictures: <c>TRANSFORMER_MLNET_PICTURES</c> if set, otherwise
+    /// <c>artifacts/pictures</c> under the repository root (found from the running program's folder), otherwise
+    /// <c>pictures</c> under the current directory.
+    /// </summary>
+    /// <param name="file">File name inside the folder.</param>
+    /// <returns>The full path; the folder exists.</returns>
+    public static string PicturePath(string file)
+    {
+        string? folder = Environment.GetEnvironmentVariable("TRANSFORMER_MLNET_PICTURES");
+        if (string.IsNullOrEmpty(folder))
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Transformer.MLNet.sln")))
+                directory = directory.Parent;
+            folder = directory is null ? Path.GetFullPath("pictures") : Path.Combine(directory.FullName, "artifacts", "pictures");
+        }
+
+        Directory.CreateDirectory(folder);
+        return Path.Combine(folder, file);
     }
 
     /// <summary>An HTML &lt;img&gt; holding the PNG inline, for notebooks' <c>display(HTML(...))</c>.</summary>

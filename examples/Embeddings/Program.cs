@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Transformer.MLNet.Examples.Common;
 using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Evaluation;
@@ -8,6 +9,8 @@ using Transformer.MLNet.Network.Runtime;
 
 // Semantic similarity with the pretrained all-MiniLM-L6-v2 encoder, offline: embed both sentences of every STS-B
 // test pair, score each pair by cosine similarity, and compare with the human ratings.
+// Writes two pictures to artifacts/pictures: model similarity against the human rating, and the similarity matrix
+// of a few sentences.
 // Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16]
 TorchRuntime.EnsureLoaded();
 bool bf16 = args.Contains("--bf16");
@@ -33,6 +36,19 @@ foreach (int i in Enumerable.Range(0, pairs.Count).OrderByDescending(i => predic
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"  {predicted[i]:F3} [{pairs[i].Score:F1}]  \"{pairs[i].Sentence1}\" ~ \"{pairs[i].Sentence2}\""));
 }
+
+Console.WriteLine(Charts.SaveScatter(Charts.PicturePath("embeddings-stsb.png"), "STS-B test: cosine similarity of MiniLM embeddings vs human rating",
+    "human rating (0-5)", "cosine similarity", gold, predicted));
+// Six short sentences from three closely related pairs: the matrix should show three bright 2x2 blocks.
+int[] chosen = [.. Enumerable.Range(0, pairs.Count)
+    .Where(i => pairs[i].Score >= 4.6 && pairs[i].Sentence1.Length <= 40 && pairs[i].Sentence2.Length <= 40).Take(3)];
+int[] rows = [.. chosen.SelectMany(i => new[] { 2 * i, 2 * i + 1 })];
+var matrix = new double[rows.Length, rows.Length];
+for (int a = 0; a < rows.Length; a++)
+    for (int b = 0; b < rows.Length; b++)
+        matrix[a, b] = EmbeddingSimilarity.Cosine(embeddings[rows[a]], embeddings[rows[b]]);
+string[] labels = [.. rows.Select(r => sentences[r])];
+Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("embeddings-similarity.png"), "Cosine similarity of MiniLM sentence embeddings", matrix, labels, labels));
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1}"));

@@ -8,8 +8,12 @@ internal sealed class ConsoleProgressBar : IProgress<ClassifierTrainingProgress>
 {
     private const int Width = 30;
 
+    /// <summary>Every report received, for the training-curve picture.</summary>
+    public List<ClassifierTrainingProgress> Reports { get; } = [];
+
     public void Report(ClassifierTrainingProgress value)
     {
+        Reports.Add(value);
         if (Console.IsOutputRedirected)
         {
             if (value.EpochCompleted)

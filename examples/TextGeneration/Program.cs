@@ -1,4 +1,5 @@
 using System.Globalization;
+using Transformer.MLNet.Examples.Common;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Generation;
@@ -9,13 +10,14 @@ using Transformer.MLNet.Network.Training;
 
 // Tiny Shakespeare, character level, nanoGPT-style: the first 90% of the characters train a decoder-only Transformer,
 // the last 10% measure the validation loss in nats per character; then a sample is drawn from a prompt.
-// Arguments: [--steps N] schedule length (default 3000), [--minutes M] training budget (default 18), [--quick] small run.
+// The learning rate decays to zero over the time budget; the loss curves are written to artifacts/pictures.
+// Arguments: [--steps N] most updates (default 3000), [--minutes M] training budget (default 19), [--quick] small run.
 TorchRuntime.EnsureLoaded();
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 bool quick = args.Contains("--quick");
 long steps = (long)Argument("--steps", quick ? 100 : 3000);
-double minutes = Argument("--minutes", quick ? 2 : 18);
+double minutes = Argument("--minutes", quick ? 2 : 19);
 
 var (trainText, validationText) = TinyShakespeare.Load();
 var tokenizer = CharacterTokenizer.Train(trainText);
@@ -34,6 +36,7 @@ Seeding.Apply(1337);
 var model = new DecoderOnlyModel(config);
 Console.WriteLine($"parameters: {model.parameters().Sum(p => p.numel()):N0}");
 
+var progress = new Progress();
 var options = new GenerativeTrainingOptions
 {
     Optimization = new TrainingOptions
@@ -49,7 +52,7 @@ var options = new GenerativeTrainingOptions
     MaxValidationBatches = 20,
     Patience = 0,
     Seed = 1337,
-    Progress = new Progress(),
+    Progress = progress,
 };
 var summary = LanguageModelTrainer.Train(model, train, validation, options);
 double trainMinutes = summary.Elapsed.TotalMinutes;
@@ -58,6 +61,12 @@ Console.WriteLine($"trained {summary.Steps} steps in {trainMinutes:F1} min ({sum
 // The full validation text, in consecutive windows of the training context.
 double validationLoss = LanguageModelTrainer.Evaluate(model, validation, options.BlockSize, batchSize: 64);
 Console.WriteLine($"validation loss {validationLoss:F4} nats/char (perplexity {Transformer.MLNet.Network.Metrics.Perplexity.FromMeanLoss(validationLoss):F2})");
+
+var reports = progress.Reports;
+var validated = reports.Where(r => r.ValidationLoss is not null).ToList();
+Console.WriteLine(Charts.SaveLines(Charts.PicturePath("text-generation-training.png"), "Tiny Shakespeare, character level", "update", "nats per character",
+    new Series("training loss (mean since last report)", [.. reports.Select(r => (double)r.Step)], [.. reports.Select(r => r.TrainLoss)]),
+    new Series("validation loss (first 20 batches)", [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)])));
 
 using var generator = new TextGenerator(model, tokenizer);
 string prompt = "ROMEO:\n";
@@ -76,7 +85,15 @@ double Argument(string name, double fallback)
 
 internal sealed class Progress : IProgress<TrainingProgress>
 {
-    public void Report(TrainingProgress value) => Console.WriteLine(
+    public List<TrainingProgress> Reports { get; } = [];
+
+    public void Report(TrainingProgress value)
+    {
+        Reports.Add(value);
+        Print(value);
+    }
+
+    private static void Print(TrainingProgress value) => Console.WriteLine(
         $"  step {value.Step,5} train loss {value.TrainLoss:F3}" +
         (value.ValidationLoss is { } v ? $" validation loss {v:F3}" : "") + $" lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}");
 }

@@ -2,23 +2,28 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Transformer.MLNet.Examples.Common;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Metrics;
 using Transformer.MLNet.Network.Runtime;
+using Transformer.MLNet.Persistence;
 using Transformer.MLNet.Translation;
 
 // Spanish → English on the Tatoeba pairs of manythings.org (118,964 pairs). A seeded 2% of the distinct Spanish
 // sentences is held out with all their English translations as references; a Transformer encoder-decoder is trained
 // from scratch with mlContext.Transforms.Text.TrainTranslator, then scored with sacreBLEU-compatible BLEU and chrF.
-// Arguments: [--minutes M] training budget (default 24), [--epochs E] schedule length (default 6), [--quick] small run.
+// Writes the training curves and a cross-attention heatmap as PNG (artifacts/pictures) and saves the fitted pipeline
+// (artifacts/models/translation-es-en.zip, which notebook 04 picks up).
+// Arguments: [--minutes M] training budget (default 26; the learning rate decays to zero over it), [--epochs E] at most
+// (default 10), [--quick] small run.
 TorchRuntime.EnsureLoaded();
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 bool quick = args.Contains("--quick");
-double minutes = Argument("--minutes", quick ? 2 : 24);
-int epochs = (int)Argument("--epochs", quick ? 1 : 6);
+double minutes = Argument("--minutes", quick ? 2 : 26);
+int epochs = (int)Argument("--epochs", quick ? 1 : 10);
 
 var pairs = TatoebaSpanishEnglish.Load();
 var split = TranslationSplit.BySource(pairs, testFraction: 0.02, seed: 2018);
@@ -28,6 +33,7 @@ Console.WriteLine($"Tatoeba spa-eng: {pairs.Count} pairs; train {train.Count} pa
                   $"with {test.Sum(t => t.References.Count)} English references");
 
 // About 10M parameters: 3 + 3 pre-LN layers, d_model 256, 4 heads, d_ff 1024, one shared embedding/output matrix.
+var progress = new Progress();
 var options = new TranslationOptions
 {
     SourceColumnName = nameof(TranslationPair.Source),
@@ -47,7 +53,7 @@ var options = new TranslationOptions
     Patience = 0,
     TimeBudget = TimeSpan.FromMinutes(minutes),
     Decoding = new GenerationOptions { MaxNewTokens = 48, BatchSize = 64 },
-    Progress = new Progress(),
+    Progress = progress,
 };
 
 var mlContext = new MLContext(seed: 1);
@@ -79,6 +85,22 @@ Console.WriteLine("\nsamples (source | greedy | beam | first reference):");
 foreach (int i in Enumerable.Range(0, 12).Select(k => k * test.Count / 12))
     Console.WriteLine($"  {sources[i]} | {greedy[i]} | {beam[i]} | {references[i][0]}");
 
+// Pictures: the loss curves, and which Spanish tokens each English token looked at (last decoder layer, heads averaged).
+var reports = progress.Reports;
+var validated = reports.Where(r => r.ValidationLoss is not null).ToList();
+Console.WriteLine("\n" + Charts.SaveLines(Charts.PicturePath("translation-training.png"), "Spanish → English on Tatoeba", "update", "cross-entropy (nats/token)",
+    new Series("training loss (label-smoothed, mean since last report)", [.. reports.Select(r => (double)r.Step)], [.. reports.Select(r => r.TrainLoss)]),
+    new Series("validation loss", [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)])));
+int shown = Enumerable.Range(0, test.Count).First(i => sources[i].Split(' ').Length is >= 6 and <= 9 && greedy[i].Length > 0);
+var map = model.CrossAttention(sources[shown], greedy[shown]);
+Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("translation-cross-attention.png"), $"Cross-attention, last decoder layer: {sources[shown]}",
+    map.Average(), [.. map.SourceTokens.Select(t => t.Trim())], [.. map.TargetTokens.Select(t => t.Trim())]));
+
+string modelPath = Path.Combine(Path.GetDirectoryName(Charts.PicturePath("x"))!, "..", "models", "translation-es-en.zip");
+Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
+mlContext.Model.SavePipeline(model, trainData.Schema, modelPath);
+Console.WriteLine($"saved {Path.GetFullPath(modelPath)}\n");
+
 Console.WriteLine($"bleu_greedy={greedyBleu.Score:F2} bleu_beam={beamBleu.Score:F2} chrf={greedyChrf:F2} train_minutes={trainMinutes:F1}");
 
 double Argument(string name, double fallback)
@@ -89,7 +111,15 @@ double Argument(string name, double fallback)
 
 internal sealed class Progress : IProgress<TrainingProgress>
 {
-    public void Report(TrainingProgress value) => Console.WriteLine(
+    public List<TrainingProgress> Reports { get; } = [];
+
+    public void Report(TrainingProgress value)
+    {
+        Reports.Add(value);
+        Print(value);
+    }
+
+    private static void Print(TrainingProgress value) => Console.WriteLine(
         $"  step {value.Step,6} epoch {value.Epoch} train loss {value.TrainLoss:F3}" +
         (value.ValidationLoss is { } v ? $" validation loss {v:F3}" : "") + $" lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}");
 }

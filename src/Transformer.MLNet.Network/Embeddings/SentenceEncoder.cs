@@ -66,12 +66,12 @@ public sealed class SentenceEncoder : IDisposable
         device ??= weightsDevice;
         var dtype = options.UseBFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
         if (dtype == ScalarType.Float32 && device.type == weightsDevice.type && device.index == weightsDevice.index)
-            return new SentenceEncoder(model.Model, ownsModel: false, model.Tokenizer, options, device, dtype);
+            return new SentenceEncoder(model.Model, ownsModel: false, model.Tokenizer.WithRules(options.TokenizationRules), options, device, dtype);
 
         var copy = new BertModel(model.Config);
         StateDictLoader.LoadStrict(copy, model.Model.state_dict(), "the pretrained model");
         copy.to(device).to(dtype).eval();
-        return new SentenceEncoder(copy, ownsModel: true, model.Tokenizer, options, device, dtype);
+        return new SentenceEncoder(copy, ownsModel: true, model.Tokenizer.WithRules(options.TokenizationRules), options, device, dtype);
     }
 
     /// <summary>Embeds texts.</summary>

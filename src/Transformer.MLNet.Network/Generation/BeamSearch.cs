@@ -86,7 +86,8 @@ public static class BeamSearch
                     nextBeams.Add((beam, token, score));
                 }
 
-                var old = beams[input];
+                // A copy: beam b may extend a parent beam that an earlier b has already replaced in beams[input].
+                var old = beams[input].ToArray();
                 for (int b = 0; b < width; b++)
                 {
                     if (b < nextBeams.Count)

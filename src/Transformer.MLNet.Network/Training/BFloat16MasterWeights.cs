@@ -71,6 +71,19 @@ public sealed class BFloat16MasterWeights : IDisposable
             parameters[i].copy_(masters[i]);
     }
 
+    /// <summary>
+    /// Converts the model back to float32 and gives it the master weights exactly (not their bfloat16 rounding), for
+    /// inference or saving after training. The masters stay usable until disposed.
+    /// </summary>
+    public void RestoreFloat32Model()
+    {
+        model.to(ScalarType.Float32);
+        using var noGrad = no_grad();
+        var parameters = model.parameters().ToArray();
+        for (int i = 0; i < parameters.Length; i++)
+            parameters[i].copy_(masters[i]);
+    }
+
     /// <summary>Frees the master weights.</summary>
     public void Dispose()
     {

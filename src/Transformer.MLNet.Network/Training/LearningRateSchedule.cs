@@ -20,7 +20,18 @@ public sealed record LearningRateSchedule(double PeakLearningRate, long WarmupSt
 
     /// <summary>Learning rate for the update that follows <paramref name="completedSteps"/> completed updates.</summary>
     /// <param name="completedSteps">Updates already applied (0 for the first update).</param>
-    public double At(long completedSteps)
+    public double At(long completedSteps) => At(completedSteps, 0);
+
+    /// <summary>
+    /// Learning rate for the update that follows <paramref name="completedSteps"/> completed updates, with the decay
+    /// at least <paramref name="minimumProgress"/> of the way through: a time-budgeted run passes the fraction of its
+    /// budget spent, so that linear and cosine decay reach zero when the budget runs out even if fewer than
+    /// <see cref="TotalSteps"/> updates fit (the budget-aware schedules of Li, Yumer and Ramanan, "Budgeted Training:
+    /// Rethinking Deep Neural Network Training Under Resource Constraints", ICLR 2020). Warmup still counts updates.
+    /// </summary>
+    /// <param name="completedSteps">Updates already applied (0 for the first update).</param>
+    /// <param name="minimumProgress">Lower bound of the decay's progress, in [0, 1].</param>
+    public double At(long completedSteps, double minimumProgress)
     {
         // Count from 1 so that the first update never gets a zero learning rate.
         double step = completedSteps + 1;
@@ -28,7 +39,7 @@ public sealed record LearningRateSchedule(double PeakLearningRate, long WarmupSt
             return PeakLearningRate * step / WarmupSteps;
 
         double decaySteps = Math.Max(1, TotalSteps - WarmupSteps);
-        double progress = Math.Clamp((step - WarmupSteps) / decaySteps, 0, 1);
+        double progress = Math.Clamp(Math.Max((step - WarmupSteps) / decaySteps, minimumProgress), 0, 1);
         return Decay switch
         {
             LearningRateDecay.Constant => PeakLearningRate,

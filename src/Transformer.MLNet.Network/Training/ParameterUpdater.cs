@@ -60,7 +60,13 @@ public sealed class ParameterUpdater : IDisposable
     public long CompletedSteps { get; private set; }
 
     /// <summary>Learning rate the next update will use.</summary>
-    public double LearningRate => schedule.At(CompletedSteps);
+    public double LearningRate => schedule.At(CompletedSteps, MinimumScheduleProgress);
+
+    /// <summary>
+    /// Lower bound, in [0, 1], of how far the learning-rate decay has progressed; a time-budgeted loop sets it to the
+    /// fraction of the budget spent (see <see cref="LearningRateSchedule.At(long, double)"/>). Default 0.
+    /// </summary>
+    public double MinimumScheduleProgress { get; set; }
 
     /// <summary>Global L2 norm of the gradients before clipping, at the last update (NaN before the first).</summary>
     public double LastGradientNorm { get; private set; } = double.NaN;
@@ -181,7 +187,7 @@ public sealed class ParameterUpdater : IDisposable
             return false;
         }
 
-        double rate = schedule.At(CompletedSteps);
+        double rate = schedule.At(CompletedSteps, MinimumScheduleProgress);
         foreach (var group in optimizer.ParamGroups)
             group.LearningRate = rate;
         optimizer.step();
@@ -205,6 +211,18 @@ public sealed class ParameterUpdater : IDisposable
         var squares = parameters.Select(p => p.grad!.to_type(ScalarType.Float32).square().sum()).ToArray();
         return stack(squares).sum().sqrt().ToDouble();
     }
+
+    /// <summary>
+    /// The parameters in float32, in the order of <c>model.parameters()</c>: the master copies when training in
+    /// bfloat16, otherwise the model's own parameters.
+    /// </summary>
+    public IReadOnlyList<Parameter> Float32Parameters => masterWeights?.Masters ?? optimised;
+
+    /// <summary>
+    /// After bfloat16 training, converts the model back to float32 with the exact master weights; does nothing for
+    /// float32 training. Call once training is over, before disposing this updater.
+    /// </summary>
+    public void RestoreFloat32Model() => masterWeights?.RestoreFloat32Model();
 
     /// <summary>Frees the optimizer state and master weights (not the model).</summary>
     public void Dispose()

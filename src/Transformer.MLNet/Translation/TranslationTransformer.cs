@@ -21,4 +21,13 @@ public sealed class TranslationTransformer : GeneratedTextTransformer
     /// <param name="decoding">Decoding settings; null uses <see cref="GeneratedTextTransformer.Decoding"/>.</param>
     /// <returns>One translation per source, in order.</returns>
     public string[] Translate(IReadOnlyList<string> sources, GenerationOptions? decoding = null) => Generate(sources, decoding);
+
+    /// <summary>
+    /// The decoder's attention over the source while it writes <paramref name="translation"/>, per layer and head
+    /// (e.g. to draw which source words each translated word looked at).
+    /// </summary>
+    /// <param name="source">Source text.</param>
+    /// <param name="translation">A translation of it, usually from <see cref="Translate"/>.</param>
+    /// <returns>The weights with the tokens as text.</returns>
+    public CrossAttentionMap CrossAttention(string source, string translation) => ((TranslationGenerator)Generator).CrossAttention(source, translation);
 }

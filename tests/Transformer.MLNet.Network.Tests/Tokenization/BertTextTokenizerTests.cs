@@ -48,6 +48,43 @@ public sealed class BertTextTokenizerTests
     }
 
     [TestMethod]
+    [TestCategory("Parity")]
+    public void Package_rules_give_the_packages_own_ids_on_every_sentence()
+    {
+        // Every STS-B test sentence, and text the package's rules are least likely to agree on by chance: Spanish
+        // with accents and inverted marks (Tatoeba), and review text with odd punctuation (UCI sentiment).
+        var package = new MiniLMTokenizer();
+        var rules = Tokenizer.WithRules(BertTokenizationRules.MiniLmPackage);
+        Assert.AreEqual(BertTokenizationRules.MiniLmPackage, rules.Rules);
+        Assert.AreSame(Tokenizer, Tokenizer.WithRules(BertTokenizationRules.Reference));
+        var tatoeba = Network.Data.TatoebaSpanishEnglish.Load();
+        var corpora = new Dictionary<string, IReadOnlyList<string>>
+        {
+            ["STS-B test"] = MiniLmFixture.Sentences,
+            ["Tatoeba Spanish (every 20th)"] = [.. tatoeba.Where((_, i) => i % 20 == 0).Select(p => p.Target)],
+            ["UCI sentiment"] = [.. new[] { "yelp", "imdb" }.SelectMany(Network.Data.UciSentiment.Read).Select(r => r.Text)],
+            ["edge cases"] = ["", "   ", "a  b", "tab\there", "line\nbreak", "crlf\r\nsplit", "q3 7.4m ok", "résumé café", "india’s “quotes” …",
+                "x–y—z", "naïve 日本語 😀", "a_b-c+d=e", "   lead and trail   ", "\t\t\t", "supercalifragilisticexpialidocious"],
+        };
+        foreach (var (name, texts) in corpora)
+        {
+            int differing = 0;
+            foreach (var text in texts)
+            {
+                long[] theirs = package.Encode(text)[0].InputIds;
+                int[] ours = rules.EncodeToIds(text, 512, out _);
+                if (theirs.SequenceEqual(ours.Select(i => (long)i)))
+                    continue;
+                if (differing++ < 5)
+                    TestContext.WriteLine($"{name}: \"{text}\"\n  package {Tokens(theirs.Select(i => (int)i))}\n  ours    {Tokens(ours)}");
+            }
+
+            TestContext.WriteLine($"{name}: {texts.Count} texts, {texts.Count - differing} identical");
+            Assert.AreEqual(0, differing, $"{name}: {differing} of {texts.Count} texts get other ids than the package's");
+        }
+    }
+
+    [TestMethod]
     public void Keeps_symbols_and_splits_tabs_like_the_reference_basic_tokenizer()
     {
         var ids = Tokenizer.EncodeToIds("Costs $5+tax\tnow_it, RÉSUMÉ", 64, out _);

@@ -28,6 +28,16 @@ public sealed class LearningRateScheduleTests
     }
 
     [TestMethod]
+    public void A_minimum_progress_moves_the_decay_on_but_never_back_or_into_warmup()
+    {
+        var linear = new LearningRateSchedule(1e-3, 10, 110, LearningRateDecay.Linear);
+        Assert.AreEqual(0.75e-3, linear.At(14, minimumProgress: 0.25), 1e-12, "a quarter of the budget spent: 75% of the peak");
+        Assert.AreEqual(linear.At(89), linear.At(89, minimumProgress: 0.1), 1e-12, "steps further on than the time: steps decide");
+        Assert.AreEqual(0, linear.At(20, minimumProgress: 1), 1e-12);
+        Assert.AreEqual(linear.At(3), linear.At(3, minimumProgress: 0.9), 1e-12, "warmup counts updates only");
+    }
+
+    [TestMethod]
     public void Paper_schedule_matches_equation_3()
     {
         const int modelDim = 512, warmup = 4000;
