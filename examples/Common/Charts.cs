@@ -14,14 +14,18 @@ public static class Charts
         var plot = new Plot();
         foreach (var s in series)
         {
-            var line = plot.Add.ScatterLine(s.X.ToArray(), s.Y.ToArray());
+            // Sparse series (e.g. one validation per epoch) get markers so that two points still show.
+            var line = s.X.Count < 20 ? plot.Add.Scatter(s.X.ToArray(), s.Y.ToArray()) : plot.Add.ScatterLine(s.X.ToArray(), s.Y.ToArray());
+            if (s.X.Count < 20)
+                line.MarkerSize = 7;
             line.LegendText = s.Name;
         }
 
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
-        plot.ShowLegend();
+        // Loss curves fall from the upper left, so the upper right is the corner they leave free.
+        plot.ShowLegend(Alignment.UpperRight);
         return Save(plot, path, 720, 440);
     }
 
@@ -59,7 +63,8 @@ public static class Charts
             plot.Axes.Bottom.MinimumSize = 4 * columnLabels.Max(l => l.Length) + 20;   // room for the slanted labels
         plot.Title(title);
         int cell = Math.Clamp(480 / Math.Max(rows, columns), 24, 60);
-        return Save(plot, path, 220 + cell * columns, 160 + cell * rows);
+        int rowLabelWidth = 7 * rowLabels.Max(l => l.Length), slantedLabels = rotate ? 5 * columnLabels.Max(l => l.Length) : 0;
+        return Save(plot, path, 160 + rowLabelWidth + cell * columns + slantedLabels, 160 + cell * rows + slantedLabels);
     }
 
     /// <summary>Bars, one per label, with an optional horizontal reference line (e.g. a target ratio).</summary>
@@ -76,7 +81,7 @@ public static class Charts
         plot.Axes.Margins(bottom: 0);
         plot.Title(title);
         plot.YLabel(yLabel);
-        return Save(plot, path, 120 + 90 * labels.Count, 460);
+        return Save(plot, path, Math.Max(160 + 110 * labels.Count + 6 * labels.Max(l => l.Length), 10 * title.Length), 460);
     }
 
     /// <summary>

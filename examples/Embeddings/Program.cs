@@ -37,7 +37,7 @@ foreach (int i in Enumerable.Range(0, pairs.Count).OrderByDescending(i => predic
         $"  {predicted[i]:F3} [{pairs[i].Score:F1}]  \"{pairs[i].Sentence1}\" ~ \"{pairs[i].Sentence2}\""));
 }
 
-Console.WriteLine(Charts.SaveScatter(Charts.PicturePath("embeddings-stsb.png"), "STS-B test: cosine similarity of MiniLM embeddings vs human rating",
+Console.WriteLine(Charts.SaveScatter(Charts.PicturePath("embeddings-stsb.png"), "STS-B test: MiniLM cosine vs human rating",
     "human rating (0-5)", "cosine similarity", gold, predicted));
 // Six short sentences from three closely related pairs: the matrix should show three bright 2x2 blocks.
 int[] chosen = [.. Enumerable.Range(0, pairs.Count)
@@ -48,7 +48,7 @@ for (int a = 0; a < rows.Length; a++)
     for (int b = 0; b < rows.Length; b++)
         matrix[a, b] = EmbeddingSimilarity.Cosine(embeddings[rows[a]], embeddings[rows[b]]);
 string[] labels = [.. rows.Select(r => sentences[r])];
-Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("embeddings-similarity.png"), "Cosine similarity of MiniLM sentence embeddings", matrix, labels, labels));
+Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("embeddings-similarity.png"), "MiniLM embeddings: cosine similarity", matrix, labels, labels));
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1}"));

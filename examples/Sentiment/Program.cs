@@ -89,7 +89,7 @@ Console.WriteLine();
 Console.WriteLine(Charts.SaveLines(Charts.PicturePath("sentiment-fine-tuning.png"), "Fine-tuning MiniLM on yelp (loss: mean over the epoch so far)",
     "update", "cross-entropy", [.. curves]));
 var means = results.GroupBy(r => r.Name).Select(g => (Name: g.Key, Accuracy: g.Average(r => r.Accuracy))).ToList();
-Console.WriteLine(Charts.SaveBars(Charts.PicturePath("sentiment-accuracy.png"), $"UCI yelp test accuracy, mean of seeds {string.Join(", ", seeds)}",
+Console.WriteLine(Charts.SaveBars(Charts.PicturePath("sentiment-accuracy.png"), $"UCI yelp test accuracy (mean of {seeds.Length} seeds)",
     "accuracy", [.. means.Select(m => m.Name)], [.. means.Select(m => m.Accuracy)]));
 
 // Save the last fine-tuned pipeline, reload it in a fresh MLContext, check it predicts the same, and use it.

@@ -61,7 +61,7 @@ var trainData = mlContext.Data.LoadFromEnumerable(train);
 var clock = Stopwatch.StartNew();
 var model = mlContext.Transforms.Text.TrainTranslator(options).Fit(trainData);
 double trainMinutes = clock.Elapsed.TotalMinutes;
-Console.WriteLine($"trained in {trainMinutes:F1} min");
+Console.WriteLine($"trained in {trainMinutes:F1} min: {model.ParameterCount:N0} parameters, vocabulary {model.Architecture.VocabSize:N0} tokens");
 
 string[] sources = [.. test.Select(t => t.Source)];
 IReadOnlyList<string>[] references = [.. test.Select(t => t.References)];
@@ -91,9 +91,11 @@ var validated = reports.Where(r => r.ValidationLoss is not null).ToList();
 Console.WriteLine("\n" + Charts.SaveLines(Charts.PicturePath("translation-training.png"), "Spanish → English on Tatoeba", "update", "cross-entropy (nats/token)",
     new Series("training loss (label-smoothed, mean since last report)", [.. reports.Select(r => (double)r.Step)], [.. reports.Select(r => r.TrainLoss)]),
     new Series("validation loss", [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)])));
-int shown = Enumerable.Range(0, test.Count).First(i => sources[i].Split(' ').Length is >= 6 and <= 9 && greedy[i].Length > 0);
-var map = model.CrossAttention(sources[shown], greedy[shown]);
-Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("translation-cross-attention.png"), $"Cross-attention, last decoder layer: {sources[shown]}",
+const string shown = "Mañana voy a comprar un libro para mi hermana.";
+string shownTranslation = model.Translate([shown], options.Decoding with { Strategy = DecodingStrategy.BeamSearch, BeamWidth = 4, LengthPenalty = 0.6 })[0];
+Console.WriteLine($"{shown} → {shownTranslation}");
+var map = model.CrossAttention(shown, shownTranslation);
+Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("translation-cross-attention.png"), "Cross-attention, last decoder layer (heads averaged)",
     map.Average(), [.. map.SourceTokens.Select(t => t.Trim())], [.. map.TargetTokens.Select(t => t.Trim())]));
 
 string modelPath = Path.Combine(Path.GetDirectoryName(Charts.PicturePath("x"))!, "..", "models", "translation-es-en.zip");

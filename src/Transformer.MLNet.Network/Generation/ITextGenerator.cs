@@ -9,6 +9,12 @@ public interface ITextGenerator : IDisposable
     /// <returns>The outputs, in input order.</returns>
     string[] GenerateText(IReadOnlyList<string> inputs, GenerationOptions? options = null);
 
+    /// <summary>The network's sizes, with the vocabulary size of its tokenizer.</summary>
+    Configuration.TransformerConfig Config { get; }
+
+    /// <summary>Number of trainable weights.</summary>
+    long ParameterCount { get; }
+
     /// <summary>Writes config, tokenizer and weights to one stream.</summary>
     /// <param name="stream">Destination; left open.</param>
     void Save(Stream stream);

@@ -33,6 +33,12 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
     /// <summary>The tokenizer.</summary>
     public GenerationTokenizer Tokenizer { get; }
 
+    /// <inheritdoc/>
+    public TransformerConfig Config => config;
+
+    /// <inheritdoc/>
+    public long ParameterCount => Model.parameters().Sum(p => p.numel());
+
     /// <summary>Name of the model kind in the saved file.</summary>
     private protected abstract string Kind { get; }
 

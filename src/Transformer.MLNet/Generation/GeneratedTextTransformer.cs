@@ -23,6 +23,12 @@ public abstract class GeneratedTextTransformer : TextMappingTransformer
 
     internal ITextGenerator Generator { get; }
 
+    /// <summary>The trained network's sizes (vocabulary size included).</summary>
+    public Network.Configuration.TransformerConfig Architecture => Generator.Config;
+
+    /// <summary>Number of trained weights.</summary>
+    public long ParameterCount => Generator.ParameterCount;
+
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
     /// <summary>Generates directly, optionally with other decoding settings (e.g. beam search or sampling) than the pipeline's.</summary>

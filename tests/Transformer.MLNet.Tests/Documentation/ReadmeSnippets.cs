@@ -4,9 +4,11 @@ using Transformer.MLNet.Classification;
 using Transformer.MLNet.Embeddings;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Persistence;
 using Transformer.MLNet.TextGeneration;
 using Transformer.MLNet.Translation;
@@ -31,6 +33,12 @@ internal static class ReadmeSnippets
         mlContext.Model.SavePipeline(model, trainSet.Schema, "sentiment.zip");
         var loaded = new MLContext().Model.LoadPipeline("sentiment.zip", out var inputSchema);
         _ = (metrics, loaded, inputSchema);
+
+        var sameAsPackage = mlContext.Transforms.Text.ApplySentenceEmbedding(new SentenceEmbeddingOptions
+        {
+            OutputColumnName = "Features", InputColumnName = "Text", TokenizationRules = BertTokenizationRules.MiniLmPackage,
+        });
+        _ = sameAsPackage;
     }
 
     public static void Classifiers()
@@ -82,5 +90,17 @@ internal static class ReadmeSnippets
             TextColumnName = "Text", PromptColumnName = "Prompt", OutputColumnName = "Completion",
         });
         _ = (translator, generator);
+    }
+
+    public static void TranslationEvaluation(TranslationEstimator translator, IDataView trainSet, IDataView testSet)
+    {
+        var mlContext = new MLContext(seed: 0);
+        var model = translator.Fit(trainSet);
+        var metrics = mlContext.Transforms.Text.EvaluateTranslation(model.Transform(testSet), referenceColumnName: "English");
+        Console.WriteLine($"BLEU {metrics.Bleu.Score:F1}  chrF {metrics.ChrF:F1}");
+        var beam = model.Translate(["¿Dónde está la estación?"], model.Decoding with { Strategy = DecodingStrategy.BeamSearch, BeamWidth = 4 });
+        CrossAttentionMap map = model.CrossAttention("¿Dónde está la estación?", beam[0]);   // weights per layer and head
+        double[,] lastLayer = map.Average();                                               // target tokens × source tokens
+        _ = lastLayer;
     }
 }
