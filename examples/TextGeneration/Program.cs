@@ -18,8 +18,8 @@ CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureIn
 
 bool quick = args.Contains("--quick");
 bool fp32 = args.Contains("--fp32");
-long steps = (long)Argument("--steps", quick ? 100 : 5000);
-double minutes = Argument("--minutes", quick ? 2 : 19);
+long steps = (long)ExampleArguments.Number(args, "--steps", quick ? 100 : 5000);
+double minutes = ExampleArguments.Number(args, "--minutes", quick ? 2 : 19);
 
 var (trainText, validationText) = TinyShakespeare.Load();
 var tokenizer = CharacterTokenizer.Train(trainText);
@@ -38,7 +38,7 @@ Seeding.Apply(1337);
 var model = new DecoderOnlyModel(config);
 Console.WriteLine($"parameters: {model.parameters().Sum(p => p.numel()):N0}");
 
-var progress = new Progress();
+var progress = new TrainingLog();
 var options = new GenerativeTrainingOptions
 {
     Optimization = new TrainingOptions
@@ -67,11 +67,8 @@ Console.WriteLine($"trained {summary.Steps} steps in {trainMinutes:F1} min ({sum
 double validationLoss = LanguageModelTrainer.Evaluate(model, validation, options.BlockSize, batchSize: 64);
 Console.WriteLine($"validation loss {validationLoss:F4} nats/char (perplexity {Transformer.MLNet.Network.Metrics.Perplexity.FromMeanLoss(validationLoss):F2})");
 
-var reports = progress.Reports;
-var validated = reports.Where(r => r.ValidationLoss is not null).ToList();
-Console.WriteLine(Charts.SaveLines(Charts.PicturePath("text-generation-training.png"), "Tiny Shakespeare, character level", "update", "nats per character",
-    new Series("training loss (mean since last report)", [.. reports.Select(r => (double)r.Step)], [.. reports.Select(r => r.TrainLoss)]),
-    new Series("validation loss (first 20 batches)", [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)])));
+Console.WriteLine(progress.SaveCurves(Charts.PicturePath("text-generation-training.png"), "Tiny Shakespeare, character level", "nats per character",
+    "training loss (mean since last report)", "validation loss (first 20 batches)"));
 
 using var generator = new TextGenerator(model, tokenizer);
 string prompt = "ROMEO:\n";
@@ -82,23 +79,3 @@ int[] sample = generator.Generate([tokenizer.Encode(prompt)], new GenerationOpti
 Console.WriteLine($"\nsample:\n{prompt}{tokenizer.Decode(sample)}\n");
 Console.WriteLine($"val_loss={validationLoss:F4} train_minutes={trainMinutes:F1}");
 
-double Argument(string name, double fallback)
-{
-    int at = Array.IndexOf(args, name);
-    return at >= 0 && at + 1 < args.Length ? double.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-}
-
-internal sealed class Progress : IProgress<TrainingProgress>
-{
-    public List<TrainingProgress> Reports { get; } = [];
-
-    public void Report(TrainingProgress value)
-    {
-        Reports.Add(value);
-        Print(value);
-    }
-
-    private static void Print(TrainingProgress value) => Console.WriteLine(
-        $"  step {value.Step,5} train loss {value.TrainLoss:F3}" +
-        (value.ValidationLoss is { } v ? $" validation loss {v:F3}" : "") + $" lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}");
-}

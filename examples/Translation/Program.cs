@@ -22,8 +22,8 @@ TorchRuntime.EnsureLoaded();
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 bool quick = args.Contains("--quick");
-double minutes = Argument("--minutes", quick ? 2 : 26);
-int epochs = (int)Argument("--epochs", quick ? 1 : 10);
+double minutes = ExampleArguments.Number(args, "--minutes", quick ? 2 : 26);
+int epochs = (int)ExampleArguments.Number(args, "--epochs", quick ? 1 : 10);
 
 var pairs = TatoebaSpanishEnglish.Load();
 var split = TranslationSplit.BySource(pairs, testFraction: 0.02, seed: 2018);
@@ -33,7 +33,7 @@ Console.WriteLine($"Tatoeba spa-eng: {pairs.Count} pairs; train {train.Count} pa
                   $"with {test.Sum(t => t.References.Count)} English references");
 
 // About 10M parameters: 3 + 3 pre-LN layers, d_model 256, 4 heads, d_ff 1024, one shared embedding/output matrix.
-var progress = new Progress();
+var progress = new TrainingLog();
 var options = new TranslationOptions
 {
     SourceColumnName = nameof(TranslationPair.Source),
@@ -86,11 +86,8 @@ foreach (int i in Enumerable.Range(0, 12).Select(k => k * test.Count / 12))
     Console.WriteLine($"  {sources[i]} | {greedy[i]} | {beam[i]} | {references[i][0]}");
 
 // Pictures: the loss curves, and which Spanish tokens each English token looked at (last decoder layer, heads averaged).
-var reports = progress.Reports;
-var validated = reports.Where(r => r.ValidationLoss is not null).ToList();
-Console.WriteLine("\n" + Charts.SaveLines(Charts.PicturePath("translation-training.png"), "Spanish → English on Tatoeba", "update", "cross-entropy (nats/token)",
-    new Series("training loss (label-smoothed, mean since last report)", [.. reports.Select(r => (double)r.Step)], [.. reports.Select(r => r.TrainLoss)]),
-    new Series("validation loss", [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)])));
+Console.WriteLine("\n" + progress.SaveCurves(Charts.PicturePath("translation-training.png"), "Spanish → English on Tatoeba", "cross-entropy (nats/token)",
+    "training loss (label-smoothed, mean since last report)", "validation loss"));
 const string shown = "Mañana voy a comprar un libro para mi hermana.";
 string shownTranslation = model.Translate([shown], options.Decoding with { Strategy = DecodingStrategy.BeamSearch, BeamWidth = 4, LengthPenalty = 0.6 })[0];
 Console.WriteLine($"{shown} → {shownTranslation}");
@@ -105,23 +102,3 @@ Console.WriteLine($"saved {Path.GetFullPath(modelPath)}\n");
 
 Console.WriteLine($"bleu_greedy={greedyBleu.Score:F2} bleu_beam={beamBleu.Score:F2} chrf={greedyChrf:F2} train_minutes={trainMinutes:F1}");
 
-double Argument(string name, double fallback)
-{
-    int at = Array.IndexOf(args, name);
-    return at >= 0 && at + 1 < args.Length ? double.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-}
-
-internal sealed class Progress : IProgress<TrainingProgress>
-{
-    public List<TrainingProgress> Reports { get; } = [];
-
-    public void Report(TrainingProgress value)
-    {
-        Reports.Add(value);
-        Print(value);
-    }
-
-    private static void Print(TrainingProgress value) => Console.WriteLine(
-        $"  step {value.Step,6} epoch {value.Epoch} train loss {value.TrainLoss:F3}" +
-        (value.ValidationLoss is { } v ? $" validation loss {v:F3}" : "") + $" lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}");
-}

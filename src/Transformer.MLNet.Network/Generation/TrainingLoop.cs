@@ -176,21 +176,15 @@ internal sealed class TrainingLoop
     private void Snapshot(ParameterUpdater updater)
     {
         using var noGrad = no_grad();
-        var exact = new Dictionary<string, Tensor>();
         var masters = updater.Float32Parameters;
-        int index = 0;
-        foreach (var (name, _) in model.named_parameters())
-            exact[name] = masters[index++];
-
+        var exact = model.named_parameters().Select((p, i) => (p.name, Master: (Tensor)masters[i])).ToDictionary(p => p.name, p => p.Master);
         foreach (var (name, value) in model.state_dict())
         {
             var source = exact.GetValueOrDefault(name) ?? value;
-            if (bestWeights is null)
-                (bestWeights = [])[name] = KeepFloat32(source);
-            else if (bestWeights.TryGetValue(name, out var kept))
+            if (bestWeights?.TryGetValue(name, out var kept) == true)
                 kept.copy_(source);
             else
-                bestWeights[name] = KeepFloat32(source);
+                (bestWeights ??= [])[name] = KeepFloat32(source);
         }
 
         static Tensor KeepFloat32(Tensor source) =>

@@ -13,7 +13,7 @@ public sealed partial class BertTextTokenizer
     private sealed class PackageRules
     {
         // The package splits a space-separated piece before and after each of these characters, keeping them.
-        private const string Separators = ".,;:\\/?!#$%()=+-*\"'\u2013_`<>&^@{}[]|~";
+        private static readonly System.Buffers.SearchValues<char> Separators = System.Buffers.SearchValues.Create(".,;:\\/?!#$%()=+-*\"'\u2013_`<>&^@{}[]|~");
 
         private readonly Dictionary<string, int> _ids;
         private readonly BertTokenizer _wordPiece;
@@ -38,14 +38,10 @@ public sealed partial class BertTextTokenizer
             foreach (string piece in text.Split([" ", "\r\n"], StringSplitOptions.None))
             {
                 int start = 0;
-                for (int i = 0; i < piece.Length; i++)
+                for (int i; (i = piece.AsSpan(start).IndexOfAny(Separators)) >= 0; start += i + 1)
                 {
-                    if (Separators.Contains(piece[i]))
-                    {
-                        AddWord(piece[start..i], ids);
-                        AddWord(piece[i..(i + 1)], ids);
-                        start = i + 1;
-                    }
+                    AddWord(piece.Substring(start, i), ids);
+                    AddWord(piece.Substring(start + i, 1), ids);
                 }
 
                 AddWord(piece[start..], ids);

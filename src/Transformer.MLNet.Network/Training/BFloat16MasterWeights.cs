@@ -78,10 +78,7 @@ public sealed class BFloat16MasterWeights : IDisposable
     public void RestoreFloat32Model()
     {
         model.to(ScalarType.Float32);
-        using var noGrad = no_grad();
-        var parameters = model.parameters().ToArray();
-        for (int i = 0; i < parameters.Length; i++)
-            parameters[i].copy_(masters[i]);
+        CopyMastersToModel();
     }
 
     /// <summary>Frees the master weights.</summary>
