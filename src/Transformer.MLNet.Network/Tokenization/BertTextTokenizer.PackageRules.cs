@@ -17,19 +17,12 @@ public sealed partial class BertTextTokenizer
         private static readonly System.Buffers.SearchValues<char> Separators = System.Buffers.SearchValues.Create(".,;:\\/?!#$%()=+-*\"'\u2013_`<>&^@{}[]|~");
 
         private readonly WordPieceVocabulary _vocabulary;
-        private readonly int _classification;
-        private readonly int _separator;
 
-        public PackageRules(WordPieceVocabulary vocabulary)
-        {
-            _vocabulary = vocabulary;
-            _classification = vocabulary.Id("[CLS]");
-            _separator = vocabulary.Id("[SEP]");
-        }
+        public PackageRules(WordPieceVocabulary vocabulary) => _vocabulary = vocabulary;
 
-        public List<int> Encode(string text)
+        /// <summary>Appends the text's ids, without <c>[CLS]</c> and <c>[SEP]</c>.</summary>
+        public void Append(string text, List<int> ids)
         {
-            var ids = new List<int>(Math.Min(text.Length / 3 + 2, 256)) { _classification };
             ReadOnlySpan<char> rest = text;
             while (true)
             {
@@ -46,9 +39,6 @@ public sealed partial class BertTextTokenizer
                     break;
                 rest = rest[(end + (rest[end] == ' ' ? 1 : 2))..];
             }
-
-            ids.Add(_separator);
-            return ids;
         }
 
         private void AddPiece(ReadOnlySpan<char> piece, List<int> ids)

@@ -20,20 +20,12 @@ public sealed partial class BertTextTokenizer
         private static readonly string[] SpecialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
         private readonly WordPieceVocabulary _vocabulary;
-        private readonly int _classification;
-        private readonly int _separator;
 
-        public ReferenceRules(WordPieceVocabulary vocabulary)
+        public ReferenceRules(WordPieceVocabulary vocabulary) => _vocabulary = vocabulary;
+
+        /// <summary>Appends the text's ids, without <c>[CLS]</c> and <c>[SEP]</c>.</summary>
+        public void Append(string text, List<int> ids)
         {
-            _vocabulary = vocabulary;
-            _classification = vocabulary.Id("[CLS]");
-            _separator = vocabulary.Id("[SEP]");
-        }
-
-        public List<int> Encode(string text)
-        {
-            var ids = new List<int>(Math.Min(text.Length / 3 + 2, 256)) { _classification };
-
             // Special tokens written in the text are those tokens (leftmost, then longest, match), and cut the text
             // into sections that are normalised separately.
             int sectionStart = 0;
@@ -55,8 +47,6 @@ public sealed partial class BertTextTokenizer
             }
 
             AppendSection(text.AsSpan(sectionStart), ids);
-            ids.Add(_separator);
-            return ids;
         }
 
         // The cleaned text is written to a pooled buffer, so that long texts do not allocate large objects on each call;

@@ -116,7 +116,12 @@ public sealed partial class BertTextTokenizer
         if (maxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
 
-        var ids = _package is null ? _reference!.Encode(text) : _package.Encode(text);
+        var ids = new List<int>(Math.Min(text.Length / 3 + 2, 256)) { ClsTokenId };
+        if (_package is null)
+            _reference!.Append(text, ids);
+        else
+            _package.Append(text, ids);
+        ids.Add(SepTokenId);
         truncated = ids.Count > maxTokens;
         if (!truncated)
             return [.. ids];
