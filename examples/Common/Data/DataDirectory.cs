@@ -36,17 +36,23 @@ public static class DataDirectory
         throw new FileNotFoundException($"Data not found: {path} ({where}).", path);
     }
 
-    private static string? RepositoryData()
+    /// <summary>The repository's root folder (the one holding <c>Transformer.MLNet.sln</c>), or null when not run from a clone.</summary>
+    public static string? RepositoryRoot
     {
-        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        get
         {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
             {
-                if (File.Exists(Path.Combine(dir.FullName, SolutionFile)))
-                    return Path.Combine(dir.FullName, FolderName);
+                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                {
+                    if (File.Exists(Path.Combine(dir.FullName, SolutionFile)))
+                        return dir.FullName;
+                }
             }
-        }
 
-        return null;
+            return null;
+        }
     }
+
+    private static string? RepositoryData() => RepositoryRoot is { } root ? Path.Combine(root, FolderName) : null;
 }
