@@ -60,8 +60,9 @@ internal sealed class SegmentReader
 
     /// <summary>
     /// Runs <paramref name="load"/> (a persister's <c>Load</c>) on this segment. The network's loaders report files
-    /// of the temporary folder the entries were extracted to, and its argument checks name its own option classes;
-    /// both become an <see cref="InvalidDataException"/> that names this segment's entries instead.
+    /// of the temporary folder the entries were extracted to; their errors come out naming the entries instead. An
+    /// argument check that a persister did not pre-empt with <see cref="Require"/> comes out as an
+    /// <see cref="InvalidDataException"/> naming the segment.
     /// </summary>
     public ITransformer Load(Func<SegmentReader, ITransformer> load)
     {

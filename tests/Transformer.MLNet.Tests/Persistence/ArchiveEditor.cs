@@ -45,15 +45,19 @@ internal static class ArchiveEditor
     /// The archive with a JSON entry of a segment changed and its checksum updated in the manifest, as someone
     /// editing the file on purpose would do: only the loaders' own checks stand between the edit and the model.
     /// </summary>
-    public static byte[] EditJsonAndChecksum(byte[] archive, string entryName, Action<JsonObject> change)
-    {
-        byte[]? edited = null;
-        byte[] changed = Edit(archive, entryName, bytes =>
+    public static byte[] EditJsonAndChecksum(byte[] archive, string entryName, Action<JsonObject> change) =>
+        EditAndChecksum(archive, entryName, bytes =>
         {
             var json = JsonNode.Parse(bytes)!.AsObject();
             change(json);
-            return edited = Encoding.UTF8.GetBytes(json.ToJsonString());
+            return Encoding.UTF8.GetBytes(json.ToJsonString());
         });
+
+    /// <summary>The archive with an entry of a segment changed and its checksum updated in the manifest.</summary>
+    public static byte[] EditAndChecksum(byte[] archive, string entryName, Func<byte[], byte[]> change)
+    {
+        byte[]? edited = null;
+        byte[] changed = Edit(archive, entryName, bytes => edited = change(bytes));
         Assert.IsNotNull(edited, $"The archive has no entry '{entryName}'.");
         int slash = entryName.IndexOf('/', "segments/".Length);
         string folder = entryName[..(slash + 1)], name = entryName[(slash + 1)..];
