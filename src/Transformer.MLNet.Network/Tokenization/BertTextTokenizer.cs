@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
+using Transformer.MLNet.Network.IO;
 
 namespace Transformer.MLNet.Network.Tokenization;
 
@@ -101,8 +102,7 @@ public sealed partial class BertTextTokenizer
 
     /// <summary>Writes the vocabulary as <c>vocab.txt</c> (one token per line, in id order).</summary>
     /// <param name="path">Destination file.</param>
-    public void SaveVocabulary(string path) =>
-        File.WriteAllText(path, string.Join('\n', _vocabulary) + "\n", new UTF8Encoding(false));
+    public void SaveVocabulary(string path) => AtomicFile.WriteAllText(path, string.Join('\n', _vocabulary) + "\n");
 
     /// <summary>The token of an id.</summary>
     /// <param name="id">A vocabulary id.</param>
