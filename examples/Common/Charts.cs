@@ -96,10 +96,7 @@ public static class Charts
         string? folder = Environment.GetEnvironmentVariable("TRANSFORMER_MLNET_PICTURES");
         if (string.IsNullOrEmpty(folder))
         {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Transformer.MLNet.sln")))
-                directory = directory.Parent;
-            folder = directory is null ? Path.GetFullPath("pictures") : Path.Combine(directory.FullName, "artifacts", "pictures");
+            folder = Data.DataDirectory.RepositoryRoot is { } root ? Path.Combine(root, "artifacts", "pictures") : Path.GetFullPath("pictures");
         }
 
         Directory.CreateDirectory(folder);

@@ -6,7 +6,7 @@ using Sentiment;
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Embeddings;
 using Transformer.MLNet.Examples.Common;
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Persistence;
 

@@ -1,4 +1,4 @@
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 
 namespace Sentiment;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Transformer.MLNet.Examples.Common;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Configuration;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Runtime;

@@ -14,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 output=${1:-$root/artifacts/gpu/transformer-mlnet-gpu.tar.xz}
 limit=$((64 * 1024 * 1024))
-data=${TRANSFORMER_MLNET_DATA:-$root/../shared/data}
+data=${TRANSFORMER_MLNET_DATA:-$root/data}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 package=$stage/transformer-mlnet-gpu

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Evaluation;
 using Transformer.MLNet.Network.Pretrained;

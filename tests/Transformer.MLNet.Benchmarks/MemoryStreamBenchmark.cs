@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using TorchSharp;
 using Transformer.MLNet.Embeddings;
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 
 namespace Transformer.MLNet.Benchmarks;
 

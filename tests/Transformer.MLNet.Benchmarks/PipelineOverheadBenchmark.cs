@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Embeddings;
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Pretrained;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TorchSharp;
+using Transformer.MLNet.Network.IO;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
@@ -37,15 +38,13 @@ internal sealed record ClassifierCheckpoint(
         SafeTensors.Write(Path.Combine(folder, ModelFile), model.state_dict());
         updater.SaveState(Path.Combine(folder, OptimizerFile));
         using (var state = torch.random.get_rng_state())
-            File.WriteAllBytes(Path.Combine(folder, RandomFile), state.data<byte>().ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(folder, RandomFile), state.data<byte>().ToArray());
         string bestPath = Path.Combine(folder, BestFile);
         if (best is not null)
             SafeTensors.Write(bestPath, best);
         else
             File.Delete(bestPath);
-        string temporary = Path.Combine(folder, ProgressFile + ".tmp");
-        File.WriteAllText(temporary, JsonSerializer.Serialize(this, Json));
-        File.Move(temporary, Path.Combine(folder, ProgressFile), overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(folder, ProgressFile), JsonSerializer.Serialize(this, Json));
     }
 
     /// <summary>Reads the progress record of the checkpoint in <paramref name="folder"/>.</summary>

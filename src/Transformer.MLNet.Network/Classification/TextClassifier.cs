@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using TorchSharp;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.IO;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
@@ -149,7 +150,7 @@ public sealed class TextClassifier : IDisposable
     public void Save(string folder)
     {
         Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
+        AtomicFile.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
         HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), EncoderConfig);
         Tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));
         lock (gate)
@@ -169,17 +170,17 @@ public sealed class TextClassifier : IDisposable
         }
 
         TextClassifierSettings settings;
-        TransformerConfig config;
         try
         {
             settings = (JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
                 ?? throw new InvalidDataException($"{SettingsFile} is empty.")).Validate();
-            config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new InvalidDataException($"Saved classifier folder '{folder}' has an invalid {SettingsFile} or {PretrainedBert.ConfigFileName}: {e.Message}", e);
+            throw new InvalidDataException($"Saved classifier folder '{folder}' has an invalid {SettingsFile}: {e.Message}", e);
         }
+
+        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
 
         var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
         string weightsPath = Required(PretrainedBert.WeightsFileName);

@@ -126,17 +126,27 @@ public sealed record TransformerConfig
 
     /// <summary>Checks the config and throws an error naming the offending field and value.</summary>
     /// <exception cref="ArgumentException">A field is out of range.</exception>
-    public TransformerConfig Validate()
+    public TransformerConfig Validate() =>
+        Validate(field => "TransformerConfig." + field, field => field, (message, field) => new ArgumentException(message, field));
+
+    /// <summary>
+    /// Checks the config, naming fields as the file it was read from spells them (e.g. <c>num_attention_heads</c> in a
+    /// Hugging Face <c>config.json</c>), so an error never sends a user looking for a property they did not write.
+    /// </summary>
+    /// <param name="subject">How the offending field is named at the start of the message.</param>
+    /// <param name="field">How another field is named inside a rule.</param>
+    /// <param name="error">Builds the exception from the message and the property name.</param>
+    internal TransformerConfig Validate(Func<string, string> subject, Func<string, string> field, Func<string, string, Exception> error)
     {
-        static void Require(bool ok, string field, object value, string rule)
+        void Require(bool ok, string name, object value, string rule)
         {
             if (!ok)
-                throw new ArgumentException($"TransformerConfig.{field} = {value} is invalid: {rule}.", field);
+                throw error($"{subject(name)} = {value} is invalid: {rule}.", name);
         }
 
         Require(VocabSize > 0, nameof(VocabSize), VocabSize, "must be positive");
         Require(ModelDim > 0, nameof(ModelDim), ModelDim, "must be positive");
-        Require(Heads > 0 && ModelDim % Heads == 0, nameof(Heads), Heads, $"must be positive and divide ModelDim ({ModelDim})");
+        Require(Heads > 0 && ModelDim % Heads == 0, nameof(Heads), Heads, $"must be positive and divide {field(nameof(ModelDim))} ({ModelDim})");
         Require(FeedForwardDim > 0, nameof(FeedForwardDim), FeedForwardDim, "must be positive");
         Require(EncoderLayers >= 0, nameof(EncoderLayers), EncoderLayers, "must be zero or more");
         Require(DecoderLayers >= 0, nameof(DecoderLayers), DecoderLayers, "must be zero or more");
@@ -144,7 +154,7 @@ public sealed record TransformerConfig
         Require(LayerNormEps > 0, nameof(LayerNormEps), LayerNormEps, "must be positive");
         Require(MaxPositions > 0, nameof(MaxPositions), MaxPositions, "must be positive");
         Require(TypeVocabSize >= 0, nameof(TypeVocabSize), TypeVocabSize, "must be zero or more");
-        Require(PadTokenId >= 0 && PadTokenId < VocabSize, nameof(PadTokenId), PadTokenId, $"must be a token id below VocabSize ({VocabSize})");
+        Require(PadTokenId >= 0 && PadTokenId < VocabSize, nameof(PadTokenId), PadTokenId, $"must be a token id below {field(nameof(VocabSize))} ({VocabSize})");
         return this;
     }
 }

@@ -43,6 +43,8 @@ internal static class GenerativeModelFile
         var config = JsonSerializer.Deserialize<TransformerConfig>(reader.ReadString())
             ?? throw new InvalidDataException("The model file has no configuration.");
         var tokenizer = GenerationTokenizer.Load(reader);
-        return (config.Validate(), tokenizer);
+        // The config is JSON inside the file, keyed by property name: name the key, not the C# class.
+        config.Validate(field => $"config {field}", field => field, (message, _) => new InvalidDataException(message));
+        return (config, tokenizer);
     }
 }

@@ -1,5 +1,4 @@
 using TorchSharp;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.IO;
 
 namespace Transformer.MLNet.Network.Pretrained;
 
@@ -12,11 +13,29 @@ internal static class HuggingFaceBertConfig
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model config '{path}' does not exist; a Hugging Face BERT folder holds config.json, model.safetensors and vocab.txt.", path);
-        var json = JsonNode.Parse(File.ReadAllText(path))?.AsObject()
-            ?? throw new InvalidDataException($"'{path}' is empty.");
+        JsonObject json;
+        try
+        {
+            json = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"'{path}' is empty.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e);
+        }
 
-        int Int(string key) => json[key]?.GetValue<int>()
-            ?? throw new InvalidDataException($"'{path}' lacks \"{key}\", which a BERT config.json must have.");
+        int Int(string key)
+        {
+            var node = json[key] ?? throw new InvalidDataException($"'{path}' lacks \"{key}\", which a BERT config.json must have.");
+            try
+            {
+                return node.GetValue<int>();
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new InvalidDataException($"'{path}': {key} = {node.ToJsonString()} is invalid: must be an integer.", e);
+            }
+        }
+
         double Double(string key, double fallback) => json[key]?.GetValue<double>() ?? fallback;
 
         string modelType = json["model_type"]?.GetValue<string>() ?? "bert";
@@ -51,8 +70,27 @@ internal static class HuggingFaceBertConfig
             PadTokenId = json["pad_token_id"]?.GetValue<int>() ?? 0,
             ScaleEmbeddings = false,
             TieEmbeddings = false,
-        }.Validate();
+        }.Validate(
+            field => $"'{path}': {KeyOf(field)}",
+            KeyOf,
+            (message, _) => new InvalidDataException(message));
     }
+
+    // The config.json key each validated TransformerConfig property is read from.
+    private static string KeyOf(string property) => property switch
+    {
+        nameof(TransformerConfig.VocabSize) => "vocab_size",
+        nameof(TransformerConfig.ModelDim) => "hidden_size",
+        nameof(TransformerConfig.Heads) => "num_attention_heads",
+        nameof(TransformerConfig.FeedForwardDim) => "intermediate_size",
+        nameof(TransformerConfig.EncoderLayers) => "num_hidden_layers",
+        nameof(TransformerConfig.Dropout) => "hidden_dropout_prob",
+        nameof(TransformerConfig.LayerNormEps) => "layer_norm_eps",
+        nameof(TransformerConfig.MaxPositions) => "max_position_embeddings",
+        nameof(TransformerConfig.TypeVocabSize) => "type_vocab_size",
+        nameof(TransformerConfig.PadTokenId) => "pad_token_id",
+        _ => property,
+    };
 
     /// <summary>Writes <paramref name="config"/> as a BERT config.json that transformers' <c>BertModel</c> loads.</summary>
     /// <param name="path">The file.</param>
@@ -80,6 +118,6 @@ internal static class HuggingFaceBertConfig
             ["torch_dtype"] = "float32",
             ["initializer_range"] = 0.02,
         };
-        File.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

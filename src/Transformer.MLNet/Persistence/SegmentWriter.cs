@@ -9,14 +9,21 @@ internal sealed class SegmentWriter
     private readonly ZipArchive archive;
     private readonly Dictionary<string, string> files = new(StringComparer.Ordinal);
 
-    public SegmentWriter(ZipArchive archive, string folder)
+    public SegmentWriter(ZipArchive archive, string folder, bool embedPretrainedEncoders)
     {
         this.archive = archive;
         Folder = folder;
+        EmbedPretrainedEncoders = embedPretrainedEncoders;
     }
 
     /// <summary>Folder of the segment inside the archive, ending with '/'.</summary>
     public string Folder { get; }
+
+    /// <summary>
+    /// Copy unchanged pretrained encoders into the segment (a self-contained archive) instead of writing a reference
+    /// to the package they were loaded from.
+    /// </summary>
+    public bool EmbedPretrainedEncoders { get; }
 
     /// <summary>Path → SHA-256 of every entry written so far.</summary>
     public IReadOnlyDictionary<string, string> Files => files;
@@ -26,13 +33,7 @@ internal sealed class SegmentWriter
     {
         if (files.ContainsKey(name))
             throw new InvalidOperationException($"Entry '{name}' was already written to segment '{Folder}'.");
-        using var buffer = new MemoryStream();
-        write(buffer);
-        buffer.Position = 0;
-        var entry = archive.CreateEntry(Folder + name, CompressionLevel.Fastest);
-        using (var target = entry.Open())
-            buffer.CopyTo(target);
-        files[name] = PipelineArchive.Sha256(buffer);
+        files[name] = PipelineArchive.WriteEntry(archive, Folder + name, write);
     }
 
     /// <summary>Writes <paramref name="value"/> as an indented JSON entry.</summary>

@@ -3,7 +3,6 @@ using Microsoft.ML.Runtime;
 using TorchSharp;
 using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;

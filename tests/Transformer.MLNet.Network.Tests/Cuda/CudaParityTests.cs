@@ -1,6 +1,6 @@
 using TorchSharp;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Configuration;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Tests.Pretrained;

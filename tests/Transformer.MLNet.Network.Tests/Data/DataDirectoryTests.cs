@@ -1,4 +1,5 @@
-using Transformer.MLNet.Network.Data;
+using System.Security.Cryptography;
+using Transformer.MLNet.Examples.Data;
 
 namespace Transformer.MLNet.Network.Tests.Data;
 
@@ -7,7 +8,7 @@ namespace Transformer.MLNet.Network.Tests.Data;
 public sealed class DataDirectoryTests
 {
     [TestMethod]
-    public void Finds_the_real_data_beside_the_repository()
+    public void Finds_the_real_data_in_the_repository()
     {
         string yelp = DataDirectory.Resolve("uci-sentiment-labelled-sentences", "yelp_labelled.txt");
         Assert.HasCount(1000, File.ReadAllText(yelp).Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -24,11 +25,34 @@ public sealed class DataDirectoryTests
             Assert.AreEqual(Path.GetFullPath(elsewhere), DataDirectory.Root);
             var error = Assert.ThrowsExactly<FileNotFoundException>(() => DataDirectory.Resolve("nothing.txt"));
             StringAssert.Contains(error.Message, DataDirectory.Variable);
-            StringAssert.Contains(error.Message, "../shared/data");
+            StringAssert.Contains(error.Message, "unset it to use the repository's data/ folder");
         }
         finally
         {
             Environment.SetEnvironmentVariable(DataDirectory.Variable, saved);
+        }
+    }
+
+    [TestMethod]
+    public void Every_data_set_matches_its_checksums_and_names_its_licence()
+    {
+        string[] sets = ["stsbenchmark", "tatoeba-spa-eng", "tiny-shakespeare", "uci-sentiment-labelled-sentences", "uner-english-ewt"];
+        foreach (string set in sets)
+        {
+            string folder = DataDirectory.Resolve(set);
+            Assert.IsTrue(File.Exists(Path.Combine(folder, "SOURCE.md")), $"{set} has no SOURCE.md (upstream and licence)");
+            var listed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string line in File.ReadAllLines(Path.Combine(folder, "SHA256SUMS")))
+            {
+                string expected = line[..64], name = line[66..];
+                listed.Add(name);
+                string actual = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, name))));
+                Assert.AreEqual(expected, actual, $"{set}/{name} differs from its SHA256SUMS entry");
+            }
+
+            var unlisted = Directory.GetFiles(folder).Select(Path.GetFileName)
+                .Where(n => n is not ("SHA256SUMS" or "SOURCE.md") && !listed.Contains(n!)).ToList();
+            Assert.IsEmpty(unlisted, $"{set} has files missing from its SHA256SUMS: {string.Join(", ", unlisted)}");
         }
     }
 }

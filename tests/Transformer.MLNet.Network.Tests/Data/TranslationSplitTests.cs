@@ -1,4 +1,5 @@
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
+using Transformer.MLNet.Network.Generation;
 
 namespace Transformer.MLNet.Network.Tests.Data;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using TorchSharp;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Configuration;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;

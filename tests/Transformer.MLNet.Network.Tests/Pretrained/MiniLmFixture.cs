@@ -1,4 +1,4 @@
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Pretrained;
 
 namespace Transformer.MLNet.Network.Tests.Pretrained;

@@ -1,7 +1,7 @@
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Configuration;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;

@@ -57,12 +57,12 @@ public sealed class BertTextTokenizerTests
         var rules = Tokenizer.WithRules(BertTokenizationRules.MiniLmPackage);
         Assert.AreEqual(BertTokenizationRules.MiniLmPackage, rules.Rules);
         Assert.AreSame(Tokenizer, Tokenizer.WithRules(BertTokenizationRules.Reference));
-        var tatoeba = Network.Data.TatoebaSpanishEnglish.Load();
+        var tatoeba = Examples.Data.TatoebaSpanishEnglish.Load();
         var corpora = new Dictionary<string, IReadOnlyList<string>>
         {
             ["STS-B test"] = MiniLmFixture.Sentences,
             ["Tatoeba Spanish (every 20th)"] = [.. tatoeba.Where((_, i) => i % 20 == 0).Select(p => p.Target)],
-            ["UCI sentiment"] = [.. new[] { "yelp", "imdb" }.SelectMany(Network.Data.UciSentiment.Read).Select(r => r.Text)],
+            ["UCI sentiment"] = [.. new[] { "yelp", "imdb" }.SelectMany(Examples.Data.UciSentiment.Read).Select(r => r.Text)],
             ["edge cases"] = ["", "   ", "a  b", "tab\there", "line\nbreak", "crlf\r\nsplit", "q3 7.4m ok", "résumé café", "india’s “quotes” …",
                 "x–y—z", "naïve 日本語 😀", "a_b-c+d=e", "   lead and trail   ", "\t\t\t", "supercalifragilisticexpialidocious"],
         };

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Transformer.MLNet.Tests.Notebooks;
+using Transformer.MLNet.Tests.Infrastructure;
 
 namespace Transformer.MLNet.Tests.Documentation;
 
@@ -9,7 +9,7 @@ public sealed partial class ReadmeSnippetsTests
     [TestMethod]
     public void Every_csharp_snippet_of_the_README_is_compiled_line_for_line()
     {
-        string root = NotebookTests.RepositoryRoot();
+        string root = ExternalProcess.RepositoryRoot;
         var compiled = File.ReadAllLines(Path.Combine(root, "tests", "Transformer.MLNet.Tests", "Documentation", "ReadmeSnippets.cs"))
             .Select(l => l.Trim()).ToHashSet(StringComparer.Ordinal);
         var blocks = CSharpBlock().Matches(File.ReadAllText(Path.Combine(root, "README.md"))).Select(m => m.Groups[1].Value).ToList();

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Configuration;
-using Transformer.MLNet.Network.Data;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Persistence;
 using Transformer.MLNet.TextGeneration;

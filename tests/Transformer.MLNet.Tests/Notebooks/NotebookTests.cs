@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Transformer.MLNet.Tests.Infrastructure;
 
 namespace Transformer.MLNet.Tests.Notebooks;
 
@@ -12,7 +12,7 @@ public sealed class NotebookTests
     private const string ReplVersion = "0.3.259";
 
     public static IEnumerable<object[]> Notebooks() =>
-        Directory.GetFiles(Path.Combine(RepositoryRoot(), "notebooks"), "*.ipynb")
+        Directory.GetFiles(Path.Combine(ExternalProcess.RepositoryRoot, "notebooks"), "*.ipynb")
             .Order(StringComparer.Ordinal)
             .Select(path => new object[] { Path.GetFileName(path) });
 
@@ -21,14 +21,14 @@ public sealed class NotebookTests
     [Timeout(15 * 60 * 1000, CooperativeCancellation = true)]
     public void Notebook_runs_without_a_failing_cell_and_renders_its_pictures(string notebook)
     {
-        string root = RepositoryRoot();
+        string root = ExternalProcess.RepositoryRoot;
         string folder = Path.Combine(root, "notebooks");
         // The notebooks' #r lines load the library from artifacts/notebook-bin, which this project builds.
-        Run("dotnet", $"build \"{Path.Combine(folder, "Transformer.MLNet.Notebooks.csproj")}\" -c Release --nologo -v q", root, TimeSpan.FromMinutes(5));
+        ExternalProcess.Run("dotnet", $"build \"{Path.Combine(folder, "Transformer.MLNet.Notebooks.csproj")}\" -c Release --nologo -v q", root, TimeSpan.FromMinutes(5));
 
         string output = Path.Combine(root, "artifacts", "notebooks", notebook);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        var (exitCode, log) = Run(Repl(root), $"--run \"{notebook}\" --exit-after-run --output-path \"{output}\"", folder, TimeSpan.FromMinutes(12), check: false);
+        var (exitCode, log) = ExternalProcess.Run(Repl(root), $"--run \"{notebook}\" --exit-after-run --output-path \"{output}\"", folder, TimeSpan.FromMinutes(12), check: false);
 
         var errors = new List<string>();
         int pictures = 0;
@@ -59,41 +59,7 @@ public sealed class NotebookTests
         string local = Path.Combine(root, "artifacts", "tools");
         string tool = Path.Combine(local, "dotnet-repl");
         if (!File.Exists(tool))
-            Run("dotnet", $"tool install dotnet-repl --version {ReplVersion} --tool-path \"{local}\"", root, TimeSpan.FromMinutes(5));
+            ExternalProcess.Run("dotnet", $"tool install dotnet-repl --version {ReplVersion} --tool-path \"{local}\"", root, TimeSpan.FromMinutes(5));
         return tool;
-    }
-
-    private static (int ExitCode, string Log) Run(string file, string arguments, string workingDirectory, TimeSpan timeout, bool check = true)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"'{file} {arguments}' did not finish within {timeout}.");
-        }
-
-        string log = stdout.Result + stderr.Result;
-        if (check && process.ExitCode != 0)
-            Assert.Fail($"'{file} {arguments}' exited with {process.ExitCode}:\n{log}");
-        return (process.ExitCode, log);
-    }
-
-    internal static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Transformer.MLNet.sln")))
-                return dir.FullName;
-        }
-
-        throw new InvalidOperationException("Repository root (the folder with Transformer.MLNet.sln) not found.");
     }
 }

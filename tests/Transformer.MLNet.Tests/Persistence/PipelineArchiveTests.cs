@@ -37,7 +37,7 @@ public sealed class PipelineArchiveTests
         using var manifestStream = zip.GetEntry("manifest.json")!.Open();
         using var manifest = JsonDocument.Parse(manifestStream);
         Assert.AreEqual("Transformer.MLNet.Pipeline", manifest.RootElement.GetProperty("format").GetString());
-        Assert.AreEqual(1, manifest.RootElement.GetProperty("formatVersion").GetInt32());
+        Assert.AreEqual(2, manifest.RootElement.GetProperty("formatVersion").GetInt32());
         var segments = manifest.RootElement.GetProperty("segments").EnumerateArray().ToList();
         CollectionAssert.AreEqual(
             new[] { "mlnet", "Transformer.MLNet.BinaryTextClassification", "mlnet" },
@@ -82,7 +82,11 @@ public sealed class PipelineArchiveTests
     [TestMethod]
     public void A_corrupted_weight_file_is_refused_by_its_checksum()
     {
-        byte[] corrupted = Rewrite(archive, "segments/1/classifier/model.safetensors", bytes => bytes[^10] ^= 0x5A);
+        byte[] corrupted = ArchiveEditor.Edit(archive, "segments/1/classifier/model.safetensors", bytes =>
+        {
+            bytes[^10] ^= 0x5A;
+            return bytes;
+        });
         var error = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Model.LoadPipeline(new MemoryStream(corrupted), out _));
         StringAssert.Contains(error.Message, "SHA-256");
         StringAssert.Contains(error.Message, "model.safetensors");
@@ -91,11 +95,7 @@ public sealed class PipelineArchiveTests
     [TestMethod]
     public void Newer_formats_and_plain_MLNet_models_are_refused_with_what_to_do()
     {
-        byte[] newer = Rewrite(archive, "manifest.json", bytes =>
-        {
-            string text = System.Text.Encoding.UTF8.GetString(bytes).Replace("\"formatVersion\": 1", "\"formatVersion\": 9");
-            return System.Text.Encoding.UTF8.GetBytes(text);
-        });
+        byte[] newer = ArchiveEditor.EditManifest(archive, manifest => manifest["formatVersion"] = 9);
         var version = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Model.LoadPipeline(new MemoryStream(newer), out _));
         StringAssert.Contains(version.Message, "Update the library");
 
@@ -141,35 +141,4 @@ public sealed class PipelineArchiveTests
     {
         public float Score { get; set; }
     }
-
-    private static byte[] Rewrite(byte[] source, string entryName, Func<byte[], byte[]?> change)
-    {
-        var copy = new MemoryStream();
-        copy.Write(source);
-        using (var zip = new ZipArchive(copy, ZipArchiveMode.Update, leaveOpen: true))
-        {
-            var entry = zip.GetEntry(entryName)!;
-            byte[] bytes;
-            using (var read = entry.Open())
-            using (var buffer = new MemoryStream())
-            {
-                read.CopyTo(buffer);
-                bytes = buffer.ToArray();
-            }
-
-            bytes = change(bytes) ?? bytes;
-            entry.Delete();
-            using var write = zip.CreateEntry(entryName).Open();
-            write.Write(bytes);
-        }
-
-        return copy.ToArray();
-    }
-
-    private static byte[] Rewrite(byte[] source, string entryName, Action<byte[]> change) =>
-        Rewrite(source, entryName, bytes =>
-        {
-            change(bytes);
-            return bytes;
-        });
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Persistence;
+using Transformer.MLNet.Tests.Persistence;
 
 namespace Transformer.MLNet.Tests.Reliability;
 
@@ -38,35 +39,9 @@ public sealed class PipelineArchiveDamageTests
         return error;
     }
 
-    // Rewrites the archive with one entry replaced (null removes it).
-    private static byte[] Edit(string entryName, Func<byte[], byte[]?> change)
-    {
-        using var output = new MemoryStream();
-        using (var source = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read))
-        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            foreach (var entry in source.Entries)
-            {
-                using var buffer = new MemoryStream();
-                using (var s = entry.Open())
-                    s.CopyTo(buffer);
-                byte[]? bytes = entry.FullName == entryName ? change(buffer.ToArray()) : buffer.ToArray();
-                if (bytes is null)
-                    continue;
-                using var t = target.CreateEntry(entry.FullName).Open();
-                t.Write(bytes);
-            }
-        }
+    private static byte[] Edit(string entryName, Func<byte[], byte[]?> change) => ArchiveEditor.Edit(archive, entryName, change);
 
-        return output.ToArray();
-    }
-
-    private static byte[] EditManifest(Action<JsonObject> change) => Edit(PipelineManifest.EntryName, bytes =>
-    {
-        var manifest = JsonNode.Parse(bytes)!.AsObject();
-        change(manifest);
-        return Encoding.UTF8.GetBytes(manifest.ToJsonString());
-    });
+    private static byte[] EditManifest(Action<JsonObject> change) => ArchiveEditor.EditManifest(archive, change);
 
     private static string WeightsEntry()
     {
@@ -118,7 +93,7 @@ public sealed class PipelineArchiveDamageTests
     [TestCategory("Reliability")]
     public void Wrong_format_versions_and_a_tampered_manifest_are_refused()
     {
-        LoadFails(EditManifest(m => m["formatVersion"] = 2), "format version 2", "Update the library");
+        LoadFails(EditManifest(m => m["formatVersion"] = 3), "format version 3", "Update the library");
         LoadFails(EditManifest(m => m["formatVersion"] = 0), "format version 0");
         LoadFails(EditManifest(m => m["format"] = "Something.Else"), "not a Transformer.MLNet pipeline archive");
         LoadFails(Edit(PipelineManifest.EntryName, b => b[..(b.Length / 2)]), "manifest.json", "not valid");
@@ -134,5 +109,30 @@ public sealed class PipelineArchiveDamageTests
         // Pointing the checksums at altered weights needs the manifest changed too: the hash then no longer matches the manifest's.
         string weights = WeightsEntry();
         LoadFails(EditManifest(m => m["segments"]![1]!["files"]!["classifier/model.safetensors"] = new string('0', 64)), weights, "SHA-256");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Edited_settings_with_updated_checksums_are_refused_naming_the_entry_and_its_key()
+    {
+        static void NamesTheEntryOnly(InvalidDataException error)
+        {
+            Assert.DoesNotContain("TransformerConfig", error.Message);
+            Assert.DoesNotContain("TextClassifierSettings", error.Message);
+            Assert.DoesNotContain(Path.GetTempPath(), error.Message);
+        }
+
+        NamesTheEntryOnly(LoadFails(
+            ArchiveEditor.EditJsonAndChecksum(archive, "segments/1/transformer.json", j => j["batchSize"] = 0),
+            "segments/1/transformer.json: batchSize = 0 is invalid: must be at least 1"));
+        NamesTheEntryOnly(LoadFails(
+            ArchiveEditor.EditJsonAndChecksum(archive, "segments/1/classifier/config.json", j => j["num_attention_heads"] = 7),
+            "'segments/1/classifier/config.json': num_attention_heads = 7 is invalid: must be positive and divide hidden_size"));
+        NamesTheEntryOnly(LoadFails(
+            ArchiveEditor.EditJsonAndChecksum(archive, "segments/1/classifier/config.json", j => j["vocab_size"] = "many"),
+            "'segments/1/classifier/config.json': vocab_size = \"many\" is invalid: must be an integer"));
+        NamesTheEntryOnly(LoadFails(
+            ArchiveEditor.EditJsonAndChecksum(archive, "segments/1/classifier/classifier.json", j => j["MaxTokens"] = 1),
+            "'segments/1/classifier' has an invalid classifier.json", "MaxTokens"));
     }
 }

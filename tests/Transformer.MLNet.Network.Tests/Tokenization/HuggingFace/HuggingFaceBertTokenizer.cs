@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Tokenization;
 
 namespace Transformer.MLNet.Network.Tests.Tokenization.HuggingFace;
@@ -65,16 +66,8 @@ internal sealed class HuggingFaceBertTokenizer
     }
 
     /// <summary>The repository root: the folder holding the solution file, above the test binaries.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Transformer.MLNet.sln")))
-                return dir.FullName;
-        }
-
-        throw new InvalidOperationException($"No Transformer.MLNet.sln above {AppContext.BaseDirectory}; run the tests from the repository.");
-    }
+    public static string RepositoryRoot() =>
+        DataDirectory.RepositoryRoot ?? throw new InvalidOperationException($"No Transformer.MLNet.sln above {AppContext.BaseDirectory}; run the tests from a clone of the repository.");
 
     // Every character other than printable ASCII as a \uXXXX escape of its UTF-16 code unit, so that lone surrogates
     // reach JavaScript intact (a UTF-8 file cannot hold them) and a line holds exactly one text.

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Examples.Data;
 
 namespace Transformer.MLNet.Network.Tests.Tokenization.HuggingFace;
 

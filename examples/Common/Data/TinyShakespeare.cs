@@ -1,4 +1,4 @@
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>
 /// Karpathy's tiny Shakespeare (<c>tiny-shakespeare/input.txt</c>, 1,115,394 characters), split as char-rnn and

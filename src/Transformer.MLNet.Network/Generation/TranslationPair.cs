@@ -1,4 +1,4 @@
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Network.Generation;
 
 /// <summary>One sentence and one of its translations.</summary>
 /// <param name="Source">Text in the source language.</param>

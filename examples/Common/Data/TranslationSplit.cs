@@ -1,4 +1,6 @@
-namespace Transformer.MLNet.Network.Data;
+using Transformer.MLNet.Network.Generation;
+
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>A training set and a held-out test set that share no source sentence.</summary>
 /// <param name="Train">Training pairs.</param>

@@ -1,4 +1,4 @@
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>One sentence of the UCI "Sentiment Labelled Sentences" data with its label.</summary>
 /// <param name="Text">The sentence, trimmed.</param>

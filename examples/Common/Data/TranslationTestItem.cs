@@ -1,4 +1,4 @@
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>A held-out source sentence with every translation of it in the data, for multi-reference BLEU.</summary>
 /// <param name="Source">Text in the source language.</param>

@@ -1,7 +1,8 @@
 using System.IO.Compression;
 using System.Text;
+using Transformer.MLNet.Network.Generation;
 
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>
 /// The Tatoeba Spanish–English sentence pairs of manythings.org/anki (<c>tatoeba-spa-eng/spa.txt.gz</c>, CC BY 2.0 FR):

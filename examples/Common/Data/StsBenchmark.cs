@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Transformer.MLNet.Network.Data;
+namespace Transformer.MLNet.Examples.Data;
 
 /// <summary>One STS Benchmark pair: a similarity score from 0 (unrelated) to 5 (equivalent) and two sentences.</summary>
 /// <param name="Score">Gold similarity, 0–5.</param>
