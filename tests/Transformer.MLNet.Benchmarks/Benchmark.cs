@@ -80,6 +80,7 @@ internal static class BenchmarkRegistry
         new KvCacheBenchmark(),
         new MatmulPeakBenchmark(),
         new TrainScalingBenchmark(),
+        new ServeLoadBenchmark(),
     ];
 
     public static IBenchmark Find(string name) =>
