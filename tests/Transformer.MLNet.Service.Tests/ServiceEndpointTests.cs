@@ -145,6 +145,18 @@ public sealed class ServiceEndpointTests
     }
 
     [TestMethod]
+    [DataRow("/sentiment")]
+    [DataRow("/embed")]
+    [DataRow("/similar")]
+    public async Task A_body_that_is_not_JSON_gets_415_with_problem_details(string path)
+    {
+        using var content = new StringContent("I loved it", Encoding.UTF8, "text/plain");
+        var response = await client.PostAsync(path, content, TestContext.CancellationToken);
+        Assert.AreEqual(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.AreEqual("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [TestMethod]
     public async Task A_request_cancelled_by_its_client_stops_before_its_forward_pass()
     {
         var statistics = factory.Services.GetRequiredService<ServiceStatistics>();
