@@ -167,10 +167,12 @@ public sealed class ServiceEndpointTests
         var held = await gate.EnterAsync(TestContext.CancellationToken);
         try
         {
-            using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            await Assert.ThrowsAsync<OperationCanceledException>(() =>
-                client.PostAsJsonAsync("/embed", new TextsRequest(["never embedded", "nor this"]), giveUp.Token));
-            await WaitUntil(() => statistics.CancelledRequests > cancelledBefore);
+            using var giveUp = new CancellationTokenSource();
+            var request = client.PostAsJsonAsync("/embed", new TextsRequest(["never embedded", "nor this"]), giveUp.Token);
+            await WaitUntil(() => gate.WaitingCallers == 1, "the request to reach the gate");
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAsync<OperationCanceledException>(() => request);
+            await WaitUntil(() => statistics.CancelledRequests > cancelledBefore, "the server to notice the cancellation");
             Assert.AreEqual(0, gate.WaitingCallers, "the cancelled request no longer waits for the gate");
         }
         finally
@@ -205,16 +207,16 @@ public sealed class ServiceEndpointTests
         await watching.CancelAsync();
         await watcher;
         Assert.IsTrue(responses.All(r => r.StatusCode == HttpStatusCode.OK), string.Join(", ", responses.Select(r => r.StatusCode)));
-        Assert.AreEqual(1, peak, "never more than one forward pass at once");
+        Assert.IsLessThanOrEqualTo(1, peak, "never more than one forward pass at once");
     }
 
-    private static async Task WaitUntil(Func<bool> condition)
+    private static async Task WaitUntil(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
-                Assert.Fail("timed out waiting for the server to notice the cancellation");
+                Assert.Fail($"timed out waiting for {what}");
             await Task.Delay(20);
         }
     }
