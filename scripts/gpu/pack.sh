@@ -28,7 +28,8 @@ publish() {
 }
 echo "publishing tests and benchmarks (framework-dependent, linux-x64)..."
 publish tests/Transformer.MLNet.Network.Tests tests -p:StandaloneTestRunner=true
-publish tests/Transformer.MLNet.Benchmarks benchmarks
+# Without serve-load: it needs the ASP.NET Core shared framework, which this archive does not carry.
+publish tests/Transformer.MLNet.Benchmarks benchmarks -p:IncludeServeLoad=false
 
 # TorchSharp's CPU libtorch and its OpenMP runtime: the host's libtorch is used instead. TorchSharp's own shim
 # (libLibTorchSharp.so) stays: it is what binds TorchSharp to libtorch.

@@ -80,6 +80,9 @@ internal static class BenchmarkRegistry
         new KvCacheBenchmark(),
         new MatmulPeakBenchmark(),
         new TrainScalingBenchmark(),
+#if SERVE_LOAD
+        new ServeLoadBenchmark(),
+#endif
     ];
 
     public static IBenchmark Find(string name) =>

@@ -121,7 +121,7 @@ internal sealed class MemoryStreamBenchmark : IBenchmark
         }
     }
 
-    private static double CurrentRssMb() => StatusFieldMb("VmRSS:");
+    internal static double CurrentRssMb() => StatusFieldMb("VmRSS:");
 
     /// <summary>A "kB" field of /proc/self/status, in MB.</summary>
     private static double StatusFieldMb(string field)

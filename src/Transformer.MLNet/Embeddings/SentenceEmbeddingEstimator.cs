@@ -23,11 +23,7 @@ public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTra
     {
         this.environment = environment;
         Options = options;
-        if (options.BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, "BatchSize must be at least 1.");
-        if (options.MaxTokens < 2)
-            throw new ArgumentOutOfRangeException(nameof(options.MaxTokens), options.MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
-        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
+        options.Validate();
     }
 
     /// <summary>The options this estimator was created with.</summary>

@@ -50,4 +50,14 @@ public sealed class SentenceEmbeddingOptions
     /// <c>vocab.txt</c>, or one this library saved); null uses the built-in pretrained MiniLM-L6.
     /// </summary>
     public string? ModelFolder { get; set; }
+
+    /// <summary>Throws for values no encoder accepts, naming the option.</summary>
+    internal void Validate()
+    {
+        if (BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (MaxTokens < 2)
+            throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
+        ArgumentException.ThrowIfNullOrEmpty(OutputColumnName, nameof(OutputColumnName));
+    }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.ML;
 using TorchSharp;
 using Transformer.MLNet.Classification;
@@ -39,6 +41,17 @@ internal static class ReadmeSnippets
             OutputColumnName = "Features", InputColumnName = "Text", TokenizationRules = BertTokenizationRules.MiniLmPackage,
         });
         _ = sameAsPackage;
+    }
+
+    public static async Task Serving(IServiceCollection services, IEnumerable<ITransformer> loaded, CancellationToken token)
+    {
+        using IEmbeddingGenerator<string, Embedding<float>> generator = SentenceEmbeddingGenerator.Create();   // pretrained MiniLM-L6
+        var embeddings = await generator.GenerateAsync(["A man is playing a guitar.", "Someone plays music."], cancellationToken: token);
+        var metadata = generator.GetService<EmbeddingGeneratorMetadata>();   // "Transformer.MLNet", model id, 384 dimensions
+
+        services.AddSentenceEmbeddingGenerator();                            // resolvable as IEmbeddingGenerator<string, Embedding<float>>
+        services.AddSentenceEmbeddingGenerator(_ => loaded.OfType<SentenceEmbeddingTransformer>().First());   // a loaded pipeline's featurizer
+        _ = (embeddings, metadata);
     }
 
     public static void Classifiers()
