@@ -50,5 +50,7 @@ for (int a = 0; a < rows.Length; a++)
 string[] labels = [.. rows.Select(r => sentences[r])];
 Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("embeddings-similarity.png"), "MiniLM embeddings: cosine similarity", matrix, labels, labels));
 
+// Nothing is trained here: no updates.
+string cpu = ProcessCpu.SummaryPairs(0, TimeSpan.FromSeconds(seconds));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1}"));
+    $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1} {cpu}"));

@@ -59,9 +59,11 @@ var options = new GenerativeTrainingOptions
     Seed = 1337,
     Progress = progress,
 };
+var cpuBefore = ProcessCpu.Now();
 var summary = LanguageModelTrainer.Train(model, train, validation, options);
 double trainMinutes = summary.Elapsed.TotalMinutes;
 Console.WriteLine($"trained {summary.Steps} steps in {trainMinutes:F1} min ({summary.StopReason}, {(fp32 ? "float32" : "bfloat16")})");
+Console.WriteLine($"training: {(ProcessCpu.Now() - cpuBefore).Describe(summary.Steps, summary.Elapsed)}");
 
 // The full validation text, in consecutive windows of the training context.
 double validationLoss = LanguageModelTrainer.Evaluate(model, validation, options.BlockSize, batchSize: 64);
@@ -77,5 +79,5 @@ int[] sample = generator.Generate([tokenizer.Encode(prompt)], new GenerationOpti
     Strategy = DecodingStrategy.Sampling, Temperature = 0.8, TopK = 40, Seed = 7, MaxNewTokens = config.MaxPositions - prompt.Length,
 })[0];
 Console.WriteLine($"\nsample:\n{prompt}{tokenizer.Decode(sample)}\n");
-Console.WriteLine($"val_loss={validationLoss:F4} train_minutes={trainMinutes:F1}");
+Console.WriteLine($"val_loss={validationLoss:F4} train_minutes={trainMinutes:F1} {ProcessCpu.SummaryPairs(summary.Steps, summary.Elapsed)}");
 

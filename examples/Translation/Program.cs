@@ -59,9 +59,14 @@ var options = new TranslationOptions
 var mlContext = new MLContext(seed: 1);
 var trainData = mlContext.Data.LoadFromEnumerable(train);
 var clock = Stopwatch.StartNew();
+var cpuBefore = ProcessCpu.Now();
 var model = mlContext.Transforms.Text.TrainTranslator(options).Fit(trainData);
-double trainMinutes = clock.Elapsed.TotalMinutes;
+var trainTime = clock.Elapsed;
+double trainMinutes = trainTime.TotalMinutes;
+// The last report comes from the final validation, so it holds the number of updates done.
+long updates = progress.Reports.Count > 0 ? progress.Reports[^1].Step : 0;
 Console.WriteLine($"trained in {trainMinutes:F1} min: {model.ParameterCount:N0} parameters, vocabulary {model.Architecture.VocabSize:N0} tokens");
+Console.WriteLine($"fit (tokenizer, training, validation): {(ProcessCpu.Now() - cpuBefore).Describe(updates, trainTime)}");
 
 string[] sources = [.. test.Select(t => t.Source)];
 IReadOnlyList<string>[] references = [.. test.Select(t => t.References)];
@@ -100,5 +105,6 @@ Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
 mlContext.Model.SavePipeline(model, trainData.Schema, modelPath);
 Console.WriteLine($"saved {Path.GetFullPath(modelPath)}\n");
 
-Console.WriteLine($"bleu_greedy={greedyBleu.Score:F2} bleu_beam={beamBleu.Score:F2} chrf={greedyChrf:F2} train_minutes={trainMinutes:F1}");
+Console.WriteLine($"bleu_greedy={greedyBleu.Score:F2} bleu_beam={beamBleu.Score:F2} chrf={greedyChrf:F2} train_minutes={trainMinutes:F1} " +
+                  ProcessCpu.SummaryPairs(updates, trainTime));
 

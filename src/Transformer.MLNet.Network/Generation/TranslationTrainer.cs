@@ -108,8 +108,13 @@ public static class TranslationTrainer
         using var targetIn = TokenBatch.Pad([.. batch.Select(e => e.TargetInput)], GenerationTokenizer.PadId, device);   // (B, T)
         using var targetOut = TokenBatch.Pad([.. batch.Select(e => e.TargetOutput)], GenerationTokenizer.PadId, device); // (B, T)
         using var padding = model.PaddingMask(source);
-        using var logits = model.forward(source, targetIn, padding);                                                      // (B, T, V)
-        return LabelSmoothedCrossEntropy.Compute(logits, targetOut, smoothing, ignoreIndex: GenerationTokenizer.PadId);
+        using var memory = model.Encode(source, padding);                                                                 // (B, S, D)
+        using var hidden = model.Decode(targetIn, memory, padding);                                                       // (B, T, D)
+        // Not model.forward: its (B, T, V) logits run to hundreds of MB with a translation vocabulary, which the C
+        // allocator maps and the kernel zero-fills anew every step; projecting the unpadded positions in blocks keeps
+        // every buffer small enough to be reused from step to step.
+        return LabelSmoothedCrossEntropy.ComputeProjected(hidden, model.Project, targetOut, model.Config.VocabSize, smoothing,
+            ignoreIndex: GenerationTokenizer.PadId);
     }
 
     /// <summary>Shuffles, sorts chunks of 50 batches by length so that padding is small, and shuffles the batches.</summary>

@@ -38,6 +38,39 @@ public sealed class LabelSmoothedCrossEntropyTests
     }
 
     [TestMethod]
+    public void Projecting_in_blocks_gives_the_loss_and_gradients_of_the_full_logits()
+    {
+        using var scope = NewDisposeScope();
+        Seeding.Apply(5);
+        const int vocab = 11;
+        var hidden = randn(3, 5, 4);                                  // (B, T, D)
+        var weight = randn(vocab, 4).requires_grad_(true);            // (V, D)
+        var targets = tensor(new long[] { 3, 7, 1, 0, 0, 2, 9, 10, 4, 0, 5, 5, 6, 8, 0 }).reshape(3, 5);
+        Tensor Project(Tensor h) => nn.functional.linear(h, weight);
+
+        var full = LabelSmoothedCrossEntropy.Compute(Project(hidden), targets, 0.1, ignoreIndex: 0);
+        full.backward();
+        float[] fullGradient = weight.grad!.data<float>().ToArray();
+        weight.grad!.zero_();
+        // 3 rows of 11 floats per block: the 11 unpadded positions take 4 blocks, the last one short.
+        var blocked = LabelSmoothedCrossEntropy.ComputeProjected(hidden, Project, targets, vocab, 0.1, ignoreIndex: 0, maxBlockBytes: 3 * vocab * sizeof(float));
+        blocked.backward();
+
+        Assert.AreEqual(full.ToDouble(), blocked.ToDouble(), 1e-6);
+        float[] blockedGradient = weight.grad!.data<float>().ToArray();
+        for (int i = 0; i < fullGradient.Length; i++)
+            Assert.AreEqual(fullGradient[i], blockedGradient[i], 1e-6, $"gradient element {i}");
+    }
+
+    [TestMethod]
+    public void Projecting_only_padding_gives_zero()
+    {
+        using var scope = NewDisposeScope();
+        var loss = LabelSmoothedCrossEntropy.ComputeProjected(randn(2, 3, 4), h => h, zeros(2, 3, dtype: ScalarType.Int64), 4, 0.1, ignoreIndex: 0);
+        Assert.AreEqual(0.0, loss.ToDouble());
+    }
+
+    [TestMethod]
     public void Bfloat16_logits_are_reduced_in_float32()
     {
         using var scope = NewDisposeScope();
