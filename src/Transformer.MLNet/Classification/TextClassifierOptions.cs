@@ -1,6 +1,7 @@
 using Microsoft.ML.SearchSpace;
 using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Classification;
@@ -97,7 +98,7 @@ public sealed class TextClassifierOptions
     public int? Seed { get; set; }
 
     /// <summary>Receives progress reports (epoch, step, loss, learning rate, throughput, ETA, validation accuracy).</summary>
-    public IProgress<ClassifierTrainingProgress>? Progress { get; set; }
+    public IProgress<TrainingProgress>? Progress { get; set; }
 
     /// <summary>Cancels training between micro-batches.</summary>
     public CancellationToken CancellationToken { get; set; }
@@ -105,7 +106,7 @@ public sealed class TextClassifierOptions
     /// <summary>
     /// Folder for a training checkpoint, written at each epoch's end and on cancellation; a <c>Fit</c> whose folder holds
     /// one resumes from it (same data and <see cref="Seed"/>) and ends with the weights of an uninterrupted run. Null
-    /// writes none. See <see cref="ClassifierTrainingOptions.CheckpointFolder"/>.
+    /// writes none. See <see cref="TrainingLoopOptions.CheckpointFolder"/>.
     /// </summary>
     public string? CheckpointFolder { get; set; }
 
@@ -114,12 +115,12 @@ public sealed class TextClassifierOptions
         Epochs = Epochs,
         BatchSize = BatchSize,
         WarmupFraction = WarmupFraction,
-        EarlyStoppingPatience = EarlyStoppingPatience,
-        RestoreBestEpoch = RestoreBestEpoch,
+        Patience = EarlyStoppingPatience,
+        RestoreBest = RestoreBestEpoch,
         FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null,
         Seed = seed,
         CheckpointFolder = CheckpointFolder,
-        Optimizer = new ClassifierTrainingOptions().Optimizer with
+        Optimization = new ClassifierTrainingOptions().Optimization with
         {
             LearningRate = LearningRate,
             WeightDecay = WeightDecay,

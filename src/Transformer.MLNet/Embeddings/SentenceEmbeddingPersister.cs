@@ -82,11 +82,11 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
     {
         var reference = segment.ReadJson<PackagedModel>(EncoderReferenceEntry);
         string entry = segment.Folder + EncoderReferenceEntry;
-        if (reference.ModelId != MiniLmPackage.ModelId || string.IsNullOrEmpty(reference.Sha256))
+        if (reference.ModelId != PackagedModel.MiniLmModelId || string.IsNullOrEmpty(reference.Sha256))
         {
             throw new InvalidDataException(
                 $"{entry} refers to pretrained encoder '{reference.ModelId}' (SHA-256 '{reference.Sha256}'); this library resolves only " +
-                $"'{MiniLmPackage.ModelId}' with a SHA-256. The entry was edited or is damaged; save the pipeline again.");
+                $"'{PackagedModel.MiniLmModelId}' with a SHA-256. The entry was edited or is damaged; save the pipeline again.");
         }
 
         string described = $"{entry} refers to the pretrained encoder {reference.ModelId} from {reference.Source} (SHA-256 {reference.Sha256}), " +

@@ -68,7 +68,7 @@ public abstract class GenerativeEstimatorOptions
     internal GenerativeTrainingOptions ToTrainingOptions(int blockSize = 128) => new GenerativeTrainingOptions
     {
         Optimization = new TrainingOptions { LearningRate = LearningRate, WarmupSteps = WarmupSteps, LabelSmoothing = LabelSmoothing, Precision = Precision },
-        MaxEpochs = Epochs,
+        Epochs = Epochs,
         BatchSize = BatchSize,
         BlockSize = blockSize,
         Patience = Patience,
@@ -76,7 +76,7 @@ public abstract class GenerativeEstimatorOptions
         TimeBudget = TimeBudget,
         DecayWithinTimeBudget = DecayWithinTimeBudget,
         Progress = Progress,
-    }.Validate();
+    };
 
     /// <summary>Checks the settings and throws an error naming the offending option and value.</summary>
     internal void Validate()
@@ -87,6 +87,6 @@ public abstract class GenerativeEstimatorOptions
         if (ValidationFraction is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
         Decoding.Validate();
-        ToTrainingOptions();
+        ToTrainingOptions().Validate();
     }
 }

@@ -1,12 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
-using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
-using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.TextGeneration;
@@ -54,29 +51,10 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
         ArgumentNullException.ThrowIfNull(input);
         var texts = GenerativeFitting.ReadRows(input, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0]).ToList();
         var (train, validation) = GenerativeFitting.Split(texts, Options.ValidationFraction, Options.Seed);
-        GenerationTokenizer tokenizer = Options.Tokenization == TextGenerationTokenization.Characters
-            ? CharacterTokenizer.Train(string.Concat(train))
-            : RestrictedTiktokenTokenizer.Train(train);
-        int[] trainStream = LanguageModelTrainer.Stream(train.Select(tokenizer.Encode));
-        int[]? validationStream = validation is null ? null : LanguageModelTrainer.Stream(validation.Select(tokenizer.Encode));
-        int block = Math.Min(Options.BlockSize, trainStream.Length - 1);
-        if (validationStream is not null && validationStream.Length <= block)
-            validationStream = null;
-
-        var config = Options.Architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId };
-        Seeding.Apply(Options.Seed);
-        var model = new DecoderOnlyModel(config);
-        try
-        {
-            model.to(environment.GetTorchDevice());
-            LanguageModelTrainer.Train(model, trainStream, validationStream, Options.ToTrainingOptions(block), Options.Cancellation);
-            return new TextGenerationTransformer(new TextGenerator(model, tokenizer), Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        var (generator, _) = LanguageModelTrainer.Fit(
+            Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation, Options.ToTrainingOptions(Options.BlockSize),
+            environment.GetTorchDevice(), Options.Cancellation);
+        return new TextGenerationTransformer(generator, Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
     }
 
     /// <summary>The input schema plus the completion column.</summary>

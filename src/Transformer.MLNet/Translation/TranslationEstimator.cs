@@ -1,12 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
-using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
-using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Translation;
@@ -55,21 +52,9 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
         var pairs = rows.Select(r => new TranslationPair(r[0], r[1])).ToList();
         var (train, validation) = GenerativeFitting.Split(pairs, Options.ValidationFraction, Options.Seed);
 
-        var tokenizer = RestrictedTiktokenTokenizer.Train(train.SelectMany(p => new[] { p.Source, p.Target }), Options.MinTokenCount);
-        var config = Options.Architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId };
-        Seeding.Apply(Options.Seed);
-        var model = new EncoderDecoderModel(config);
-        try
-        {
-            model.to(environment.GetTorchDevice());
-            TranslationTrainer.Train(model, tokenizer, train, validation, Options.ToTrainingOptions(), Options.Cancellation);
-            return new TranslationTransformer(new TranslationGenerator(model, tokenizer), Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        var (generator, _) = TranslationTrainer.Fit(
+            Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(), environment.GetTorchDevice(), Options.Cancellation);
+        return new TranslationTransformer(generator, Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
     }
 
     /// <summary>The input schema plus the translated-text column.</summary>

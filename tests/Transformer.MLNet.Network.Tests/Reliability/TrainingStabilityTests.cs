@@ -47,7 +47,7 @@ public sealed class TrainingStabilityTests
         using var classifier = Poisoned(1, "burger", out var rows);
         var options = TinyClassifiers.Options(2) with
         {
-            Optimizer = TinyClassifiers.Options(2).Optimizer with { SkipNonFiniteBatches = true },
+            Optimization = TinyClassifiers.Options(2).Optimization with { SkipNonFiniteBatches = true },
             FreezeTokenEmbeddings = true,
         };
         var result = TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options);
@@ -104,9 +104,9 @@ public sealed class TrainingStabilityTests
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels, baseOptions with { BatchSize = -3 }), "BatchSize = -3");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels, baseOptions with { WarmupFraction = 1.5 }), "WarmupFraction = 1.5");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
-            baseOptions with { Optimizer = baseOptions.Optimizer with { LearningRate = double.NaN } }), "LearningRate = NaN");
+            baseOptions with { Optimization = baseOptions.Optimization with { LearningRate = double.NaN } }), "LearningRate = NaN");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
-            baseOptions with { Optimizer = baseOptions.Optimizer with { Beta2 = 1 } }), "Beta2 = 1");
+            baseOptions with { Optimization = baseOptions.Optimization with { Beta2 = 1 } }), "Beta2 = 1");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, [], [], baseOptions), "training set is empty");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels[..5], baseOptions), "20 texts but 5 labels");
         Expect<ArgumentOutOfRangeException>(() => TextClassifierTrainer.Train(classifier, texts, [.. labels[..19], -1], baseOptions), "Label -1 of row 19");

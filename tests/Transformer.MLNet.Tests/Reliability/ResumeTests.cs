@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Tests.Classification;
 
 namespace Transformer.MLNet.Tests.Reliability;
@@ -21,7 +22,7 @@ public sealed class ResumeTests
         var probe = mlContext.Data.LoadFromEnumerable(UciSentences.Read("yelp").Take(50).ToList());
 
         float[] Scores(ITransformer model) => model.Transform(probe).GetColumn<float>("Score").ToArray();
-        TextClassifierOptions Options(string? folder, IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken token = default)
+        TextClassifierOptions Options(string? folder, IProgress<TrainingProgress>? progress = null, CancellationToken token = default)
         {
             var options = TinyScratch.Options(epochs: 2, seed: 11);
             options.CheckpointFolder = folder;
@@ -60,8 +61,8 @@ public sealed class ResumeTests
         }
     }
 
-    private sealed class Callback(Action<ClassifierTrainingProgress> action) : IProgress<ClassifierTrainingProgress>
+    private sealed class Callback(Action<TrainingProgress> action) : IProgress<TrainingProgress>
     {
-        public void Report(ClassifierTrainingProgress value) => action(value);
+        public void Report(TrainingProgress value) => action(value);
     }
 }
