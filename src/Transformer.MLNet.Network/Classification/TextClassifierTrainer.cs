@@ -199,30 +199,19 @@ public static class TextClassifierTrainer
 
     /// <summary>Classification as a training task: shuffled micro-batches of texts, accuracy as the validation metric.</summary>
     private sealed class ClassificationTask(TextClassifier classifier, TokenizedSet train, TokenizedSet? validation, ClassifierTrainingOptions options)
-        : ITrainingTask
+        : TrainingTask(classifier.Model, train.Ids.Length, (train.Ids.Length + options.BatchSize - 1) / options.BatchSize,
+            validation is null ? null : ValidationMetric.Accuracy)
     {
         private readonly Random random = new(options.Seed);
 
-        public nn.Module Model => classifier.Model;
-
-        public int ExampleCount => train.Ids.Length;
-
-        public int MicroBatchesPerEpoch => (train.Ids.Length + options.BatchSize - 1) / options.BatchSize;
-
-        public bool CanValidate => validation is not null;
-
-        public string MetricName => "accuracy";
-
-        public bool HigherIsBetter => true;
-
-        public IReadOnlyList<MicroBatch> Epoch(int epoch)
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
             int[] order = Enumerable.Range(0, train.Ids.Length).ToArray();
             random.Shuffle(order);
             return [.. order.Chunk(options.BatchSize).Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
         }
 
-        public double Validate() => Accuracy(classifier, validation!);
+        public override double Validate() => Accuracy(classifier, validation!);
 
         private Tensor Loss(int[] rows)
         {

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
@@ -217,9 +218,8 @@ public sealed class SentenceEncoder : IDisposable
                 var padding = mask.eq(0).unsqueeze(-1);                                // (B, T, 1)
                 return hidden.masked_fill(padding, float.NegativeInfinity).amax([1]);  // (B, D)
             default:
-                var weights = mask.unsqueeze(-1).to(ScalarType.Float32);               // (B, T, 1)
-                var sum = (hidden * weights).sum(1);                                   // (B, D)
-                return sum / weights.sum(1).clamp_min(1e-9);                           // mean over real tokens
+                // Averaged in float32 even when the encoder ran in bfloat16, so that long texts lose no precision.
+                return TokenPooling.Mean(hidden.to_type(ScalarType.Float32), mask);   // (B, T, D) -> (B, D)
         }
     }
 }

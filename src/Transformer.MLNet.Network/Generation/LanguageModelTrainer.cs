@@ -172,24 +172,13 @@ public static class LanguageModelTrainer
 
     /// <summary>Language modelling as a training task: random windows of the stream, validation cross-entropy as the metric.</summary>
     private sealed class LanguageModelTask(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options)
-        : ITrainingTask
+        : TrainingTask(model, train.Length, Math.Max(1, (int)Math.Ceiling((double)train.Length / options.BlockSize / options.BatchSize)),
+            validation is null ? null : ValidationMetric.Loss)
     {
         private readonly Random random = new(options.Seed);
         private readonly Device device = model.parameters().First().device;
 
-        public nn.Module Model => model;
-
-        public int ExampleCount => train.Length;
-
-        public int MicroBatchesPerEpoch => Math.Max(1, (int)Math.Ceiling((double)train.Length / options.BlockSize / options.BatchSize));
-
-        public bool CanValidate => validation is not null;
-
-        public string MetricName => "loss";
-
-        public bool HigherIsBetter => false;
-
-        public IReadOnlyList<MicroBatch> Epoch(int epoch)
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
             var batches = new MicroBatch[MicroBatchesPerEpoch];
             for (int b = 0; b < batches.Length; b++)
@@ -203,7 +192,7 @@ public static class LanguageModelTrainer
             return batches;
         }
 
-        public double Validate() =>
+        public override double Validate() =>
             ValidationLoss(model, validation!, options.BlockSize, options.BatchSize, options.MaxValidationBatches, device);
     }
 }

@@ -186,27 +186,16 @@ public static class TranslationTrainer
 
     /// <summary>Translation as a training task: length-bucketed batches of pairs, validation cross-entropy as the metric.</summary>
     private sealed class TranslationTask(EncoderDecoderModel model, Example[] examples, Example[]? held, GenerativeTrainingOptions options)
-        : ITrainingTask
+        : TrainingTask(model, examples.Length, (examples.Length + options.BatchSize - 1) / options.BatchSize,
+            held is { Length: > 0 } ? ValidationMetric.Loss : null)
     {
         private readonly Random random = new(options.Seed);
         private readonly Device device = model.parameters().First().device;
 
-        public nn.Module Model => model;
-
-        public int ExampleCount => examples.Length;
-
-        public int MicroBatchesPerEpoch => (examples.Length + options.BatchSize - 1) / options.BatchSize;
-
-        public bool CanValidate => held is { Length: > 0 };
-
-        public string MetricName => "loss";
-
-        public bool HigherIsBetter => false;
-
-        public IReadOnlyList<MicroBatch> Epoch(int epoch) =>
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch) =>
             [.. LengthBuckets(examples, options.BatchSize, random)
                 .Select(batch => new MicroBatch(batch.Length, () => Loss(model, batch, options.Optimization.LabelSmoothing, device)))];
 
-        public double Validate() => ValidationLoss(model, held!, options, device);
+        public override double Validate() => ValidationLoss(model, held!, options, device);
     }
 }

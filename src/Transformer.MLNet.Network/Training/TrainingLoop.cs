@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Training;
 
 /// <summary>
-/// The one training loop of every task (<see cref="ITrainingTask"/>): micro-batches through <see cref="ParameterUpdater"/>
+/// The one training loop of every task (<see cref="TrainingTask"/>): micro-batches through <see cref="ParameterUpdater"/>
 /// (AdamW, warmup and decay, clipping, accumulation, bfloat16 with float32 master weights, non-finite detection),
 /// validation once per epoch or every <see cref="TrainingLoopOptions.EvaluateEvery"/> updates, early stopping after
 /// <see cref="TrainingLoopOptions.Patience"/> evaluations without gain, restore of the best weights, a time budget the
@@ -13,7 +13,7 @@ namespace Transformer.MLNet.Network.Training;
 /// </summary>
 internal sealed class TrainingLoop
 {
-    private readonly ITrainingTask task;
+    private readonly TrainingTask task;
     private readonly TrainingLoopOptions options;
     private readonly nn.Module model;
     private readonly Stopwatch clock = new();
@@ -31,7 +31,7 @@ internal sealed class TrainingLoop
     private int bestEpoch, evaluationsWithoutGain;
     private bool bestIsCurrent;
 
-    private TrainingLoop(ITrainingTask task, TrainingLoopOptions options)
+    private TrainingLoop(TrainingTask task, TrainingLoopOptions options)
     {
         this.task = task;
         this.options = options;
@@ -48,7 +48,7 @@ internal sealed class TrainingLoop
     /// when <see cref="TrainingLoopOptions.CheckpointFolder"/> is set.
     /// </param>
     /// <returns>What training did; the model holds the best validated weights when <see cref="TrainingLoopOptions.RestoreBest"/>.</returns>
-    public static TrainingResult Run(ITrainingTask task, TrainingLoopOptions options, CancellationToken cancellation)
+    public static TrainingResult Run(TrainingTask task, TrainingLoopOptions options, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(options);
@@ -130,7 +130,7 @@ internal sealed class TrainingLoop
                     break;
 
                 double? metric = null;
-                if (options.EvaluateEvery == 0 && task.CanValidate)
+                if (options.EvaluateEvery == 0 && task.Metric is not null)
                 {
                     metric = Evaluate(updater, epoch);
                     if (options.Patience > 0 && evaluationsWithoutGain >= options.Patience)
@@ -215,7 +215,7 @@ internal sealed class TrainingLoop
         if (step % options.ReportEvery == 0)
             Report(updater, epoch, null, epochCompleted: false);
         bool evaluated = false;
-        if (options.EvaluateEvery > 0 && step % options.EvaluateEvery == 0 && task.CanValidate)
+        if (options.EvaluateEvery > 0 && step % options.EvaluateEvery == 0 && task.Metric is not null)
         {
             Report(updater, epoch, Evaluate(updater, epoch), epochCompleted: false);
             evaluated = true;
@@ -226,7 +226,7 @@ internal sealed class TrainingLoop
         string? stop = options.MaxSteps > 0 && step >= options.MaxSteps ? "steps"
             : options.TimeBudget is { } budget && Elapsed >= budget ? "time budget"
             : null;
-        if (stop is not null && !evaluated && task.CanValidate)
+        if (stop is not null && !evaluated && task.Metric is not null)
             Report(updater, epoch, Evaluate(updater, epoch), epochCompleted: false);
         return stop;
     }
@@ -241,7 +241,7 @@ internal sealed class TrainingLoop
         model.train();
         metrics.Add(metric);
 
-        bool better = bestMetric is not { } previous || (task.HigherIsBetter ? metric > previous : metric < previous);
+        bool better = bestMetric is not { } previous || (task.Metric!.HigherIsBetter ? metric > previous : metric < previous);
         if (better)
         {
             bestMetric = metric;
@@ -278,7 +278,7 @@ internal sealed class TrainingLoop
         options.Progress.Report(new TrainingProgress(
             epoch, options.Epochs, step, totalSteps, lastTrainLoss, updater.LearningRate, examplesSeen / seconds, elapsed, remaining, metric, epochCompleted)
         {
-            MetricName = task.MetricName,
+            MetricName = task.Metric?.Name ?? ValidationMetric.Loss.Name,
         });
     }
 

@@ -22,18 +22,24 @@ internal static class ClassifierFitting
         }
 
         int seed = options.Seed ?? environment.Register(component).Rand.Next();
-        var trainingOptions = options.ToTrainingOptions(seed);
-        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout);
-        if (options.InferenceBatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options.InferenceBatchSize), options.InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (validation is null && options.ValidationFraction > 0)
+        {
+            var (kept, held) = Holdout.Split([.. train.Texts.Zip(train.Labels)], options.ValidationFraction, seed);
+            if (held is not null)
+            {
+                validation = new LabeledTexts([.. held.Select(r => r.First)], [.. held.Select(r => r.Second)]);
+                train = new LabeledTexts([.. kept.Select(r => r.First)], [.. kept.Select(r => r.Second)]) { SkippedRows = train.SkippedRows };
+            }
+        }
 
+        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout);
         using var log = new TrainingLog(environment, component, options.Progress);
         string source = options.ScratchConfig is { } scratch ? $"scratch ({scratch.Name}: {scratch.EncoderLayers} layers, width {scratch.ModelDim})"
             : options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{options.EncoderFolder}'";
         log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {source}; seed {seed}.");
         var (classifier, result) = TextClassifierTrainer.Fit(
-            options.EncoderFolder, options.ScratchConfig, settings, train.Texts, train.Labels, trainingOptions with { Progress = log },
-            validation?.Texts, validation?.Labels, environment.GetTorchDevice(), options.CancellationToken);
+            options.EncoderFolder, options.ScratchConfig, settings, train.Texts, train.Labels, options.ToTrainingOptions(seed, log),
+            validation?.Texts, validation?.Labels, environment.GetTorchDevice(), options.Cancellation);
         if (train.SkippedRows > 0)
             log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
         log.Info($"Finished after {result.Epochs} epochs; kept epoch {result.BestEpoch}; {result.TruncatedExamples} training texts " +

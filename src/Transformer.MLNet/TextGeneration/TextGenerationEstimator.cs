@@ -4,6 +4,7 @@ using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Progress;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.TextGeneration;
@@ -22,6 +23,7 @@ namespace Transformer.MLNet.TextGeneration;
 /// </remarks>
 public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransformer>
 {
+    private const string Component = "TextGeneration";
     private readonly IHostEnvironment environment;
 
     internal TextGenerationEstimator(IHostEnvironment environment, TextGenerationOptions options)
@@ -49,11 +51,14 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
     public TextGenerationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var texts = GenerativeFitting.ReadRows(input, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0]).ToList();
-        var (train, validation) = GenerativeFitting.Split(texts, Options.ValidationFraction, Options.Seed);
-        var (generator, _) = LanguageModelTrainer.Fit(
-            Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation, Options.ToTrainingOptions(Options.BlockSize),
-            environment.GetTorchDevice(), Options.Cancellation);
+        List<string> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0])];
+        var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.Info($"Training a language model on {train.Count} documents ({validation?.Count ?? 0} for validation); seed {seed}.");
+        var (generator, result) = LanguageModelTrainer.Fit(
+            Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation,
+            Options.ToTrainingOptions(Options.BlockSize, seed, log), environment.GetTorchDevice(), Options.Cancellation);
+        log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
         return new TextGenerationTransformer(generator, Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
     }
 

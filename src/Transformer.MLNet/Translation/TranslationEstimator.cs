@@ -4,6 +4,7 @@ using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Progress;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Translation;
@@ -24,6 +25,7 @@ namespace Transformer.MLNet.Translation;
 /// </remarks>
 public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
 {
+    private const string Component = "Translation";
     private readonly IHostEnvironment environment;
 
     internal TranslationEstimator(IHostEnvironment environment, TranslationOptions options)
@@ -47,13 +49,16 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
     public TranslationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var rows = GenerativeFitting.ReadRows(input,
-            (Options.SourceColumnName, nameof(Options.SourceColumnName)), (Options.TargetColumnName, nameof(Options.TargetColumnName)));
-        var pairs = rows.Select(r => new TranslationPair(r[0], r[1])).ToList();
-        var (train, validation) = GenerativeFitting.Split(pairs, Options.ValidationFraction, Options.Seed);
-
-        var (generator, _) = TranslationTrainer.Fit(
-            Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(), environment.GetTorchDevice(), Options.Cancellation);
+        List<TranslationPair> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data,
+            (Options.SourceColumnName, nameof(Options.SourceColumnName)), (Options.TargetColumnName, nameof(Options.TargetColumnName)))
+            .Select(r => new TranslationPair(r[0], r[1]))];
+        var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.Info($"Training a translation model on {train.Count} pairs ({validation?.Count ?? 0} for validation); seed {seed}.");
+        var (generator, result) = TranslationTrainer.Fit(
+            Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),
+            Options.Cancellation);
+        log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
         return new TranslationTransformer(generator, Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
     }
 

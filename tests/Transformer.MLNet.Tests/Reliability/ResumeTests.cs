@@ -27,7 +27,7 @@ public sealed class ResumeTests
             var options = TinyScratch.Options(epochs: 2, seed: 11);
             options.CheckpointFolder = folder;
             options.Progress = progress;
-            options.CancellationToken = token;
+            options.Cancellation = token;
             options.Dropout = 0.1;
             return options;
         }
