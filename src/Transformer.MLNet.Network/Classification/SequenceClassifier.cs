@@ -12,7 +12,7 @@ namespace Transformer.MLNet.Network.Classification;
 /// sentence-transformers MiniLM was trained with), dropout, then one linear layer to class logits. State-dict names
 /// follow Hugging Face's sequence-classification models: <c>bert.*</c> and <c>classifier.*</c>.
 /// </summary>
-public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tensor>
+internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "bert")]
     private readonly BertModel _bert;
