@@ -23,8 +23,8 @@ public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTra
     {
         this.environment = environment;
         Options = options;
-        if (options.BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, "BatchSize must be at least 1.");
+        if (options.InferenceBatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options.InferenceBatchSize), options.InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (options.MaxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(options.MaxTokens), options.MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));

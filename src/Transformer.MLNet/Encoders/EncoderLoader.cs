@@ -11,7 +11,7 @@ internal static class EncoderLoader
     /// <summary>A fitted embedding transformer over the chosen encoder.</summary>
     public static SentenceEmbeddingTransformer ForEmbedding(SentenceEmbeddingOptions options, string inputColumnName, torch.Device device)
     {
-        var pretrained = Load(options.ModelFolder);
+        var pretrained = Load(options.EncoderFolder);
         try
         {
             var encoder = SentenceEncoder.FromPretrained(pretrained, EncoderOptions(options), device);
@@ -29,7 +29,7 @@ internal static class EncoderLoader
         Pooling = options.Pooling,
         Normalize = options.Normalize,
         MaxTokens = options.MaxTokens,
-        BatchSize = options.BatchSize,
+        BatchSize = options.InferenceBatchSize,
         UseBFloat16 = options.UseBFloat16,
         TokenizationRules = options.TokenizationRules,
     };
