@@ -176,26 +176,14 @@ public sealed class SentenceEncoder : IDisposable
     private void EncodeBatch(int[][] ids, ReadOnlySpan<int> rows, float[][] result)
     {
         using var scope = NewDisposeScope();
-        int batch = rows.Length;
-        int length = 0;
-        foreach (int r in rows)
-            length = Math.Max(length, ids[r].Length);
-
-        var inputIds = new long[batch * length];
-        var mask = new long[batch * length];
-        for (int b = 0; b < batch; b++)
-        {
-            var row = ids[rows[b]];
-            for (int t = 0; t < length; t++)
-            {
-                inputIds[b * length + t] = t < row.Length ? row[t] : _tokenizer.PadTokenId;
-                mask[b * length + t] = t < row.Length ? 1 : 0;
-            }
-        }
-
-        var idTensor = tensor(inputIds, [batch, length], device: _device);
-        var maskTensor = tensor(mask, [batch, length], device: _device);
-        var tokenTypes = zeros([batch, length], ScalarType.Int64, _device);
+        var rowIds = new int[rows.Length][];
+        for (int b = 0; b < rowIds.Length; b++)
+            rowIds[b] = ids[rows[b]];
+        var batch = new TokenizedBatch(rowIds, _tokenizer.PadTokenId, truncatedCount: 0);
+        long[] shape = [batch.Count, batch.SequenceLength];
+        var idTensor = tensor(batch.InputIds, shape, device: _device);          // (B, T)
+        var maskTensor = tensor(batch.AttentionMask, shape, device: _device);   // (B, T)
+        var tokenTypes = tensor(batch.TokenTypeIds, shape, device: _device);    // (B, T)
         var hidden = _model.forward(idTensor, maskTensor, tokenTypes).to(ScalarType.Float32);   // (B, T, D)
         var pooled = Pool(hidden, maskTensor);                                                   // (B, D)
         if (Options.Normalize)
@@ -204,7 +192,7 @@ public sealed class SentenceEncoder : IDisposable
         // Row by row: one (B, D) array would be a large-object-heap allocation per batch, which only a full GC
         // reclaims, so a long stream would grow the managed heap between full collections.
         var host = pooled.cpu();
-        for (int b = 0; b < batch; b++)
+        for (int b = 0; b < batch.Count; b++)
             result[rows[b]] = host[b].data<float>().ToArray();
     }
 
