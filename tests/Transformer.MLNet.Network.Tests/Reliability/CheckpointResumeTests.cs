@@ -1,5 +1,5 @@
 using Transformer.MLNet.Network.Classification;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
@@ -29,7 +29,7 @@ public sealed class CheckpointResumeTests
     [DataRow(2, 3)]    // gradient accumulation: cancellation waits for the update
     public void A_cancelled_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_weights(int accumulation, int cancelAtStep)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var options = TinyClassifiers.Options(2) with
         {
             Optimization = TinyClassifiers.Options(2).Optimization with { AccumulationSteps = accumulation },
@@ -88,7 +88,7 @@ public sealed class CheckpointResumeTests
     [TestCategory("Reliability")]
     public void A_checkpoint_of_another_run_or_a_damaged_one_is_refused()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         string folder = Path.Combine(Path.GetTempPath(), $"checkpoint-{Guid.NewGuid():N}");
         try
         {

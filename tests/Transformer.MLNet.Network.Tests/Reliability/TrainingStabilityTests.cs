@@ -1,6 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Classification;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
@@ -30,7 +30,7 @@ public sealed class TrainingStabilityTests
     [TestCategory("Reliability")]
     public void Non_finite_loss_stops_training_naming_epoch_micro_batch_and_update()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         using var classifier = Poisoned(1, "burger", out var rows);
         Assert.IsNotEmpty(rows);
         var error = Assert.ThrowsExactly<ArithmeticException>(() =>
@@ -43,7 +43,7 @@ public sealed class TrainingStabilityTests
     [TestCategory("Reliability")]
     public void Skipping_non_finite_batches_counts_them_and_keeps_the_rest_finite()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         using var classifier = Poisoned(1, "burger", out var rows);
         var options = TinyClassifiers.Options(2) with
         {

@@ -1,8 +1,8 @@
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tests.Generation;
-using Transformer.MLNet.Network.Tests.Models;
 using Transformer.MLNet.Network.Tests.Reliability;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;
@@ -45,7 +45,7 @@ public sealed class TrainingLoopTests
     private static void AssertResumeRepeats(
         Func<int, nn.Module> create, Func<nn.Module, GenerativeTrainingOptions, CancellationToken, TrainingResult> train, int cancelAtStep)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var full = new Recorder();
         TrainingResult expected;
         Dictionary<string, float[]> expectedWeights;
@@ -135,7 +135,7 @@ public sealed class TrainingLoopTests
     [TestMethod]
     public void A_classifier_trains_in_bfloat16_like_in_float32_and_ends_as_a_float32_model()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var (texts, labels) = TinyClassifiers.Sentences("imdb", 160);
         TrainingResult Train(TrainingPrecision precision, out bool float32)
         {
@@ -162,7 +162,7 @@ public sealed class TrainingLoopTests
     [TestMethod]
     public void A_classifier_stops_at_its_time_budget_with_the_learning_rate_decayed()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var (texts, labels) = TinyClassifiers.Sentences("imdb", 160);
         using var classifier = TinyClassifiers.New(5);
         var reports = new Recorder();

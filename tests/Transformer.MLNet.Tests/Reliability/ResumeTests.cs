@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Tests.Classification;
 
@@ -15,7 +16,7 @@ public sealed class ResumeTests
     [TestCategory("Reliability")]
     public void A_Fit_cancelled_mid_epoch_and_fitted_again_from_its_checkpoint_scores_like_an_uninterrupted_Fit()
     {
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var mlContext = new MLContext(seed: 3);
         var rows = UciSentences.Read("imdb").Take(192).ToList();
         var data = mlContext.Data.LoadFromEnumerable(rows);
