@@ -1,5 +1,6 @@
 using System.Globalization;
 using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Network.Training;
 
 namespace Transformer.MLNet.Examples.Common;
 
@@ -13,7 +14,7 @@ public sealed class TrainingLog : IProgress<TrainingProgress>
     public void Report(TrainingProgress value)
     {
         Reports.Add(value);
-        string validation = value.ValidationLoss is { } v ? FormattableString.Invariant($" validation loss {v:F3}") : "";
+        string validation = value.ValidationMetric is { } v ? FormattableString.Invariant($" validation loss {v:F3}") : "";
         Console.WriteLine(FormattableString.Invariant(
             $"  step {value.Step,6} epoch {value.Epoch} train loss {value.TrainLoss:F3}{validation} lr {value.LearningRate:E2} {value.Elapsed:mm\\:ss}"));
     }
@@ -21,10 +22,10 @@ public sealed class TrainingLog : IProgress<TrainingProgress>
     /// <summary>Training and validation loss against updates, as a PNG.</summary>
     public string SaveCurves(string path, string title, string yLabel, string trainingName, string validationName)
     {
-        var validated = Reports.Where(r => r.ValidationLoss is not null).ToList();
+        var validated = Reports.Where(r => r.ValidationMetric is not null).ToList();
         return Charts.SaveLines(path, title, "update", yLabel,
             new Series(trainingName, [.. Reports.Select(r => (double)r.Step)], [.. Reports.Select(r => r.TrainLoss)]),
-            new Series(validationName, [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationLoss!.Value)]));
+            new Series(validationName, [.. validated.Select(r => (double)r.Step)], [.. validated.Select(r => r.ValidationMetric!.Value)]));
     }
 }
 

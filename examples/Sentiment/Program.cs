@@ -66,7 +66,7 @@ foreach (int seed in seeds)
     var tuned = mlContext.BinaryClassification.Trainers.TextClassifier(options);
     results.Add(Run("fine-tuned MiniLM classifier", seed, tuned, split, mlContext, out var model));
     fineTuningUpdates += progressBar.Reports.Count > 0 ? progressBar.Reports[^1].Step : 0;
-    curves.Add(new Series($"seed {seed}", [.. progressBar.Reports.Select(r => (double)r.Step)], [.. progressBar.Reports.Select(r => r.Loss)]));
+    curves.Add(new Series($"seed {seed}", [.. progressBar.Reports.Select(r => (double)r.Step)], [.. progressBar.Reports.Select(r => r.TrainLoss)]));
     (fineTuned as IDisposable)?.Dispose();
     fineTuned = model;
     inputSchema = split.TrainSet.Schema;

@@ -49,7 +49,7 @@ var options = new GenerativeTrainingOptions
         Precision = fp32 ? TrainingPrecision.Float32 : TrainingPrecision.BFloat16,
     },
     MaxSteps = steps,
-    MaxEpochs = 1000,
+    Epochs = 1000,
     TimeBudget = TimeSpan.FromMinutes(minutes),
     BatchSize = 32,
     BlockSize = 128,

@@ -34,7 +34,7 @@ internal sealed class MemoryStreamBenchmark : IBenchmark
         var mlContext = new MLContext(seed: 0) { GpuDeviceId = options.Device.type == TorchSharp.DeviceType.CUDA ? options.Device.index : null };
         var schemaOnly = mlContext.Data.LoadFromEnumerable(Sentences(vocabulary, 0));
         using var transformer = mlContext.Transforms.Text.ApplySentenceEmbedding(
-            new SentenceEmbeddingOptions { OutputColumnName = "Features", InputColumnName = nameof(Row.Text), BatchSize = BatchSize, MaxTokens = 8, UseBFloat16 = true })
+            new SentenceEmbeddingOptions { OutputColumnName = "Features", InputColumnName = nameof(Row.Text), InferenceBatchSize = BatchSize, MaxTokens = 8, UseBFloat16 = true })
             .Fit(schemaOnly);
 
         // What earlier benchmarks in this process left for the finalizers goes first, so that the peak is this stream's.

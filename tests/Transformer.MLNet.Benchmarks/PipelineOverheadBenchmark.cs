@@ -23,7 +23,7 @@ internal sealed class PipelineOverheadBenchmark : IBenchmark
         var texts = ReadSentences(options.Quick ? 256 : 1024);
         var mlContext = new MLContext(seed: 0) { GpuDeviceId = options.Device.type == TorchSharp.DeviceType.CUDA ? options.Device.index : null };
         var data = mlContext.Data.LoadFromEnumerable(texts.Select(t => new Row { Text = t }).ToList());
-        using var transformer = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(Row.Text), batchSize: 32).Fit(data);
+        using var transformer = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(Row.Text), inferenceBatchSize: 32).Fit(data);
         using var model = PretrainedBert.LoadMiniLm();
         using var encoder = SentenceEncoder.FromPretrained(model, new SentenceEncoderOptions { BatchSize = 32 }, options.Device);
 

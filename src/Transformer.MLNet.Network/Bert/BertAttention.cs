@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>The attention sub-layer: HF <c>attention.self</c> followed by <c>attention.output</c>.</summary>
-public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "self")]
     private readonly BertSelfAttention _self;

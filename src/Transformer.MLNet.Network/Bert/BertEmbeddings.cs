@@ -11,7 +11,7 @@ namespace Transformer.MLNet.Network.Bert;
 /// dropout. Parameter names are Hugging Face's (<c>word_embeddings</c>, <c>position_embeddings</c>,
 /// <c>token_type_embeddings</c>, <c>LayerNorm</c>).
 /// </summary>
-public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "word_embeddings")]
     private readonly Embedding _wordEmbeddings;

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>The stack of <see cref="TransformerConfig.EncoderLayers"/> blocks, named <c>layer.{i}</c> as in HF.</summary>
-public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "layer")]
     private readonly ModuleList<BertLayer> _layers;

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>The first half of the position-wise feed-forward network: <c>act(dense(x))</c>, D → F.</summary>
-public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
+internal sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "dense")]
     private readonly Linear _dense;

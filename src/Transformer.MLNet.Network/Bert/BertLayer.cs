@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>One post-LN encoder block: attention sub-layer, then the feed-forward sub-layer (HF <c>BertLayer</c>).</summary>
-public sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "attention")]
     private readonly BertAttention _attention;

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>BERT's pooler: <c>tanh(dense(h[CLS]))</c>, the input of BERT's classification heads.</summary>
-public sealed class BertPooler : nn.Module<Tensor, Tensor>
+internal sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "dense")]
     private readonly Linear _dense;

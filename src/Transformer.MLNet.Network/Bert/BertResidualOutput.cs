@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Bert;
 /// The residual sub-layer closing a block: <c>LayerNorm(residual + dropout(dense(x)))</c> (post-LN, as in BERT).
 /// Used after attention (HF <c>attention.output</c>, D → D) and after the feed-forward network (HF <c>output</c>, F → D).
 /// </summary>
-public sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "dense")]
     private readonly Linear _dense;

@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Bert;
 /// Multi-head scaled dot-product self-attention with BERT's separate <c>query</c>, <c>key</c> and <c>value</c>
 /// projections; padding keys are masked out.
 /// </summary>
-public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "query")]
     private readonly Linear _query;

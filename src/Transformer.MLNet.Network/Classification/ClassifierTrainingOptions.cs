@@ -2,34 +2,23 @@ using Transformer.MLNet.Network.Training;
 
 namespace Transformer.MLNet.Network.Classification;
 
-/// <summary>How <see cref="TextClassifierTrainer"/> fine-tunes or trains a classifier.</summary>
+/// <summary>How <see cref="TextClassifierTrainer"/> fine-tunes or trains a classifier; the validation metric is accuracy.</summary>
 /// <remarks>Defaults suit fine-tuning a small pretrained encoder on a few thousand sentences (BERT paper, appendix
 /// A.3: a few epochs, batch 16–32, warmup 10 %, linear decay).</remarks>
-public sealed record ClassifierTrainingOptions
+public sealed record ClassifierTrainingOptions : TrainingLoopOptions
 {
-    /// <summary>Passes over the training set.</summary>
-    public int Epochs { get; init; } = 4;
-
-    /// <summary>Texts per micro-batch.</summary>
-    public int BatchSize { get; init; } = 16;
-
-    /// <summary>Fraction of all updates spent warming the learning rate up.</summary>
-    public double WarmupFraction { get; init; } = 0.1;
-
-    /// <summary>
-    /// Optimizer, schedule shape, clipping, accumulation, label smoothing and precision; its <see cref="TrainingOptions.WarmupSteps"/>
-    /// is replaced by <see cref="WarmupFraction"/> of the run.
-    /// </summary>
-    public TrainingOptions Optimizer { get; init; } = new()
+    /// <summary>Creates the fine-tuning defaults: 4 epochs of 16 texts, learning rate 1e-4, 10 % warmup.</summary>
+    public ClassifierTrainingOptions()
     {
-        LearningRate = 1e-4, Beta2 = 0.999, Epsilon = 1e-8, LabelSmoothing = 0.0, Decay = LearningRateDecay.Linear,
-    };
-
-    /// <summary>With a validation set: stop after this many epochs without a better validation accuracy; 0 never stops early.</summary>
-    public int EarlyStoppingPatience { get; init; }
-
-    /// <summary>With a validation set: put back the weights of the epoch with the best validation accuracy at the end.</summary>
-    public bool RestoreBestEpoch { get; init; } = true;
+        Epochs = 4;
+        BatchSize = 16;
+        WarmupFraction = 0.1;
+        ReportEvery = 5;
+        Optimization = new TrainingOptions
+        {
+            LearningRate = 1e-4, Beta2 = 0.999, Epsilon = 1e-8, LabelSmoothing = 0.0, Decay = LearningRateDecay.Linear,
+        };
+    }
 
     /// <summary>
     /// Keep the token embedding matrix fixed. When fine-tuning a pretrained encoder on little data this is about half
@@ -37,38 +26,4 @@ public sealed record ClassifierTrainingOptions
     /// training from scratch.
     /// </summary>
     public bool FreezeTokenEmbeddings { get; init; }
-
-    /// <summary>Seed of weight initialisation, dropout and shuffling.</summary>
-    public int Seed { get; init; }
-
-    /// <summary>Report progress every this many updates (and at each epoch's end).</summary>
-    public int ProgressInterval { get; init; } = 5;
-
-    /// <summary>
-    /// Folder for a checkpoint (weights, optimizer moments, schedule position, data order and random state). When set,
-    /// a checkpoint is written at the end of each epoch and when training is cancelled, and a run started with a
-    /// folder that holds one resumes from it and ends with the same weights as an uninterrupted run (on CPU, fixed
-    /// seed). With gradient accumulation, cancellation waits for the next update. The checkpoint is deleted when
-    /// training completes. Null (default) writes no checkpoint.
-    /// </summary>
-    public string? CheckpointFolder { get; init; }
-
-    /// <summary>Checks the options and throws an error naming the offending option and value.</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    public ClassifierTrainingOptions Validate()
-    {
-        static void Require(bool ok, string option, object value, string rule)
-        {
-            if (!ok)
-                throw new ArgumentException($"{option} = {value} is invalid: {rule}.", option);
-        }
-
-        Require(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
-        Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
-        Require(WarmupFraction is >= 0 and <= 1, nameof(WarmupFraction), WarmupFraction, "must be in [0, 1]");
-        Require(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be zero (off) or more");
-        Require(ProgressInterval >= 1, nameof(ProgressInterval), ProgressInterval, "must be at least 1");
-        Optimizer.Validate();
-        return this;
-    }
 }

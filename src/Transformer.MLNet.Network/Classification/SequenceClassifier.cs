@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Classification;
@@ -11,7 +12,7 @@ namespace Transformer.MLNet.Network.Classification;
 /// sentence-transformers MiniLM was trained with), dropout, then one linear layer to class logits. State-dict names
 /// follow Hugging Face's sequence-classification models: <c>bert.*</c> and <c>classifier.*</c>.
 /// </summary>
-public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tensor>
+internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "bert")]
     private readonly BertModel _bert;
@@ -60,10 +61,7 @@ public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tenso
     {
         using var scope = NewDisposeScope();
         var hidden = _bert.forward(inputIds, attentionMask, tokenTypeIds);        // (B, T, D)
-        var mask = attentionMask.unsqueeze(-1).to_type(hidden.dtype);              // (B, T) -> (B, T, 1)
-        var summed = (hidden * mask).sum(1);                                       // (B, T, D) -> (B, D)
-        var counts = mask.sum(1).clamp_min(1);                                     // (B, 1)
-        var pooled = _dropout.forward(summed / counts);                            // (B, D)
+        var pooled = _dropout.forward(TokenPooling.Mean(hidden, attentionMask));  // (B, T, D) -> (B, D)
         return _classifier.forward(pooled).MoveToOuterDisposeScope();              // (B, D) -> (B, C)
     }
 }

@@ -1,38 +1,116 @@
-using System.Diagnostics;
 using TorchSharp;
+using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Classification;
 
 /// <summary>
-/// Trains a <see cref="TextClassifier"/>: AdamW with warmup and decay, gradient clipping and accumulation (through
-/// <see cref="ParameterUpdater"/>), optional validation with early stopping and restore of the best epoch,
-/// cancellation and progress reports. Texts and labels come in as managed arrays.
+/// Trains a <see cref="TextClassifier"/> on the one <see cref="TrainingLoop"/>: the task tokenizes texts, shuffles
+/// them each epoch into micro-batches under cross-entropy, and validates by accuracy. Texts and labels come in as
+/// managed arrays.
 /// </summary>
 public static class TextClassifierTrainer
 {
     private const int EvaluationBatchSize = 64;
 
+    /// <summary>
+    /// The classification entry point: builds a classifier on the chosen encoder (the packaged MiniLM-L6, a Hugging
+    /// Face folder, or a new encoder of <paramref name="scratchConfig"/> with the MiniLM vocabulary), seeded so that
+    /// its new weights repeat, moves it to <paramref name="device"/> and trains it.
+    /// </summary>
+    /// <param name="encoderFolder">A Hugging Face BERT folder to fine-tune, or null for the packaged MiniLM-L6.</param>
+    /// <param name="scratchConfig">Train a new encoder of this shape instead of fine-tuning one; not with <paramref name="encoderFolder"/>.</param>
+    /// <param name="settings">Classes, token limit and dropout of the head.</param>
+    /// <param name="texts">Training texts.</param>
+    /// <param name="labels">Class of each text, in [0, ClassCount).</param>
+    /// <param name="options">Training settings; <see cref="TrainingLoopOptions.Seed"/> also seeds the new weights.</param>
+    /// <param name="validationTexts">Optional validation texts.</param>
+    /// <param name="validationLabels">Their classes.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The trained classifier (the caller owns it) and what training did.</returns>
+    /// <exception cref="ArgumentException">Both an encoder folder and a scratch config, or invalid options or labels.</exception>
+    public static (TextClassifier Classifier, TrainingResult Result) Fit(
+        string? encoderFolder,
+        TransformerConfig? scratchConfig,
+        TextClassifierSettings settings,
+        IReadOnlyList<string> texts,
+        IReadOnlyList<int> labels,
+        ClassifierTrainingOptions options,
+        IReadOnlyList<string>? validationTexts = null,
+        IReadOnlyList<int>? validationLabels = null,
+        Device? device = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(options);
+        settings.Validate();
+        options.Validate();
+        if (scratchConfig is not null && encoderFolder is not null)
+        {
+            throw new ArgumentException(
+                "Set either EncoderFolder (fine-tune that encoder) or ScratchConfig (train a new one), not both.", nameof(scratchConfig));
+        }
+
+        // Seed before the encoder (from scratch) and the head are created, so that their initial weights repeat too.
+        Seeding.Apply(options.Seed);
+        BertModel encoder;
+        BertTextTokenizer tokenizer;
+        if (scratchConfig is not null)
+        {
+            tokenizer = PretrainedBert.LoadMiniLmTokenizer();
+            encoder = new BertModel(scratchConfig with { VocabSize = tokenizer.VocabularySize, PadTokenId = tokenizer.PadTokenId });
+        }
+        else
+        {
+            var pretrained = encoderFolder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(encoderFolder);
+            (encoder, tokenizer) = (pretrained.Model, pretrained.Tokenizer);
+        }
+
+        TextClassifier classifier;
+        try
+        {
+            classifier = TextClassifier.Create(encoder, tokenizer, settings, device);
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
+
+        try
+        {
+            var trainOptions = scratchConfig is null ? options : options with { FreezeTokenEmbeddings = false };
+            return (classifier, Train(classifier, texts, labels, trainOptions, validationTexts, validationLabels, cancellation));
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Trains <paramref name="classifier"/> in place.</summary>
     /// <param name="classifier">The classifier; its weights are updated.</param>
     /// <param name="texts">Training texts.</param>
     /// <param name="labels">Class of each text, in [0, ClassCount).</param>
-    /// <param name="options">Epochs, batch size, optimizer and schedule.</param>
-    /// <param name="validationTexts">Optional validation texts for early stopping and best-epoch restore.</param>
+    /// <param name="options">Epochs, batch size, optimizer, schedule, precision, checkpoints and progress.</param>
+    /// <param name="validationTexts">Optional validation texts for early stopping and best-weight restore.</param>
     /// <param name="validationLabels">Their classes.</param>
-    /// <param name="progress">Receives a report every <see cref="ClassifierTrainingOptions.ProgressInterval"/> updates and at each epoch's end.</param>
-    /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/> (after writing a checkpoint when <see cref="ClassifierTrainingOptions.CheckpointFolder"/> is set).</param>
-    /// <returns>Epochs run, the epoch kept, and the per-epoch metrics.</returns>
-    public static ClassifierTrainingResult Train(
+    /// <param name="cancellation">Stops training between micro-batches with <see cref="OperationCanceledException"/> (after writing a checkpoint when <see cref="TrainingLoopOptions.CheckpointFolder"/> is set).</param>
+    /// <returns>What training did; <see cref="TrainingResult.ValidationMetrics"/> are accuracies.</returns>
+    public static TrainingResult Train(
         TextClassifier classifier,
         IReadOnlyList<string> texts,
         IReadOnlyList<int> labels,
         ClassifierTrainingOptions options,
         IReadOnlyList<string>? validationTexts = null,
         IReadOnlyList<int>? validationLabels = null,
-        IProgress<ClassifierTrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(options);
@@ -42,163 +120,19 @@ public static class TextClassifierTrainer
         if (train.Ids.Length == 0)
             throw new ArgumentException("The training set is empty.", nameof(texts));
 
-        var random = Seeding.Apply(options.Seed);
-        int microBatches = (train.Ids.Length + options.BatchSize - 1) / options.BatchSize;
-        int accumulation = options.Optimizer.AccumulationSteps;
-        long stepsPerEpoch = (microBatches + accumulation - 1) / accumulation;
-        long totalSteps = stepsPerEpoch * options.Epochs;
-        var optimizerOptions = options.Optimizer with { WarmupSteps = (long)Math.Round(options.WarmupFraction * totalSteps) };
-
-        var model = classifier.Model;
-        string? checkpointFolder = options.CheckpointFolder;
-        var resume = checkpointFolder is not null && ClassifierCheckpoint.Exists(checkpointFolder)
-            ? ClassifierCheckpoint.Read(checkpointFolder, options.Seed, train.Ids.Length)
-            : null;
-        var validationAccuracies = resume?.ValidationAccuracies ?? [];
-        var losses = resume?.Losses ?? [];
-        Dictionary<string, Tensor>? best = null;
-        double bestAccuracy = resume?.BestAccuracy ?? double.NegativeInfinity;
-        int bestEpoch = resume?.BestEpoch ?? 0, epochsRun = losses.Count, epochsWithoutGain = resume?.EpochsWithoutGain ?? 0;
-        var clock = Stopwatch.StartNew();
-        long examplesSeen = resume?.ExamplesSeen ?? 0;
-        long skipped = 0;
-
         lock (classifier.Gate)
         {
-            var frozen = options.FreezeTokenEmbeddings ? model.TokenEmbeddings : null;
+            var frozen = options.FreezeTokenEmbeddings ? classifier.Model.TokenEmbeddings : null;
             frozen?.requires_grad_(false);
             try
             {
-                using var updater = new ParameterUpdater(model, optimizerOptions, totalSteps: totalSteps);
-                int firstEpoch = 1, firstBatch = 0;
-                if (resume is not null)
-                {
-                    best = ClassifierCheckpoint.Restore(checkpointFolder!, model, updater);
-                    (firstEpoch, firstBatch) = (resume.Epoch, resume.NextMicroBatch);
-                }
-
-                for (int epoch = 1; epoch <= options.Epochs; epoch++)
-                {
-                    int[] order = Enumerable.Range(0, train.Ids.Length).ToArray();
-                    random.Shuffle(order);
-                    if (epoch < firstEpoch)
-                        continue; // replays the shuffles of the epochs a resumed run has done
-
-                    model.train();
-                    bool resumedEpoch = resume is not null && epoch == firstEpoch;
-                    double lossSum = resumedEpoch ? resume!.LossSum : 0;
-                    int lossCount = resumedEpoch ? resume!.LossCount : 0;
-                    double lastRate = updater.LearningRate;
-                    for (int b = resumedEpoch ? firstBatch : 0; b < microBatches; b++)
-                    {
-                        if (cancellationToken.IsCancellationRequested && (checkpointFolder is null || updater.PendingMicroBatches == 0))
-                        {
-                            if (checkpointFolder is not null)
-                                Checkpoint(epoch, b, lossSum, lossCount, updater);
-                            cancellationToken.ThrowIfCancellationRequested();
-                        }
-
-                        var rows = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, order.Length - b * options.BatchSize)).ToArray();
-                        using (var scope = NewDisposeScope())
-                        {
-                            var logits = classifier.Logits(rows.Select(r => train.Ids[r]).ToList());                  // (B, C)
-                            var targets = tensor(rows.Select(r => (long)train.Labels[r]).ToArray(), device: classifier.Device); // (B)
-                            var loss = LabelSmoothedCrossEntropy.Compute(logits, targets, optimizerOptions.LabelSmoothing);
-                            lastRate = updater.LearningRate;
-                            double value = loss.ToDouble();
-                            bool updated;
-                            try
-                            {
-                                updated = updater.Backward(loss);
-                                if (!updated && b == microBatches - 1)
-                                    updated = updater.Flush();
-                            }
-                            catch (ArithmeticException e)
-                            {
-                                throw new ArithmeticException($"Training stopped at epoch {epoch}, micro-batch {b + 1} of {microBatches}: {e.Message}", e);
-                            }
-
-                            if (double.IsFinite(value))
-                            {
-                                lossSum += value;
-                                lossCount++;
-                            }
-
-                            examplesSeen += rows.Length;
-                            if (updated && updater.CompletedSteps % options.ProgressInterval == 0)
-                                progress?.Report(Report(epoch, updater.CompletedSteps, lossSum / lossCount, lastRate, null, false));
-                        }
-                    }
-
-                    skipped = updater.SkippedBatches;
-                    epochsRun = epoch;
-                    losses.Add(lossSum / lossCount);
-                    double? accuracy = null;
-                    if (validation is not null)
-                    {
-                        accuracy = Accuracy(classifier, validation);
-                        validationAccuracies.Add(accuracy.Value);
-                    }
-
-                    progress?.Report(Report(epoch, updater.CompletedSteps, lossSum / lossCount, lastRate, accuracy, true));
-                    if (accuracy is null)
-                    {
-                        bestEpoch = epoch;
-                    }
-                    else if (accuracy.Value > bestAccuracy)
-                    {
-                        bestAccuracy = accuracy.Value;
-                        bestEpoch = epoch;
-                        epochsWithoutGain = 0;
-                        if (options.RestoreBestEpoch && epoch < options.Epochs)
-                            best = Snapshot(model, best);
-                        else if (best is not null)
-                            DisposeAll(ref best);
-                    }
-                    else if (options.EarlyStoppingPatience > 0 && ++epochsWithoutGain >= options.EarlyStoppingPatience)
-                    {
-                        break;
-                    }
-
-                    if (checkpointFolder is not null && epoch < options.Epochs)
-                        Checkpoint(epoch + 1, 0, 0, 0, updater);
-                }
-
-                skipped = updater.SkippedBatches;
-                if (options.RestoreBestEpoch && best is not null && bestEpoch != epochsRun)
-                {
-                    using var noGrad = no_grad();
-                    model.load_state_dict(best);
-                }
-
-                if (checkpointFolder is not null)
-                    ClassifierCheckpoint.Delete(checkpointFolder);
+                var result = TrainingLoop.Run(new ClassificationTask(classifier, train, validation, options), options, cancellation);
+                return result with { TruncatedExamples = train.TruncatedCount };
             }
             finally
             {
-                if (best is not null)
-                    DisposeAll(ref best);
                 frozen?.requires_grad_(true);
-                model.eval();
             }
-        }
-
-        return new ClassifierTrainingResult(epochsRun, bestEpoch, validationAccuracies, losses)
-        {
-            TruncatedTexts = train.TruncatedCount, SkippedBatches = skipped, Resumed = resume is not null,
-        };
-
-        void Checkpoint(int epoch, int nextMicroBatch, double lossSum, int lossCount, ParameterUpdater updater) =>
-            new ClassifierCheckpoint(
-                options.Seed, train.Ids.Length, epoch, nextMicroBatch, lossSum, lossCount, examplesSeen, losses, validationAccuracies,
-                bestAccuracy, bestEpoch, epochsWithoutGain).Save(checkpointFolder!, model, updater, best);
-
-        ClassifierTrainingProgress Report(int epoch, long step, double loss, double rate, double? accuracy, bool epochEnd)
-        {
-            double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-            var remaining = step == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(seconds / step * Math.Max(0, totalSteps - step));
-            return new ClassifierTrainingProgress(
-                epoch, options.Epochs, step, totalSteps, loss, rate, examplesSeen / seconds, clock.Elapsed, remaining, accuracy, epochEnd);
         }
     }
 
@@ -261,20 +195,29 @@ public static class TextClassifierTrainer
         return new TokenizedSet(ids, labels.ToArray(), truncated);
     }
 
-    private static Dictionary<string, Tensor> Snapshot(nn.Module model, Dictionary<string, Tensor>? previous)
-    {
-        if (previous is not null)
-            DisposeAll(ref previous);
-        using var noGrad = no_grad();
-        return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
-    }
-
-    private static void DisposeAll(ref Dictionary<string, Tensor>? tensors)
-    {
-        foreach (var t in tensors!.Values)
-            t.Dispose();
-        tensors = null;
-    }
-
     private sealed record TokenizedSet(int[][] Ids, int[] Labels, int TruncatedCount);
+
+    /// <summary>Classification as a training task: shuffled micro-batches of texts, accuracy as the validation metric.</summary>
+    private sealed class ClassificationTask(TextClassifier classifier, TokenizedSet train, TokenizedSet? validation, ClassifierTrainingOptions options)
+        : TrainingTask(classifier.Model, train.Ids.Length, (train.Ids.Length + options.BatchSize - 1) / options.BatchSize,
+            validation is null ? null : ValidationMetric.Accuracy)
+    {
+        private readonly Random random = new(options.Seed);
+
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch)
+        {
+            int[] order = Enumerable.Range(0, train.Ids.Length).ToArray();
+            random.Shuffle(order);
+            return [.. order.Chunk(options.BatchSize).Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
+        }
+
+        public override double Validate() => Accuracy(classifier, validation!);
+
+        private Tensor Loss(int[] rows)
+        {
+            var logits = classifier.Logits(rows.Select(r => train.Ids[r]).ToList());                                    // (B, C)
+            var targets = tensor(rows.Select(r => (long)train.Labels[r]).ToArray(), device: classifier.Device);          // (B)
+            return LabelSmoothedCrossEntropy.Compute(logits, targets, options.Optimization.LabelSmoothing);
+        }
+    }
 }

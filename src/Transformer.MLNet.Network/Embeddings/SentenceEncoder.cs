@@ -1,5 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
@@ -175,26 +176,14 @@ public sealed class SentenceEncoder : IDisposable
     private void EncodeBatch(int[][] ids, ReadOnlySpan<int> rows, float[][] result)
     {
         using var scope = NewDisposeScope();
-        int batch = rows.Length;
-        int length = 0;
-        foreach (int r in rows)
-            length = Math.Max(length, ids[r].Length);
-
-        var inputIds = new long[batch * length];
-        var mask = new long[batch * length];
-        for (int b = 0; b < batch; b++)
-        {
-            var row = ids[rows[b]];
-            for (int t = 0; t < length; t++)
-            {
-                inputIds[b * length + t] = t < row.Length ? row[t] : _tokenizer.PadTokenId;
-                mask[b * length + t] = t < row.Length ? 1 : 0;
-            }
-        }
-
-        var idTensor = tensor(inputIds, [batch, length], device: _device);
-        var maskTensor = tensor(mask, [batch, length], device: _device);
-        var tokenTypes = zeros([batch, length], ScalarType.Int64, _device);
+        var rowIds = new int[rows.Length][];
+        for (int b = 0; b < rowIds.Length; b++)
+            rowIds[b] = ids[rows[b]];
+        var batch = new TokenizedBatch(rowIds, _tokenizer.PadTokenId, truncatedCount: 0);
+        long[] shape = [batch.Count, batch.SequenceLength];
+        var idTensor = tensor(batch.InputIds, shape, device: _device);          // (B, T)
+        var maskTensor = tensor(batch.AttentionMask, shape, device: _device);   // (B, T)
+        var tokenTypes = tensor(batch.TokenTypeIds, shape, device: _device);    // (B, T)
         var hidden = _model.forward(idTensor, maskTensor, tokenTypes).to(ScalarType.Float32);   // (B, T, D)
         var pooled = Pool(hidden, maskTensor);                                                   // (B, D)
         if (Options.Normalize)
@@ -203,7 +192,7 @@ public sealed class SentenceEncoder : IDisposable
         // Row by row: one (B, D) array would be a large-object-heap allocation per batch, which only a full GC
         // reclaims, so a long stream would grow the managed heap between full collections.
         var host = pooled.cpu();
-        for (int b = 0; b < batch; b++)
+        for (int b = 0; b < batch.Count; b++)
             result[rows[b]] = host[b].data<float>().ToArray();
     }
 
@@ -217,9 +206,8 @@ public sealed class SentenceEncoder : IDisposable
                 var padding = mask.eq(0).unsqueeze(-1);                                // (B, T, 1)
                 return hidden.masked_fill(padding, float.NegativeInfinity).amax([1]);  // (B, D)
             default:
-                var weights = mask.unsqueeze(-1).to(ScalarType.Float32);               // (B, T, 1)
-                var sum = (hidden * weights).sum(1);                                   // (B, D)
-                return sum / weights.sum(1).clamp_min(1e-9);                           // mean over real tokens
+                // Averaged in float32 even when the encoder ran in bfloat16, so that long texts lose no precision.
+                return TokenPooling.Mean(hidden.to_type(ScalarType.Float32), mask);   // (B, T, D) -> (B, D)
         }
     }
 }

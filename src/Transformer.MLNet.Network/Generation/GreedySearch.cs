@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Generation;
 
 /// <summary>Greedy decoding: the most probable token at every step.</summary>
-public static class GreedySearch
+internal static class GreedySearch
 {
     /// <summary>Decodes every row of the scorer.</summary>
     /// <param name="scorer">The model with its inputs.</param>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;
@@ -30,6 +31,51 @@ public static class LanguageModelTrainer
         return [.. stream];
     }
 
+    /// <summary>
+    /// The text-generation entry point: learns a vocabulary from the training documents (characters, or o200k_base
+    /// restricted to the tokens seen), joins the documents into streams, builds a decoder-only model of
+    /// <paramref name="architecture"/> seeded with <see cref="TrainingLoopOptions.Seed"/>, moves it to
+    /// <paramref name="device"/> and trains it. A block longer than the training stream is shortened to fit, and
+    /// validation text too short for one block is not used.
+    /// </summary>
+    /// <param name="architecture">Shape of the model; its vocabulary size and padding id are set from the tokenizer.</param>
+    /// <param name="characterTokens">One token per character (true) or o200k_base subwords (false).</param>
+    /// <param name="train">Training documents.</param>
+    /// <param name="validation">Validation documents, or null.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>A generator over the trained model (the caller owns it) and what training did.</returns>
+    public static (TextGenerator Generator, TrainingResult Result) Fit(
+        TransformerConfig architecture, bool characterTokens, IReadOnlyList<string> train, IReadOnlyList<string>? validation,
+        GenerativeTrainingOptions options, Device? device = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        GenerationTokenizer tokenizer = characterTokens ? CharacterTokenizer.Train(string.Concat(train)) : RestrictedTiktokenTokenizer.Train(train);
+        int[] trainStream = Stream(train.Select(tokenizer.Encode));
+        int[]? validationStream = validation is null ? null : Stream(validation.Select(tokenizer.Encode));
+        int block = Math.Min(options.BlockSize, trainStream.Length - 1);
+        if (validationStream is not null && validationStream.Length <= block)
+            validationStream = null;
+
+        Seeding.Apply(options.Seed);
+        var model = new DecoderOnlyModel(architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId });
+        try
+        {
+            model.to(device ?? CPU);
+            var result = Train(model, trainStream, validationStream, options with { BlockSize = Math.Max(1, block) }, cancellation);
+            return (new TextGenerator(model, tokenizer), result);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Trains on a token stream.</summary>
     /// <param name="model">The model, trained in place.</param>
     /// <param name="train">Training tokens.</param>
@@ -38,7 +84,7 @@ public static class LanguageModelTrainer
     /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
     /// <returns>What training did; the model holds the best validated weights.</returns>
     /// <exception cref="ArgumentException">A stream is too short for one window, the block exceeds the model's positions, or an id is out of range.</exception>
-    public static TrainingSummary Train(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options,
+    public static TrainingResult Train(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -57,25 +103,7 @@ public static class LanguageModelTrainer
         if (validation is not null)
             CheckStream(validation, block, model.Config.VocabSize, nameof(validation));
 
-        var device = model.parameters().First().device;
-        var random = new Random(options.Seed);
-        double smoothing = options.Optimization.LabelSmoothing;
-        int batchesPerEpoch = Math.Max(1, (int)Math.Ceiling((double)train.Length / block / options.BatchSize));
-
-        IEnumerable<Func<Tensor>> Epoch(int epoch)
-        {
-            for (int b = 0; b < batchesPerEpoch; b++)
-            {
-                var starts = new int[options.BatchSize];
-                for (int i = 0; i < starts.Length; i++)
-                    starts[i] = random.Next(train.Length - block);
-                yield return () => Loss(model, train, starts, block, smoothing, device);
-            }
-        }
-
-        Func<double>? validate = validation is null ? null : () => ValidationLoss(model, validation, block, options.BatchSize, options.MaxValidationBatches, device);
-        long updatesPerEpoch = (long)Math.Ceiling((double)batchesPerEpoch / options.Optimization.AccumulationSteps);
-        return new TrainingLoop(model, options, validate).Run(Epoch, updatesPerEpoch, cancellation);
+        return TrainingLoop.Run(new LanguageModelTask(model, train, validation, options), options, cancellation);
     }
 
     /// <summary>Mean cross-entropy per predicted token over consecutive windows of a stream.</summary>
@@ -140,5 +168,31 @@ public static class LanguageModelTrainer
             if ((uint)id >= (uint)vocabSize)
                 throw new ArgumentException($"The {name} stream has token id {id}, outside the model's vocabulary (VocabSize = {vocabSize}).", name);
         }
+    }
+
+    /// <summary>Language modelling as a training task: random windows of the stream, validation cross-entropy as the metric.</summary>
+    private sealed class LanguageModelTask(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options)
+        : TrainingTask(model, train.Length, Math.Max(1, (int)Math.Ceiling((double)train.Length / options.BlockSize / options.BatchSize)),
+            validation is null ? null : ValidationMetric.Loss)
+    {
+        private readonly Random random = new(options.Seed);
+        private readonly Device device = model.parameters().First().device;
+
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch)
+        {
+            var batches = new MicroBatch[MicroBatchesPerEpoch];
+            for (int b = 0; b < batches.Length; b++)
+            {
+                var starts = new int[options.BatchSize];
+                for (int i = 0; i < starts.Length; i++)
+                    starts[i] = random.Next(train.Length - options.BlockSize);
+                batches[b] = new MicroBatch(starts.Length, () => Loss(model, train, starts, options.BlockSize, options.Optimization.LabelSmoothing, device));
+            }
+
+            return batches;
+        }
+
+        public override double Validate() =>
+            ValidationLoss(model, validation!, options.BlockSize, options.BatchSize, options.MaxValidationBatches, device);
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
     public TransformerConfig Config => config;
 
     /// <inheritdoc/>
-    public long ParameterCount => Model.parameters().Sum(p => p.numel());
+    public long ParameterCount => Model.ParameterCount();
 
     /// <summary>Name of the model kind in the saved file.</summary>
     private protected abstract string Kind { get; }

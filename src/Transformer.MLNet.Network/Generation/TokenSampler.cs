@@ -7,7 +7,7 @@ namespace Transformer.MLNet.Network.Generation;
 /// 2020). Draws use a seeded <see cref="Random"/> on managed copies of the probabilities, so a seed reproduces
 /// the same text on any device.
 /// </summary>
-public static class TokenSampler
+internal static class TokenSampler
 {
     /// <summary>Samples a continuation for every row of the scorer.</summary>
     /// <param name="scorer">The model with its inputs.</param>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.Training;
@@ -13,6 +14,43 @@ namespace Transformer.MLNet.Network.Generation;
 /// </summary>
 public static class TranslationTrainer
 {
+    /// <summary>
+    /// The translation entry point: learns one o200k_base-restricted vocabulary from both sides of the training pairs,
+    /// builds an encoder-decoder of <paramref name="architecture"/> seeded with <see cref="TrainingLoopOptions.Seed"/>,
+    /// moves it to <paramref name="device"/> and trains it.
+    /// </summary>
+    /// <param name="architecture">Shape of the model; its vocabulary size and padding id are set from the tokenizer.</param>
+    /// <param name="minTokenCount">Keep a token in the vocabulary when it occurs at least this often in the training text.</param>
+    /// <param name="train">Training pairs.</param>
+    /// <param name="validation">Validation pairs, or null.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>A generator over the trained model (the caller owns it) and what training did.</returns>
+    public static (TranslationGenerator Generator, TrainingResult Result) Fit(
+        TransformerConfig architecture, int minTokenCount, IReadOnlyList<TranslationPair> train, IReadOnlyList<TranslationPair>? validation,
+        GenerativeTrainingOptions options, Device? device = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var tokenizer = RestrictedTiktokenTokenizer.Train(train.SelectMany(p => new[] { p.Source, p.Target }), minTokenCount);
+        Seeding.Apply(options.Seed);
+        var model = new EncoderDecoderModel(architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId });
+        try
+        {
+            model.to(device ?? CPU);
+            var result = Train(model, tokenizer, train, validation, options, cancellation);
+            return (new TranslationGenerator(model, tokenizer), result);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Tokenizes text pairs and trains.</summary>
     /// <param name="model">The model, trained in place.</param>
     /// <param name="tokenizer">Shared tokenizer of both sides.</param>
@@ -21,7 +59,7 @@ public static class TranslationTrainer
     /// <param name="options">Settings.</param>
     /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
     /// <returns>What training did; the model holds the best validated weights.</returns>
-    public static TrainingSummary Train(EncoderDecoderModel model, GenerationTokenizer tokenizer, IReadOnlyList<TranslationPair> train,
+    public static TrainingResult Train(EncoderDecoderModel model, GenerationTokenizer tokenizer, IReadOnlyList<TranslationPair> train,
         IReadOnlyList<TranslationPair>? validation, GenerativeTrainingOptions options, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -39,7 +77,7 @@ public static class TranslationTrainer
     /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
     /// <returns>What training did; the model holds the best validated weights.</returns>
     /// <exception cref="ArgumentException">No training pairs, or a token id outside the model's vocabulary.</exception>
-    public static TrainingSummary Train(EncoderDecoderModel model, IReadOnlyList<(int[] Source, int[] Target)> train,
+    public static TrainingResult Train(EncoderDecoderModel model, IReadOnlyList<(int[] Source, int[] Target)> train,
         IReadOnlyList<(int[] Source, int[] Target)>? validation, GenerativeTrainingOptions options, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -52,18 +90,9 @@ public static class TranslationTrainer
         if (validation is not null)
             CheckIds(validation, model.Config.VocabSize, nameof(validation));
 
-        var device = model.parameters().First().device;
         var examples = train.Select(p => Example.From(p, model.Config.MaxPositions)).ToArray();
         var held = validation?.Select(p => Example.From(p, model.Config.MaxPositions)).ToArray();
-        double smoothing = options.Optimization.LabelSmoothing;
-        var random = new Random(options.Seed);
-
-        IEnumerable<Func<Tensor>> Epoch(int epoch) =>
-            LengthBuckets(examples, options.BatchSize, random).Select(batch => (Func<Tensor>)(() => Loss(model, batch, smoothing, device)));
-
-        Func<double>? validate = held is { Length: > 0 } ? () => ValidationLoss(model, held, options, device) : null;
-        long updatesPerEpoch = (long)Math.Ceiling((double)examples.Length / options.BatchSize / options.Optimization.AccumulationSteps);
-        return new TrainingLoop(model, options, validate).Run(Epoch, updatesPerEpoch, cancellation);
+        return TrainingLoop.Run(new TranslationTask(model, examples, held, options), options, cancellation);
     }
 
     /// <summary>Mean cross-entropy per target token (eos included, no label smoothing).</summary>
@@ -158,5 +187,20 @@ public static class TranslationTrainer
             return new Example(TokenBatch.SourceIds(pair.Source, maxPositions),
                 [GenerationTokenizer.BosId, .. target], [.. target, GenerationTokenizer.EosId]);
         }
+    }
+
+    /// <summary>Translation as a training task: length-bucketed batches of pairs, validation cross-entropy as the metric.</summary>
+    private sealed class TranslationTask(EncoderDecoderModel model, Example[] examples, Example[]? held, GenerativeTrainingOptions options)
+        : TrainingTask(model, examples.Length, (examples.Length + options.BatchSize - 1) / options.BatchSize,
+            held is { Length: > 0 } ? ValidationMetric.Loss : null)
+    {
+        private readonly Random random = new(options.Seed);
+        private readonly Device device = model.parameters().First().device;
+
+        public override IReadOnlyList<MicroBatch> Epoch(int epoch) =>
+            [.. LengthBuckets(examples, options.BatchSize, random)
+                .Select(batch => new MicroBatch(batch.Length, () => Loss(model, batch, options.Optimization.LabelSmoothing, device)))];
+
+        public override double Validate() => ValidationLoss(model, held!, options, device);
     }
 }

@@ -5,7 +5,7 @@ namespace Transformer.MLNet.Network.IO;
 /// in the same folder, is flushed to disk, then renamed over the target (a rename within one volume is atomic). A crash,
 /// a full disk or an exception mid-write leaves the previous file, if any, untouched.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, replacing any existing file only on success.</summary>
     /// <param name="path">The final file.</param>

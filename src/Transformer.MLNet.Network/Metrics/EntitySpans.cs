@@ -4,7 +4,7 @@ namespace Transformer.MLNet.Network.Metrics;
 /// <param name="Type">Entity type, e.g. "PER".</param>
 /// <param name="Start">Index of its first word.</param>
 /// <param name="End">Index one past its last word.</param>
-public readonly record struct EntitySpan(string Type, int Start, int End);
+internal readonly record struct EntitySpan(string Type, int Start, int End);
 
 /// <summary>
 /// Reads entities out of IOB2 tags (<c>B-TYPE</c> begins an entity, <c>I-TYPE</c> continues it, <c>O</c> is outside) the
@@ -14,7 +14,7 @@ public readonly record struct EntitySpan(string Type, int Start, int End);
 /// An <c>I-TYPE</c> that does not continue an entity of the same type (after <c>O</c>, at the start, or after another
 /// type) begins a new entity, as conlleval counts it. A tag without a prefix other than <c>O</c> is an error, not a guess.
 /// </remarks>
-public static class EntitySpans
+internal static class EntitySpans
 {
     /// <summary>The outside tag.</summary>
     public const string Outside = "O";

@@ -5,7 +5,7 @@ namespace Transformer.MLNet.Network.Metrics;
 /// <c>I-TYPE</c>), by Viterbi search over per-word log-probabilities. Taking each word's best tag alone can emit an
 /// <c>I-</c> that continues nothing; this never does.
 /// </summary>
-public sealed class Iob2Decoder
+internal sealed class Iob2Decoder
 {
     private readonly bool[,] _allowed; // [previous, next]
     private readonly bool[] _allowedFirst;

@@ -8,7 +8,7 @@ namespace Transformer.MLNet.Network.Metrics;
 /// (sacrebleu/tokenizers/tokenizer_13a.py, tokenizer_re.py, tokenizer_intl.py), which in turn reproduce the
 /// Perl scripts mteval-v13a.pl and mteval-v14.pl that WMT scored with.
 /// </summary>
-public static partial class SacreBleuTokenizer
+internal static partial class SacreBleuTokenizer
 {
     /// <summary>Splits a segment into words the way the given tokenization does.</summary>
     /// <param name="segment">One hypothesis or reference line.</param>

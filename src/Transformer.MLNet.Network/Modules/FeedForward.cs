@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Modules;
 
 /// <summary>FFN(x) = act(x W_1 + b_1) W_2 + b_2, applied to each position alike (paper, section 3.3, eq. 2).</summary>
-public sealed class FeedForward : nn.Module<Tensor, Tensor>
+internal sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     private readonly Linear linear1;
     private readonly Linear linear2;

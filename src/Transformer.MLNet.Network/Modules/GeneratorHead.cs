@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Modules;
 /// is the token embedding table itself, read at each call so it follows the embedding through dtype and device
 /// changes, and only the bias is its own parameter.
 /// </summary>
-public sealed class GeneratorHead : nn.Module<Tensor, Tensor>
+internal sealed class GeneratorHead : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "projection")]
     private readonly Linear? projection;

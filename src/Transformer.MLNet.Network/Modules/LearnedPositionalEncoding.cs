@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Modules;
 
 /// <summary>A learned vector per position (BERT, GPT), added to the token embeddings.</summary>
-public sealed class LearnedPositionalEncoding : PositionalEncoding
+internal sealed class LearnedPositionalEncoding : PositionalEncoding
 {
     [ComponentName(Name = "position_embeddings")]
     private readonly Embedding positions;

@@ -7,7 +7,7 @@ namespace Transformer.MLNet.Network.Modules;
 /// PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)) (paper, section 3.5).
 /// A fixed table, kept as a non-persistent buffer: it is not a parameter and not saved.
 /// </summary>
-public sealed class SinusoidalPositionalEncoding : PositionalEncoding
+internal sealed class SinusoidalPositionalEncoding : PositionalEncoding
 {
     /// <summary>Precomputes the table.</summary>
     /// <param name="maxPositions">Rows of the table.</param>

@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Modules;
 /// Token embedding, multiplied by √d_model when the config asks (paper, section 3.4), plus positional encoding,
 /// then dropout (section 5.4).
 /// </summary>
-public sealed class TokenEmbedding : nn.Module<Tensor, long, Tensor>
+internal sealed class TokenEmbedding : nn.Module<Tensor, long, Tensor>
 {
     [ComponentName(Name = "tokens")]
     private readonly Embedding tokens;

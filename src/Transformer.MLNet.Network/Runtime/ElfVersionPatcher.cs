@@ -12,7 +12,7 @@ namespace Transformer.MLNet.Network.Runtime;
 /// LSB "Symbol Versioning" chapter: <c>Elf64_Verneed</c> {vn_version u16, vn_cnt u16, vn_file u32, vn_aux u32,
 /// vn_next u32}; <c>Elf64_Vernaux</c> {vna_hash u32, vna_flags u16, vna_other u16, vna_name u32, vna_next u32}.
 /// </remarks>
-public static class ElfVersionPatcher
+internal static class ElfVersionPatcher
 {
     private const uint ShtGnuVerneed = 0x6ffffffe;
     private const ushort VerFlagWeak = 0x2;

@@ -10,7 +10,7 @@ namespace Transformer.MLNet.Network.Training;
 /// copies that are copied back into the model after every step. Small updates therefore accumulate in float32
 /// instead of being rounded away by bfloat16's 8-bit mantissa.
 /// </summary>
-public sealed class BFloat16MasterWeights : IDisposable
+internal sealed class BFloat16MasterWeights : IDisposable
 {
     private readonly nn.Module model;
     private readonly Parameter[] masters;

@@ -7,7 +7,7 @@ namespace Transformer.MLNet.Network.Training;
 /// Cross-entropy against targets smoothed with ε_ls (paper, section 5.4): the true class gets 1 − ε, and ε is
 /// spread uniformly over all classes. Positions whose target is the padding id are ignored.
 /// </summary>
-public static class LabelSmoothedCrossEntropy
+internal static class LabelSmoothedCrossEntropy
 {
     /// <summary>Mean loss over the non-ignored positions.</summary>
     /// <param name="logits">(..., V) unnormalised scores; bfloat16 is promoted to float32 so the reduction stays exact.</param>

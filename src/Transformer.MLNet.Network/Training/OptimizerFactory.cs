@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Training;
 
 /// <summary>Builds the optimizer every trainer shares.</summary>
-public static class OptimizerFactory
+internal static class OptimizerFactory
 {
     /// <summary>
     /// AdamW with two parameter groups: matrices (projections, embeddings) get weight decay; vectors (biases,

@@ -26,6 +26,8 @@ public sealed class BinaryTextClassificationTrainer : IEstimator<BinaryTextClass
 
     internal BinaryTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         this.environment = environment;
         Options = options;
     }

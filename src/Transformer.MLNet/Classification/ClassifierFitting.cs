@@ -1,13 +1,11 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using Transformer.MLNet.Encoders;
 using Transformer.MLNet.Network.Classification;
-using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Progress;
 
 namespace Transformer.MLNet.Classification;
 
-/// <summary>The training step both classification trainers share: pick the encoder, add a head, train, log.</summary>
+/// <summary>The training step both classification trainers share: checks, seed, the network's entry point, log.</summary>
 internal static class ClassifierFitting
 {
     public static TextClassifier Train(
@@ -24,31 +22,28 @@ internal static class ClassifierFitting
         }
 
         int seed = options.Seed ?? environment.Register(component).Rand.Next();
-        var trainingOptions = options.ToTrainingOptions(seed).Validate();
-        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout).Validate();
-        if (options.InferenceBatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options.InferenceBatchSize), options.InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (validation is null && options.ValidationFraction > 0)
+        {
+            var (kept, held) = Holdout.Split([.. train.Texts.Zip(train.Labels)], options.ValidationFraction, seed);
+            if (held is not null)
+            {
+                validation = new LabeledTexts([.. held.Select(r => r.First)], [.. held.Select(r => r.Second)]);
+                train = new LabeledTexts([.. kept.Select(r => r.First)], [.. kept.Select(r => r.Second)]) { SkippedRows = train.SkippedRows };
+            }
+        }
 
-        // Seed before the head is created, so that its initial weights repeat too.
-        Seeding.Apply(seed);
-        var (encoder, tokenizer, description) = EncoderLoader.ForTraining(options.EncoderFolder, options.ScratchConfig);
-        var classifier = TextClassifier.Create(encoder, tokenizer, settings, environment.GetTorchDevice());
-        try
-        {
-            using var log = new TrainingLog(environment, component, options.Progress);
-            log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {description}; seed {seed}.");
-            var result = TextClassifierTrainer.Train(
-                classifier, train.Texts, train.Labels, trainingOptions, validation?.Texts, validation?.Labels, log, options.CancellationToken);
-            if (train.SkippedRows > 0)
-                log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
-            log.Info($"Finished after {result.EpochsRun} epochs; kept epoch {result.BestEpoch}; {result.TruncatedTexts} training texts " +
-                $"were cut to MaxTokens = {options.MaxTokens}.");
-            return classifier;
-        }
-        catch
-        {
-            classifier.Dispose();
-            throw;
-        }
+        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout);
+        using var log = new TrainingLog(environment, component, options.Progress);
+        string source = options.ScratchConfig is { } scratch ? $"scratch ({scratch.Name}: {scratch.EncoderLayers} layers, width {scratch.ModelDim})"
+            : options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{options.EncoderFolder}'";
+        log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {source}; seed {seed}.");
+        var (classifier, result) = TextClassifierTrainer.Fit(
+            options.EncoderFolder, options.ScratchConfig, settings, train.Texts, train.Labels, options.ToTrainingOptions(seed, log),
+            validation?.Texts, validation?.Labels, environment.GetTorchDevice(), options.Cancellation);
+        if (train.SkippedRows > 0)
+            log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
+        log.Info($"Finished after {result.Epochs} epochs; kept epoch {result.BestEpoch}; {result.TruncatedExamples} training texts " +
+            $"were cut to MaxTokens = {options.MaxTokens}.");
+        return classifier;
     }
 }

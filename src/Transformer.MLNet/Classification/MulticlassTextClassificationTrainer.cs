@@ -25,6 +25,8 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
 
     internal MulticlassTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         this.environment = environment;
         Options = options;
     }

@@ -1,6 +1,7 @@
 using Microsoft.ML.SearchSpace;
 using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Classification;
@@ -10,7 +11,7 @@ namespace Transformer.MLNet.Classification;
 /// attributes, so <c>mlContext.Auto().CreateSweepableEstimator(..., new SearchSpace&lt;TextClassifierOptions&gt;())</c>
 /// can sweep them.
 /// </summary>
-public sealed class TextClassifierOptions
+public sealed class TextClassifierOptions : TrainableEstimatorOptions
 {
     /// <summary>The label column: Boolean for binary classification, a key (from <c>MapValueToKey</c>) for multiclass.</summary>
     public string LabelColumnName { get; set; } = ScoreColumnNames.Label;
@@ -84,42 +85,14 @@ public sealed class TextClassifierOptions
     /// </summary>
     public TransformerConfig? ScratchConfig { get; set; }
 
-    /// <summary>Optional validation data (same columns as the training data) for early stopping and best-epoch restore.</summary>
-    public Microsoft.ML.IDataView? ValidationSet { get; set; }
-
-    /// <summary>With <see cref="ValidationSet"/>: stop after this many epochs without a better validation accuracy; 0 never stops early.</summary>
-    public int EarlyStoppingPatience { get; set; }
-
-    /// <summary>With <see cref="ValidationSet"/>: keep the weights of the epoch with the best validation accuracy.</summary>
-    public bool RestoreBestEpoch { get; set; } = true;
-
-    /// <summary>Seed of initialisation, dropout and shuffling; null draws it from the <c>MLContext</c>'s seed.</summary>
-    public int? Seed { get; set; }
-
-    /// <summary>Receives progress reports (epoch, step, loss, learning rate, throughput, ETA, validation accuracy).</summary>
-    public IProgress<ClassifierTrainingProgress>? Progress { get; set; }
-
-    /// <summary>Cancels training between micro-batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
-
-    /// <summary>
-    /// Folder for a training checkpoint, written at each epoch's end and on cancellation; a <c>Fit</c> whose folder holds
-    /// one resumes from it (same data and <see cref="Seed"/>) and ends with the weights of an uninterrupted run. Null
-    /// writes none. See <see cref="ClassifierTrainingOptions.CheckpointFolder"/>.
-    /// </summary>
-    public string? CheckpointFolder { get; set; }
-
-    internal ClassifierTrainingOptions ToTrainingOptions(int seed) => new()
+    /// <summary>The network trainer's settings for these options.</summary>
+    internal ClassifierTrainingOptions ToTrainingOptions(int seed, IProgress<TrainingProgress>? progress) => Apply(new ClassifierTrainingOptions
     {
         Epochs = Epochs,
         BatchSize = BatchSize,
         WarmupFraction = WarmupFraction,
-        EarlyStoppingPatience = EarlyStoppingPatience,
-        RestoreBestEpoch = RestoreBestEpoch,
         FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null,
-        Seed = seed,
-        CheckpointFolder = CheckpointFolder,
-        Optimizer = new ClassifierTrainingOptions().Optimizer with
+        Optimization = new ClassifierTrainingOptions().Optimization with
         {
             LearningRate = LearningRate,
             WeightDecay = WeightDecay,
@@ -127,5 +100,22 @@ public sealed class TextClassifierOptions
             AccumulationSteps = GradientAccumulationSteps,
             LabelSmoothing = LabelSmoothing,
         },
-    };
+    }, seed, progress);
+
+    /// <summary>Checks every option before any data is read; errors name the option, its value and the fix.</summary>
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(TextColumnName, nameof(TextColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
+        ValidateShared();
+        ToTrainingOptions(0, null).Validate();
+        new TextClassifierSettings(2, MaxTokens, Dropout).Validate();
+        if (InferenceBatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (EncoderFolder is not null && ScratchConfig is not null)
+        {
+            throw new ArgumentException(
+                "Set either EncoderFolder (fine-tune that encoder) or ScratchConfig (train a new one), not both.", nameof(ScratchConfig));
+        }
+    }
 }

@@ -10,7 +10,7 @@ public static class EmbeddingGeneratorServiceCollectionExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="SentenceEmbeddingGenerator"/> over the built-in pretrained MiniLM-L6 (or
-    /// <see cref="SentenceEmbeddingOptions.ModelFolder"/>), resolvable as itself and as
+    /// <see cref="SentenceEmbeddingOptions.EncoderFolder"/>), resolvable as itself and as
     /// <c>IEmbeddingGenerator&lt;string, Embedding&lt;float&gt;&gt;</c>. The encoder loads on first resolution and is
     /// released with the container. Forward passes go through the container's <see cref="ForwardPassGate"/> (one pass at
     /// a time unless one is registered before).

@@ -56,7 +56,7 @@ public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Emb
     public int Dimension => _transformer.Dimension;
 
     /// <summary>
-    /// A generator over the built-in pretrained MiniLM-L6 (or <see cref="SentenceEmbeddingOptions.ModelFolder"/>) on the
+    /// A generator over the built-in pretrained MiniLM-L6 (or <see cref="SentenceEmbeddingOptions.EncoderFolder"/>) on the
     /// CPU; it owns the encoder and releases it on <see cref="Dispose"/>.
     /// </summary>
     /// <param name="options">Pooling, normalisation, max tokens, batch size, tokenization rules; null: the defaults of

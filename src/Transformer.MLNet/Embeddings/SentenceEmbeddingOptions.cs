@@ -30,9 +30,11 @@ public sealed class SentenceEmbeddingOptions
     [Choice(new object[] { 64, 128, 256 }, 256)]
     public int MaxTokens { get; set; } = 256;
 
-    /// <summary>Texts per forward pass.</summary>
+    /// <summary>Texts per forward pass (an inference batch; <c>BatchSize</c> is always a training batch in this library).</summary>
+    /// <remarks>Saved pipelines keep the key <c>batchSize</c>, so archives written before the rename still load.</remarks>
     [Choice(new object[] { 16, 32, 64 }, 32)]
-    public int BatchSize { get; set; } = 32;
+    [JsonPropertyName("batchSize")]
+    public int InferenceBatchSize { get; set; } = 32;
 
     /// <summary>Run the encoder in bfloat16 (about twice as fast on CPUs with AVX-512 BF16; slightly less exact).</summary>
     public bool UseBFloat16 { get; set; }
@@ -49,13 +51,14 @@ public sealed class SentenceEmbeddingOptions
     /// Folder of a compatible encoder (a Hugging Face BERT folder with <c>config.json</c>, <c>model.safetensors</c> and
     /// <c>vocab.txt</c>, or one this library saved); null uses the built-in pretrained MiniLM-L6.
     /// </summary>
-    public string? ModelFolder { get; set; }
+    [JsonPropertyName("modelFolder")]
+    public string? EncoderFolder { get; set; }
 
     /// <summary>Throws for values no encoder accepts, naming the option.</summary>
     internal void Validate()
     {
-        if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (InferenceBatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (MaxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
         ArgumentException.ThrowIfNullOrEmpty(OutputColumnName, nameof(OutputColumnName));

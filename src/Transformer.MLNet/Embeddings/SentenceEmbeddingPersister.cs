@@ -33,7 +33,7 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
             Pooling = embedding.Options.Pooling,
             Normalize = embedding.Options.Normalize,
             MaxTokens = embedding.Options.MaxTokens,
-            BatchSize = embedding.Options.BatchSize,
+            InferenceBatchSize = embedding.Options.InferenceBatchSize,
             UseBFloat16 = embedding.Options.UseBFloat16,
             TokenizationRules = embedding.Options.TokenizationRules,
         };
@@ -54,7 +54,8 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
     {
         var options = segment.ReadJson<SentenceEmbeddingOptions>(OptionsEntry);
         segment.Require(!string.IsNullOrEmpty(options.OutputColumnName), OptionsEntry, nameof(options.OutputColumnName), options.OutputColumnName, "must name a column");
-        segment.Require(options.BatchSize >= 1, OptionsEntry, nameof(options.BatchSize), options.BatchSize, "must be at least 1");
+        // The entry's key, not the property's name: the archive format kept "batchSize".
+        segment.Require(options.InferenceBatchSize >= 1, OptionsEntry, "batchSize", options.InferenceBatchSize, "must be at least 1");
         segment.Require(Enum.IsDefined(options.Pooling), OptionsEntry, nameof(options.Pooling), options.Pooling, "must be Mean, Cls or Max");
         var pretrained = segment.Names.Contains(EncoderReferenceEntry) ? LoadPackaged(segment) : LoadEmbedded(segment);
         try
@@ -82,11 +83,11 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
     {
         var reference = segment.ReadJson<PackagedModel>(EncoderReferenceEntry);
         string entry = segment.Folder + EncoderReferenceEntry;
-        if (reference.ModelId != MiniLmPackage.ModelId || string.IsNullOrEmpty(reference.Sha256))
+        if (reference.ModelId != PackagedModel.MiniLmModelId || string.IsNullOrEmpty(reference.Sha256))
         {
             throw new InvalidDataException(
                 $"{entry} refers to pretrained encoder '{reference.ModelId}' (SHA-256 '{reference.Sha256}'); this library resolves only " +
-                $"'{MiniLmPackage.ModelId}' with a SHA-256. The entry was edited or is damaged; save the pipeline again.");
+                $"'{PackagedModel.MiniLmModelId}' with a SHA-256. The entry was edited or is damaged; save the pipeline again.");
         }
 
         string described = $"{entry} refers to the pretrained encoder {reference.ModelId} from {reference.Source} (SHA-256 {reference.Sha256}), " +

@@ -11,7 +11,7 @@ namespace Transformer.MLNet.Embeddings;
 public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
 {
     internal SentenceEmbeddingTransformer(PretrainedBert model, SentenceEncoder encoder, SentenceEmbeddingOptions options, string inputColumnName)
-        : base(inputColumnName, options.BatchSize)
+        : base(inputColumnName, options.InferenceBatchSize)
     {
         Model = model;
         Encoder = encoder;

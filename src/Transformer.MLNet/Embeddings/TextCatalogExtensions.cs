@@ -17,14 +17,14 @@ public static class TextCatalogExtensions
     /// <param name="pooling">How token states become one vector.</param>
     /// <param name="normalize">Scale each vector to unit length.</param>
     /// <param name="maxTokens">Most tokens per text.</param>
-    /// <param name="batchSize">Texts per forward pass.</param>
+    /// <param name="inferenceBatchSize">Texts per forward pass.</param>
     public static SentenceEmbeddingEstimator ApplySentenceEmbedding(
         this TransformsCatalog.TextTransforms catalog, string outputColumnName, string? inputColumnName = null,
-        Pooling pooling = Pooling.Mean, bool normalize = true, int maxTokens = 256, int batchSize = 32) =>
+        Pooling pooling = Pooling.Mean, bool normalize = true, int maxTokens = 256, int inferenceBatchSize = 32) =>
         catalog.ApplySentenceEmbedding(new SentenceEmbeddingOptions
         {
             OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Pooling = pooling, Normalize = normalize,
-            MaxTokens = maxTokens, BatchSize = batchSize,
+            MaxTokens = maxTokens, InferenceBatchSize = inferenceBatchSize,
         });
 
     /// <summary>The sentence embedding featurizer with every option (see <see cref="SentenceEmbeddingOptions"/>).</summary>

@@ -1,9 +1,10 @@
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Transformer.MLNet.Mapping;
 
 namespace Transformer.MLNet.Generation;
 
-/// <summary>Reading training text out of an <see cref="IDataView"/> and holding rows out for validation.</summary>
+/// <summary>Reading training text out of an <see cref="IDataView"/>.</summary>
 internal static class GenerativeFitting
 {
     /// <summary>Reads text columns row by row (null-free: missing text reads as empty).</summary>
@@ -20,16 +21,17 @@ internal static class GenerativeFitting
         return rows;
     }
 
-    /// <summary>Seeded split of row indices into training and validation.</summary>
-    public static (List<T> Train, List<T>? Validation) Split<T>(IReadOnlyList<T> rows, double fraction, int seed)
+    /// <summary>
+    /// The seed in effect (the option's or one drawn from the <c>MLContext</c>) and the training and validation rows:
+    /// the <see cref="TrainableEstimatorOptions.ValidationSet"/> when given, otherwise a seeded holdout.
+    /// </summary>
+    public static (List<T> Train, List<T>? Validation, int Seed) Prepare<T>(
+        IHostEnvironment environment, string component, GenerativeEstimatorOptions options, List<T> rows, Func<IDataView, List<T>> read)
     {
-        int validationCount = (int)Math.Round(rows.Count * fraction);
-        if (validationCount == 0 || validationCount >= rows.Count)
-            return ([.. rows], null);
-        int[] order = [.. Enumerable.Range(0, rows.Count)];
-        new Random(seed).Shuffle(order);
-        var held = order.Take(validationCount).Order().Select(i => rows[i]).ToList();
-        var train = order.Skip(validationCount).Order().Select(i => rows[i]).ToList();
-        return (train, held);
+        int seed = options.Seed ?? environment.Register(component).Rand.Next();
+        if (options.ValidationSet is { } validationSet)
+            return (rows, read(validationSet), seed);
+        var (train, validation) = Holdout.Split(rows, options.ValidationFraction, seed);
+        return (train, validation, seed);
     }
 }

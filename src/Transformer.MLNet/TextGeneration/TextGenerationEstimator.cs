@@ -1,12 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
-using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
-using Transformer.MLNet.Network.Training;
+using Transformer.MLNet.Progress;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.TextGeneration;
@@ -25,6 +23,7 @@ namespace Transformer.MLNet.TextGeneration;
 /// </remarks>
 public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransformer>
 {
+    private const string Component = "TextGeneration";
     private readonly IHostEnvironment environment;
 
     internal TextGenerationEstimator(IHostEnvironment environment, TextGenerationOptions options)
@@ -52,31 +51,15 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
     public TextGenerationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var texts = GenerativeFitting.ReadRows(input, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0]).ToList();
-        var (train, validation) = GenerativeFitting.Split(texts, Options.ValidationFraction, Options.Seed);
-        GenerationTokenizer tokenizer = Options.Tokenization == TextGenerationTokenization.Characters
-            ? CharacterTokenizer.Train(string.Concat(train))
-            : RestrictedTiktokenTokenizer.Train(train);
-        int[] trainStream = LanguageModelTrainer.Stream(train.Select(tokenizer.Encode));
-        int[]? validationStream = validation is null ? null : LanguageModelTrainer.Stream(validation.Select(tokenizer.Encode));
-        int block = Math.Min(Options.BlockSize, trainStream.Length - 1);
-        if (validationStream is not null && validationStream.Length <= block)
-            validationStream = null;
-
-        var config = Options.Architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId };
-        Seeding.Apply(Options.Seed);
-        var model = new DecoderOnlyModel(config);
-        try
-        {
-            model.to(environment.GetTorchDevice());
-            LanguageModelTrainer.Train(model, trainStream, validationStream, Options.ToTrainingOptions(block), Options.Cancellation);
-            return new TextGenerationTransformer(new TextGenerator(model, tokenizer), Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        List<string> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0])];
+        var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.Info($"Training a language model on {train.Count} documents ({validation?.Count ?? 0} for validation); seed {seed}.");
+        var (generator, result) = LanguageModelTrainer.Fit(
+            Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation,
+            Options.ToTrainingOptions(Options.BlockSize, seed, log), environment.GetTorchDevice(), Options.Cancellation);
+        log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
+        return new TextGenerationTransformer(generator, Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
     }
 
     /// <summary>The input schema plus the completion column.</summary>

@@ -1,12 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using Transformer.MLNet.Generation;
 using Transformer.MLNet.Mapping;
 using Transformer.MLNet.Network.Generation;
-using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Tokenization;
-using Transformer.MLNet.Network.Training;
+using Transformer.MLNet.Progress;
 using Transformer.MLNet.Schema;
 
 namespace Transformer.MLNet.Translation;
@@ -27,6 +25,7 @@ namespace Transformer.MLNet.Translation;
 /// </remarks>
 public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
 {
+    private const string Component = "Translation";
     private readonly IHostEnvironment environment;
 
     internal TranslationEstimator(IHostEnvironment environment, TranslationOptions options)
@@ -50,26 +49,17 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
     public TranslationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var rows = GenerativeFitting.ReadRows(input,
-            (Options.SourceColumnName, nameof(Options.SourceColumnName)), (Options.TargetColumnName, nameof(Options.TargetColumnName)));
-        var pairs = rows.Select(r => new TranslationPair(r[0], r[1])).ToList();
-        var (train, validation) = GenerativeFitting.Split(pairs, Options.ValidationFraction, Options.Seed);
-
-        var tokenizer = RestrictedTiktokenTokenizer.Train(train.SelectMany(p => new[] { p.Source, p.Target }), Options.MinTokenCount);
-        var config = Options.Architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId };
-        Seeding.Apply(Options.Seed);
-        var model = new EncoderDecoderModel(config);
-        try
-        {
-            model.to(environment.GetTorchDevice());
-            TranslationTrainer.Train(model, tokenizer, train, validation, Options.ToTrainingOptions(), Options.Cancellation);
-            return new TranslationTransformer(new TranslationGenerator(model, tokenizer), Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        List<TranslationPair> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data,
+            (Options.SourceColumnName, nameof(Options.SourceColumnName)), (Options.TargetColumnName, nameof(Options.TargetColumnName)))
+            .Select(r => new TranslationPair(r[0], r[1]))];
+        var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.Info($"Training a translation model on {train.Count} pairs ({validation?.Count ?? 0} for validation); seed {seed}.");
+        var (generator, result) = TranslationTrainer.Fit(
+            Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),
+            Options.Cancellation);
+        log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
+        return new TranslationTransformer(generator, Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
     }
 
     /// <summary>The input schema plus the translated-text column.</summary>

@@ -40,26 +40,26 @@ public sealed class TextClassifierTrainerTests
 
     private static ClassifierTrainingOptions Options(int epochs) => new()
     {
-        Epochs = epochs, BatchSize = 16, Seed = 1, ProgressInterval = 2,
-        Optimizer = new ClassifierTrainingOptions().Optimizer with { LearningRate = 2e-3 },
+        Epochs = epochs, BatchSize = 16, Seed = 1, ReportEvery = 2,
+        Optimization = new ClassifierTrainingOptions().Optimization with { LearningRate = 2e-3 },
     };
 
     [TestMethod]
     public void Training_lowers_the_loss_and_reports_progress_to_the_last_step()
     {
         using var classifier = NewClassifier(1);
-        var reports = new List<ClassifierTrainingProgress>();
+        var reports = new List<TrainingProgress>();
         // 64 sentences, 10 epochs at a high rate: a 1-layer model from scratch starts to fit them.
-        var options = Options(10) with { Optimizer = Options(10).Optimizer with { LearningRate = 1e-2 } };
-        var result = TextClassifierTrainer.Train(classifier, texts[..64], labels[..64], options, progress: new Collect(reports));
-        Assert.AreEqual(10, result.EpochsRun);
+        var options = Options(10) with { Optimization = Options(10).Optimization with { LearningRate = 1e-2 } };
+        var result = TextClassifierTrainer.Train(classifier, texts[..64], labels[..64], options with { Progress = new Collect(reports) });
+        Assert.AreEqual(10, result.Epochs);
         Assert.IsLessThan(0.85 * result.TrainingLosses[0], result.TrainingLosses[^1], "the loss falls");
         Assert.IsGreaterThan(0.65, TextClassifierTrainer.Accuracy(classifier, texts[..64], labels[..64]), "the training sentences start to be fitted");
         Assert.HasCount(10, reports.Where(r => r.EpochCompleted).ToList());
         Assert.AreEqual(40, reports[^1].TotalSteps);
         Assert.AreEqual(40, reports[^1].Step);
         Assert.IsTrue(reports.Zip(reports.Skip(1)).All(p => p.Second.Step >= p.First.Step));
-        Assert.IsTrue(reports.All(r => r.LearningRate is >= 0 and <= 1e-2 && r.ExamplesPerSecond > 0 && double.IsFinite(r.Loss)));
+        Assert.IsTrue(reports.All(r => r.LearningRate is >= 0 and <= 1e-2 && r.ExamplesPerSecond > 0 && double.IsFinite(r.TrainLoss)));
         Assert.IsGreaterThan(reports[^1].LearningRate, reports[reports.Count / 2].LearningRate, "the learning rate decays after warmup");
     }
 
@@ -96,15 +96,15 @@ public sealed class TextClassifierTrainerTests
     public void Validation_keeps_the_best_epoch_and_early_stopping_ends_the_run()
     {
         using var classifier = NewClassifier(3);
-        var options = Options(6) with { EarlyStoppingPatience = 2, Optimizer = Options(6).Optimizer with { LearningRate = 5e-3 } };
+        var options = Options(6) with { Patience = 2, Optimization = Options(6).Optimization with { LearningRate = 5e-3 } };
         var result = TextClassifierTrainer.Train(classifier, texts[..120], labels[..120], options, texts[120..], labels[120..]);
-        Assert.HasCount(result.EpochsRun, result.ValidationAccuracies);
-        int best = result.ValidationAccuracies.Select((a, i) => (a, i)).OrderByDescending(p => p.a).ThenBy(p => p.i).First().i + 1;
+        Assert.HasCount(result.Epochs, result.ValidationMetrics);
+        int best = result.ValidationMetrics.Select((a, i) => (a, i)).OrderByDescending(p => p.a).ThenBy(p => p.i).First().i + 1;
         Assert.AreEqual(best, result.BestEpoch);
-        Assert.AreEqual(result.ValidationAccuracies[best - 1], TextClassifierTrainer.Accuracy(classifier, texts[120..], labels[120..]), 1e-12,
+        Assert.AreEqual(result.ValidationMetrics[best - 1], TextClassifierTrainer.Accuracy(classifier, texts[120..], labels[120..]), 1e-12,
             "the weights of the best epoch are restored");
-        if (result.EpochsRun < 6)
-            Assert.AreEqual(2, result.EpochsRun - result.BestEpoch, "stops after 2 epochs without gain");
+        if (result.Epochs < 6)
+            Assert.AreEqual(2, result.Epochs - result.BestEpoch, "stops after 2 epochs without gain");
     }
 
     [TestMethod]
@@ -114,7 +114,7 @@ public sealed class TextClassifierTrainerTests
         using var cancellation = new CancellationTokenSource();
         var progress = new Collect([], _ => cancellation.Cancel());
         Assert.ThrowsExactly<OperationCanceledException>(() =>
-            TextClassifierTrainer.Train(classifier, texts, labels, Options(3), progress: progress, cancellationToken: cancellation.Token));
+            TextClassifierTrainer.Train(classifier, texts, labels, Options(3) with { Progress = progress }, cancellation: cancellation.Token));
 
         int[] bad = [.. labels];
         bad[5] = 2;
@@ -123,9 +123,9 @@ public sealed class TextClassifierTrainerTests
         Assert.ThrowsExactly<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels, Options(0)));
     }
 
-    private sealed class Collect(List<ClassifierTrainingProgress> reports, Action<ClassifierTrainingProgress>? then = null) : IProgress<ClassifierTrainingProgress>
+    private sealed class Collect(List<TrainingProgress> reports, Action<TrainingProgress>? then = null) : IProgress<TrainingProgress>
     {
-        public void Report(ClassifierTrainingProgress value)
+        public void Report(TrainingProgress value)
         {
             reports.Add(value);
             then?.Invoke(value);

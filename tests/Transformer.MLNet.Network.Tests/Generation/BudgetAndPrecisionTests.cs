@@ -20,7 +20,7 @@ public sealed class BudgetAndPrecisionTests
         }
     }
 
-    private static (TrainingSummary Summary, List<TrainingProgress> Reports, EncoderDecoderModel Model) Train(GenerativeTrainingOptions options)
+    private static (TrainingResult Summary, List<TrainingProgress> Reports, EncoderDecoderModel Model) Train(GenerativeTrainingOptions options)
     {
         Seeding.Apply(7);
         var model = new EncoderDecoderModel(SequenceTaskFixture.Config);
@@ -50,7 +50,7 @@ public sealed class BudgetAndPrecisionTests
     [TestMethod]
     public void A_time_budget_decays_the_learning_rate_to_nearly_zero_by_the_end()
     {
-        var budgeted = Options() with { MaxEpochs = 1000, MaxSteps = 1_000_000, TimeBudget = TimeSpan.FromSeconds(4) };
+        var budgeted = Options() with { Epochs = 1000, MaxSteps = 1_000_000, TimeBudget = TimeSpan.FromSeconds(4) };
         var (summary, reports, model) = Train(budgeted);
         using (model)
         {
@@ -73,14 +73,14 @@ public sealed class BudgetAndPrecisionTests
     [TestMethod]
     public void BFloat16_training_learns_and_returns_a_float32_model_with_the_master_weights()
     {
-        var (summary, _, model) = Train(Options(TrainingPrecision.BFloat16) with { MaxEpochs = 6 });
+        var (summary, _, model) = Train(Options(TrainingPrecision.BFloat16) with { Epochs = 6 });
         using (model)
         {
             Assert.IsTrue(model.parameters().All(p => p.dtype == ScalarType.Float32), "the fitted model is float32 again");
             double loss = TranslationTrainer.Evaluate(model, SequenceTaskFixture.Pairs(200, 2, SequenceTaskFixture.Reverse));
             Console.WriteLine($"bfloat16: {summary}; float32 evaluation of the result {loss:F4}");
-            Assert.IsLessThan(1.0, summary.BestValidationLoss, "random guessing is ln(16) = 2.77 nats");
-            Assert.AreEqual(summary.BestValidationLoss, loss, 0.05, "the kept weights are the validated ones, in float32");
+            Assert.IsLessThan(1.0, summary.BestValidationMetric, "random guessing is ln(16) = 2.77 nats");
+            Assert.AreEqual(summary.BestValidationMetric, loss, 0.05, "the kept weights are the validated ones, in float32");
         }
     }
 }

@@ -18,7 +18,7 @@ public sealed class DecodingTests
     {
         int[][] outputs = Decode(new GenerationOptions());
         int exact = outputs.Zip(HeldOut).Count(x => x.First.SequenceEqual(x.Second.Target));
-        Assert.AreEqual(HeldOut.Count, exact, $"validation loss {SequenceTaskFixture.ReverseSummary.BestValidationLoss:F4} after {SequenceTaskFixture.ReverseSummary.Steps} steps");
+        Assert.AreEqual(HeldOut.Count, exact, $"validation loss {SequenceTaskFixture.ReverseSummary.BestValidationMetric:F4} after {SequenceTaskFixture.ReverseSummary.Steps} steps");
     }
 
     [TestMethod]

@@ -11,11 +11,11 @@ internal static class SequenceTaskFixture
 {
     public const int Symbols = 12;
 
-    private static readonly Lazy<(EncoderDecoderModel Model, TrainingSummary Summary)> Reverser = new(() => Train(Reverse));
+    private static readonly Lazy<(EncoderDecoderModel Model, TrainingResult Summary)> Reverser = new(() => Train(Reverse));
 
     public static EncoderDecoderModel ReverseModel => Reverser.Value.Model;
 
-    public static TrainingSummary ReverseSummary => Reverser.Value.Summary;
+    public static TrainingResult ReverseSummary => Reverser.Value.Summary;
 
     public static TransformerConfig Config { get; } = TransformerConfig.Tiny with
     {
@@ -41,14 +41,14 @@ internal static class SequenceTaskFixture
         return pairs;
     }
 
-    public static (EncoderDecoderModel, TrainingSummary) Train(Func<int[], int[]> task)
+    public static (EncoderDecoderModel, TrainingResult) Train(Func<int[], int[]> task)
     {
         Seeding.Apply(7);
         var model = new EncoderDecoderModel(Config);
         var options = new GenerativeTrainingOptions
         {
             Optimization = new TrainingOptions { LearningRate = 5e-3, WarmupSteps = 30, LabelSmoothing = 0.0, WeightDecay = 0.0 },
-            MaxEpochs = 20,
+            Epochs = 20,
             BatchSize = 64,
             Patience = 0,
             Seed = 3,
@@ -58,7 +58,7 @@ internal static class SequenceTaskFixture
         // A model this small gains nothing from intra-op threads, and on a busy machine their barriers cost much.
         int threads = TorchSharp.torch.get_num_threads();
         TorchSharp.torch.set_num_threads(1);
-        TrainingSummary summary;
+        TrainingResult summary;
         try
         {
             summary = TranslationTrainer.Train(model, Pairs(4000, 1, task), Pairs(200, 2, task), options);

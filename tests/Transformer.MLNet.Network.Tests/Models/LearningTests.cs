@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp;
 using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
@@ -18,7 +19,7 @@ public sealed class LearningTests
 
     private static (EncoderDecoderModel Model, List<double> Losses) TrainToyTask(bool reverse, int steps, int seed)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var random = Seeding.Apply(seed);
         var model = new EncoderDecoderModel(ToyConfig);
         model.train();
@@ -43,7 +44,7 @@ public sealed class LearningTests
 
     private static double ExactMatch(EncoderDecoderModel model, bool reverse)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var random = new Random(12345);
         int correct = 0, total = 0;
         for (int round = 0; round < 4; round++)
@@ -73,7 +74,7 @@ public sealed class LearningTests
     [TestMethod]
     public void Tiny_decoder_only_model_overfits_a_short_text()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         string text = File.ReadAllText(DataDirectory.Resolve("tiny-shakespeare", "input.txt"))[..256];
         var alphabet = text.Distinct().Order().ToArray();
         var ids = text.Select(c => (long)Array.IndexOf(alphabet, c)).ToArray();

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ public sealed class TensorLifetimeTests
     [DataRow(TrainingPrecision.BFloat16)]
     public void Live_tensor_count_returns_to_baseline_after_many_steps(TrainingPrecision precision)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var random = Seeding.Apply(31);
         var model = new EncoderDecoderModel(TransformerConfig.Tiny with { Dropout = 0.1 });
         using var updater = new ParameterUpdater(model, new TrainingOptions { Precision = precision, AccumulationSteps = 2, WarmupSteps = 2 });

@@ -1,5 +1,5 @@
 using Transformer.MLNet.Network.Classification;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
@@ -29,10 +29,10 @@ public sealed class CheckpointResumeTests
     [DataRow(2, 3)]    // gradient accumulation: cancellation waits for the update
     public void A_cancelled_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_weights(int accumulation, int cancelAtStep)
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var options = TinyClassifiers.Options(2) with
         {
-            Optimizer = TinyClassifiers.Options(2).Optimizer with { AccumulationSteps = accumulation },
+            Optimization = TinyClassifiers.Options(2).Optimization with { AccumulationSteps = accumulation },
         };
 
         Dictionary<string, float[]> uninterrupted;
@@ -61,7 +61,7 @@ public sealed class CheckpointResumeTests
                         cancellation.Cancel();
                 });
                 Assert.ThrowsExactly<OperationCanceledException>(() =>
-                    TextClassifierTrainer.Train(interrupted, data.Texts, data.Labels, checkpointed, progress: progress, cancellationToken: cancellation.Token));
+                    TextClassifierTrainer.Train(interrupted, data.Texts, data.Labels, checkpointed with { Progress = progress }, cancellation: cancellation.Token));
             }
 
             Assert.IsTrue(File.Exists(Path.Combine(folder, "progress.json")), "cancellation wrote a checkpoint");
@@ -69,9 +69,9 @@ public sealed class CheckpointResumeTests
             // A new process would build a fresh classifier: even differently initialised, it resumes to the same weights.
             using var resumed = TinyClassifiers.New(99);
             var steps = new List<long>();
-            var result = TextClassifierTrainer.Train(resumed, data.Texts, data.Labels, checkpointed, progress: new TinyClassifiers.Callback(p => steps.Add(p.Step)));
+            var result = TextClassifierTrainer.Train(resumed, data.Texts, data.Labels, checkpointed with { Progress = new TinyClassifiers.Callback(p => steps.Add(p.Step)) });
             Assert.IsTrue(result.Resumed);
-            Assert.AreEqual(2, result.EpochsRun);
+            Assert.AreEqual(2, result.Epochs);
             Assert.HasCount(2, result.TrainingLosses);
             Assert.IsGreaterThan((long)cancelAtStep, steps[0], "the resumed run starts after the checkpoint, not from step 1");
             AssertSameWeights(uninterrupted, Weights(resumed));
@@ -88,7 +88,7 @@ public sealed class CheckpointResumeTests
     [TestCategory("Reliability")]
     public void A_checkpoint_of_another_run_or_a_damaged_one_is_refused()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         string folder = Path.Combine(Path.GetTempPath(), $"checkpoint-{Guid.NewGuid():N}");
         try
         {
@@ -96,7 +96,7 @@ public sealed class CheckpointResumeTests
             using var classifier = TinyClassifiers.New(5);
             using var cancellation = new CancellationTokenSource();
             Assert.ThrowsExactly<OperationCanceledException>(() => TextClassifierTrainer.Train(
-                classifier, data.Texts, data.Labels, options, progress: new TinyClassifiers.Callback(_ => cancellation.Cancel()), cancellationToken: cancellation.Token));
+                classifier, data.Texts, data.Labels, options with { Progress = new TinyClassifiers.Callback(_ => cancellation.Cancel()) }, cancellation: cancellation.Token));
 
             var other = Assert.ThrowsExactly<InvalidDataException>(() =>
                 TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options with { Seed = 2 }));

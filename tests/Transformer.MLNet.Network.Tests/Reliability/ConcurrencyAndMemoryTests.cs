@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using TorchSharp;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
@@ -13,7 +13,7 @@ public sealed class ConcurrencyAndMemoryTests
     public void Eight_threads_sharing_one_classifier_get_the_sequential_logits()
     {
         const int Threads = 8, CallsPerThread = 25;
-        using var oneOpThread = SingleThreaded.Enter();
+        using var oneOpThread = IntraOpThreads.UseOne();
         var (texts, _) = TinyClassifiers.Sentences("yelp", 200);
         using var classifier = TinyClassifiers.New(4);
         var sequential = texts.Select(t => classifier.PredictLogits([t])[0]).ToArray();
@@ -39,7 +39,7 @@ public sealed class ConcurrencyAndMemoryTests
     [TestCategory("Reliability")]
     public void Ten_thousand_predictions_leave_live_tensors_at_baseline_and_memory_flat()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         var (texts, _) = TinyClassifiers.Sentences("imdb", 500);
         using var classifier = TinyClassifiers.New(4);
         for (int i = 0; i < 200; i++)

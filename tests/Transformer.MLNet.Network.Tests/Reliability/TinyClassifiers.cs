@@ -37,13 +37,13 @@ internal static class TinyClassifiers
 
     public static ClassifierTrainingOptions Options(int epochs, int seed = 1) => new()
     {
-        Epochs = epochs, BatchSize = 16, Seed = seed, ProgressInterval = 1,
-        Optimizer = new ClassifierTrainingOptions().Optimizer with { LearningRate = 2e-3 },
+        Epochs = epochs, BatchSize = 16, Seed = seed, ReportEvery = 1,
+        Optimization = new ClassifierTrainingOptions().Optimization with { LearningRate = 2e-3 },
     };
 
     /// <summary>Reports synchronously on the training thread (the BCL's <see cref="Progress{T}"/> posts to the thread pool).</summary>
-    public sealed class Callback(Action<ClassifierTrainingProgress> action) : IProgress<ClassifierTrainingProgress>
+    public sealed class Callback(Action<TrainingProgress> action) : IProgress<TrainingProgress>
     {
-        public void Report(ClassifierTrainingProgress value) => action(value);
+        public void Report(TrainingProgress value) => action(value);
     }
 }

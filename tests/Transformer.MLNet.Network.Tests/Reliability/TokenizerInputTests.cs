@@ -1,5 +1,5 @@
 using System.Text;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Tokenization;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
@@ -131,7 +131,7 @@ public sealed class TokenizerInputTests
     [TestCategory("Reliability")]
     public void Fuzz_thousands_of_random_unicode_strings_through_tokenizer_and_model()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         const int Cases = 20_000;
         var random = new Random(20261126);
         var texts = new string[Cases];

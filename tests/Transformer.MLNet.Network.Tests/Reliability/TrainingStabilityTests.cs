@@ -1,6 +1,6 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Classification;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
@@ -30,7 +30,7 @@ public sealed class TrainingStabilityTests
     [TestCategory("Reliability")]
     public void Non_finite_loss_stops_training_naming_epoch_micro_batch_and_update()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         using var classifier = Poisoned(1, "burger", out var rows);
         Assert.IsNotEmpty(rows);
         var error = Assert.ThrowsExactly<ArithmeticException>(() =>
@@ -43,11 +43,11 @@ public sealed class TrainingStabilityTests
     [TestCategory("Reliability")]
     public void Skipping_non_finite_batches_counts_them_and_keeps_the_rest_finite()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         using var classifier = Poisoned(1, "burger", out var rows);
         var options = TinyClassifiers.Options(2) with
         {
-            Optimizer = TinyClassifiers.Options(2).Optimizer with { SkipNonFiniteBatches = true },
+            Optimization = TinyClassifiers.Options(2).Optimization with { SkipNonFiniteBatches = true },
             FreezeTokenEmbeddings = true,
         };
         var result = TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options);
@@ -104,9 +104,9 @@ public sealed class TrainingStabilityTests
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels, baseOptions with { BatchSize = -3 }), "BatchSize = -3");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels, baseOptions with { WarmupFraction = 1.5 }), "WarmupFraction = 1.5");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
-            baseOptions with { Optimizer = baseOptions.Optimizer with { LearningRate = double.NaN } }), "LearningRate = NaN");
+            baseOptions with { Optimization = baseOptions.Optimization with { LearningRate = double.NaN } }), "LearningRate = NaN");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
-            baseOptions with { Optimizer = baseOptions.Optimizer with { Beta2 = 1 } }), "Beta2 = 1");
+            baseOptions with { Optimization = baseOptions.Optimization with { Beta2 = 1 } }), "Beta2 = 1");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, [], [], baseOptions), "training set is empty");
         Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels[..5], baseOptions), "20 texts but 5 labels");
         Expect<ArgumentOutOfRangeException>(() => TextClassifierTrainer.Train(classifier, texts, [.. labels[..19], -1], baseOptions), "Label -1 of row 19");

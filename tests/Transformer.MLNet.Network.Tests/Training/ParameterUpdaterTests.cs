@@ -1,6 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Transformer.MLNet.Network.Tests.Models;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
@@ -88,7 +88,7 @@ public sealed class ParameterUpdaterTests
     [TestMethod]
     public void Bfloat16_training_keeps_float32_masters_and_learns()
     {
-        using var threads = SingleThreaded.Enter();
+        using var threads = IntraOpThreads.UseOne();
         using var scope = NewDisposeScope();
         var (x, y) = Data();
         var model = NewRegressor(5);

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Persistence;
 
 namespace Transformer.MLNet.Tests.Classification;
@@ -19,11 +20,11 @@ public sealed class BinaryTextClassifierTests
         var yelp = UciSentences.Read("yelp");
         var split = mlContext.Data.TrainTestSplit(mlContext.Data.LoadFromEnumerable(yelp), testFraction: 0.2, seed: 0);
         var train = mlContext.Data.TakeRows(split.TrainSet, 320);
-        var reports = new List<ClassifierTrainingProgress>();
+        var reports = new List<TrainingProgress>();
         var options = new TextClassifierOptions
         {
             TextColumnName = "Clean", Epochs = 2, BatchSize = 16, MaxTokens = 48, LearningRate = 1e-4,
-            Progress = new SynchronousProgress<ClassifierTrainingProgress>(reports.Add),
+            Progress = new SynchronousProgress<TrainingProgress>(reports.Add),
         };
         var pipeline = mlContext.Transforms.Text.NormalizeText("Clean", nameof(SentenceRow.Text))
             .Append(mlContext.BinaryClassification.Trainers.TextClassifier(options))
@@ -50,7 +51,7 @@ public sealed class BinaryTextClassifierTests
         // Progress went to the callback and to mlContext.Log.
         Assert.HasCount(2, reports.Where(r => r.EpochCompleted).ToList());
         Assert.AreEqual(reports[^1].TotalSteps, reports[^1].Step);
-        Assert.IsTrue(reports.All(r => r.LearningRate >= 0 && double.IsFinite(r.Loss) && r.ExamplesPerSecond > 0));
+        Assert.IsTrue(reports.All(r => r.LearningRate >= 0 && double.IsFinite(r.TrainLoss) && r.ExamplesPerSecond > 0));
         lock (messages)
             Assert.IsTrue(messages.Any(m => m.Contains("epoch 2/2", StringComparison.Ordinal)), "progress lines reach mlContext.Log");
 

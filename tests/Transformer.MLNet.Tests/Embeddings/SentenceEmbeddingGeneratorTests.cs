@@ -141,7 +141,7 @@ public sealed class SentenceEmbeddingGeneratorTests
         await Assert.ThrowsExactlyAsync<ObjectDisposedException>(() => concrete.GenerateAsync(["after disposal"]));
         Assert.HasCount(1, transformer.Transform(mlContext.Data.LoadFromEnumerable(new[] { new TextRow { Text = "still usable" } }))
             .GetColumn<float[]>("Features").ToList(), "the transformer stays its owner's");
-        Assert.Throws<ArgumentOutOfRangeException>(() => services.AddSentenceEmbeddingGenerator(new SentenceEmbeddingOptions { BatchSize = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => services.AddSentenceEmbeddingGenerator(new SentenceEmbeddingOptions { InferenceBatchSize = 0 }));
     }
 
     public TestContext TestContext { get; set; } = null!;

@@ -21,7 +21,7 @@ public sealed class SentenceEmbeddingTests
         mlContext = new MLContext(seed: 1);
         yelp = UciSentences.Read("yelp");
         sample = mlContext.Data.LoadFromEnumerable(yelp.Take(100).ToList());
-        transformer = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(SentenceRow.Text), batchSize: 2).Fit(sample);
+        transformer = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(SentenceRow.Text), inferenceBatchSize: 2).Fit(sample);
     }
 
     [ClassCleanup]
@@ -145,7 +145,7 @@ public sealed class SentenceEmbeddingTests
         StringAssert.Contains(wrongType.Message, "'Label'");
         StringAssert.Contains(wrongType.Message, "text");
 
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => mlContext.Transforms.Text.ApplySentenceEmbedding("F", "Text", batchSize: 0));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => mlContext.Transforms.Text.ApplySentenceEmbedding("F", "Text", inferenceBatchSize: 0));
     }
 
     [TestMethod]

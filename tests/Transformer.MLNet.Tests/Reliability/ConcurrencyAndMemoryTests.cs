@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using TorchSharp;
+using Transformer.MLNet.Network.Embeddings;
 
 namespace Transformer.MLNet.Tests.Reliability;
 
@@ -14,7 +15,7 @@ public sealed class ConcurrencyAndMemoryTests
     public void Eight_threads_with_their_own_PredictionEngine_get_the_sequential_scores()
     {
         const int Threads = 8, CallsPerThread = 40;
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var mlContext = TinyPipelines.Context;
         var model = TinyPipelines.BinaryModel;
         var rows = UciSentences.Read("imdb").Take(Threads * CallsPerThread).ToList();
@@ -56,7 +57,7 @@ public sealed class ConcurrencyAndMemoryTests
     public void Ten_thousand_predictions_leave_live_tensors_at_baseline_and_RSS_flat()
     {
         const int Predictions = 10_000;
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var engine = TinyPipelines.Context.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(TinyPipelines.BinaryModel);
         var rows = UciSentences.Read("imdb");
         for (int i = 0; i < 500; i++)

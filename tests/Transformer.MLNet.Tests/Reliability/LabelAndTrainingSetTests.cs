@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Classification;
+using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Tests.Classification;
 
 namespace Transformer.MLNet.Tests.Reliability;
@@ -51,7 +52,7 @@ public sealed class LabelAndTrainingSetTests
     [TestCategory("Reliability")]
     public void NaN_labels_are_skipped_and_counted_and_training_proceeds()
     {
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var mlContext = new MLContext(seed: 1);
         var messages = new List<string>();
         mlContext.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
@@ -74,7 +75,7 @@ public sealed class LabelAndTrainingSetTests
     [TestCategory("Reliability")]
     public void A_class_unseen_in_training_is_scored_as_a_known_class_and_evaluation_still_runs()
     {
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var mlContext = new MLContext(seed: 1);
         var train = mlContext.Data.LoadFromEnumerable(yelp.Take(160).ToList());
         var imdb = UciSentences.Read("imdb").Take(20);

@@ -2,6 +2,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Tests.Classification;
 
 namespace Transformer.MLNet.Tests.Reliability;
@@ -14,19 +16,19 @@ public sealed class ResumeTests
     [TestCategory("Reliability")]
     public void A_Fit_cancelled_mid_epoch_and_fitted_again_from_its_checkpoint_scores_like_an_uninterrupted_Fit()
     {
-        using var oneThread = new OneTorchThread();
+        using var oneThread = IntraOpThreads.UseOne();
         var mlContext = new MLContext(seed: 3);
         var rows = UciSentences.Read("imdb").Take(192).ToList();
         var data = mlContext.Data.LoadFromEnumerable(rows);
         var probe = mlContext.Data.LoadFromEnumerable(UciSentences.Read("yelp").Take(50).ToList());
 
         float[] Scores(ITransformer model) => model.Transform(probe).GetColumn<float>("Score").ToArray();
-        TextClassifierOptions Options(string? folder, IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken token = default)
+        TextClassifierOptions Options(string? folder, IProgress<TrainingProgress>? progress = null, CancellationToken token = default)
         {
             var options = TinyScratch.Options(epochs: 2, seed: 11);
             options.CheckpointFolder = folder;
             options.Progress = progress;
-            options.CancellationToken = token;
+            options.Cancellation = token;
             options.Dropout = 0.1;
             return options;
         }
@@ -60,8 +62,8 @@ public sealed class ResumeTests
         }
     }
 
-    private sealed class Callback(Action<ClassifierTrainingProgress> action) : IProgress<ClassifierTrainingProgress>
+    private sealed class Callback(Action<TrainingProgress> action) : IProgress<TrainingProgress>
     {
-        public void Report(ClassifierTrainingProgress value) => action(value);
+        public void Report(TrainingProgress value) => action(value);
     }
 }

@@ -45,7 +45,7 @@ public sealed class TextInputTests
     {
         var mlContext = TinyPipelines.Context;
         var data = TinyPipelines.Rows(Awkward);
-        using var embedding = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(SentenceRow.Text), batchSize: 8).Fit(data);
+        using var embedding = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(SentenceRow.Text), inferenceBatchSize: 8).Fit(data);
         var vectors = embedding.Transform(data).GetColumn<float[]>("Features").ToArray();
         Assert.HasCount(Awkward.Length, vectors);
         foreach (var vector in vectors)
@@ -60,7 +60,7 @@ public sealed class TextInputTests
 
         var badOptions = new (SentenceEmbeddingOptions Options, string Name)[]
         {
-            (new() { InputColumnName = "Text", BatchSize = 0 }, "BatchSize"),
+            (new() { InputColumnName = "Text", InferenceBatchSize = 0 }, "InferenceBatchSize"),
             (new() { InputColumnName = "Text", MaxTokens = 1 }, "MaxTokens"),
             (new() { InputColumnName = "Text", MaxTokens = 100_000 }, "MaxTokens"),
             (new() { InputColumnName = "Missing" }, "Missing"),

@@ -3,20 +3,20 @@ using System.Text.Json.Serialization;
 using TorchSharp;
 using Transformer.MLNet.Network.IO;
 using Transformer.MLNet.Network.Pretrained;
-using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
-namespace Transformer.MLNet.Network.Classification;
+namespace Transformer.MLNet.Network.Training;
 
 /// <summary>
-/// The resumable state of a <see cref="TextClassifierTrainer"/> run, kept in a folder: <c>progress.json</c> (where the
+/// The resumable state of a <see cref="TrainingLoop"/> run, for any task, kept in a folder: <c>progress.json</c> (where the
 /// run stands), <c>model.safetensors</c>, <c>optimizer.bin</c> (update count and AdamW moments), <c>rng.bin</c>
-/// (TorchSharp's generator, for dropout) and, with validation, <c>best.safetensors</c>. Data order is not stored: it is
+/// (TorchSharp's generator, for dropout) and, with validation, <c>best.safetensors</c> (the best evaluation's weights). Data order is not stored: it is
 /// replayed from the seed. <c>progress.json</c> is written last, so a folder without it holds no checkpoint.
 /// </summary>
-internal sealed record ClassifierCheckpoint(
-    int Seed, int TrainingRows, int Epoch, int NextMicroBatch, double LossSum, int LossCount, long ExamplesSeen,
-    List<double> Losses, List<double> ValidationAccuracies, double BestAccuracy, int BestEpoch, int EpochsWithoutGain)
+internal sealed record TrainingCheckpoint(
+    int Seed, int TrainingRows, int Epoch, int NextMicroBatch, double EpochLossSum, int EpochLossCount, double IntervalLossSum,
+    int IntervalLossCount, double LastTrainLoss, long ExamplesSeen, double ElapsedSeconds, double? WarmupEndedSeconds,
+    List<double> Losses, List<double> ValidationMetrics, double? BestMetric, int BestEpoch, bool BestIsCurrent, int EvaluationsWithoutGain)
 {
     private const string ProgressFile = "progress.json", ModelFile = "model.safetensors", OptimizerFile = "optimizer.bin",
         RandomFile = "rng.bin", BestFile = "best.safetensors";
@@ -49,20 +49,20 @@ internal sealed record ClassifierCheckpoint(
 
     /// <summary>Reads the progress record of the checkpoint in <paramref name="folder"/>.</summary>
     /// <exception cref="InvalidDataException">The checkpoint is unreadable or belongs to another run.</exception>
-    public static ClassifierCheckpoint Read(string folder, int seed, int trainingRows)
+    public static TrainingCheckpoint Read(string folder, int seed, int trainingRows)
     {
         string path = Path.Combine(folder, ProgressFile);
-        ClassifierCheckpoint? checkpoint;
+        TrainingCheckpoint? checkpoint;
         try
         {
-            checkpoint = JsonSerializer.Deserialize<ClassifierCheckpoint>(File.ReadAllText(path), Json);
+            checkpoint = JsonSerializer.Deserialize<TrainingCheckpoint>(File.ReadAllText(path), Json);
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"Checkpoint '{path}' is not valid JSON: {e.Message}. Delete the folder to start afresh.", e);
         }
 
-        if (checkpoint is null || checkpoint.Losses is null || checkpoint.ValidationAccuracies is null)
+        if (checkpoint is null || checkpoint.Losses is null || checkpoint.ValidationMetrics is null)
             throw new InvalidDataException($"Checkpoint '{path}' is incomplete. Delete the folder to start afresh.");
         if (checkpoint.Seed != seed || checkpoint.TrainingRows != trainingRows)
         {
@@ -74,7 +74,7 @@ internal sealed record ClassifierCheckpoint(
         return checkpoint;
     }
 
-    /// <summary>Puts the weights, optimizer state and random state back; returns the best-epoch snapshot, if any.</summary>
+    /// <summary>Puts the weights, optimizer state and random state back; returns the best evaluation's weights, if kept.</summary>
     public static Dictionary<string, Tensor>? Restore(string folder, nn.Module model, ParameterUpdater updater)
     {
         var weights = SafeTensors.Read(Path.Combine(folder, ModelFile));

@@ -1,0 +1,54 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Training;
+
+/// <summary>
+/// What a task gives <see cref="TrainingLoop"/>: its model, its micro-batches (each computing a loss) and a validation
+/// metric with its direction. Everything else — optimizer, schedule, precision, early stopping, checkpoints, time
+/// budget, progress — is the loop's, so a feature added there is a feature of every task.
+/// </summary>
+/// <param name="model">The model being trained, in float32 on its device.</param>
+/// <param name="exampleCount">Training examples; a checkpoint records it so that a resumed run can check it sees the same data.</param>
+/// <param name="microBatchesPerEpoch">Micro-batches per epoch, known before the first epoch so that the schedule has a length.</param>
+/// <param name="metric">The validation metric, or null without validation data (no early stopping, no best-weight restore).</param>
+internal abstract class TrainingTask(nn.Module model, int exampleCount, int microBatchesPerEpoch, ValidationMetric? metric)
+{
+    /// <summary>The model being trained.</summary>
+    public nn.Module Model => model;
+
+    /// <summary>Training examples.</summary>
+    public int ExampleCount => exampleCount;
+
+    /// <summary>Micro-batches per epoch.</summary>
+    public int MicroBatchesPerEpoch => microBatchesPerEpoch;
+
+    /// <summary>The validation metric, or null without validation data.</summary>
+    public ValidationMetric? Metric => metric;
+
+    /// <summary>
+    /// The micro-batches of one epoch, in order. Called once per epoch, from the first, also for the epochs a resumed
+    /// run has already done, so a task that draws its order from a generator seeded with the run's seed replays it.
+    /// </summary>
+    public abstract IReadOnlyList<MicroBatch> Epoch(int epoch);
+
+    /// <summary>The validation metric's value; the loop calls it in evaluation mode without gradients.</summary>
+    public abstract double Validate();
+}
+
+/// <summary>What a task validates with, and which way is better.</summary>
+/// <param name="Name">As reported in <see cref="TrainingProgress.MetricName"/>.</param>
+/// <param name="HigherIsBetter">True for accuracy, false for a loss.</param>
+internal sealed record ValidationMetric(string Name, bool HigherIsBetter)
+{
+    /// <summary>Cross-entropy, lower is better.</summary>
+    public static ValidationMetric Loss { get; } = new("loss", HigherIsBetter: false);
+
+    /// <summary>Fraction classified correctly, higher is better.</summary>
+    public static ValidationMetric Accuracy { get; } = new("accuracy", HigherIsBetter: true);
+}
+
+/// <summary>One micro-batch: how many examples it holds and how to compute its scalar loss (in float32).</summary>
+/// <param name="Examples">Examples in the micro-batch, for throughput.</param>
+/// <param name="Loss">Computes the loss; called inside the loop's dispose scope.</param>
+internal sealed record MicroBatch(int Examples, Func<Tensor> Loss);
