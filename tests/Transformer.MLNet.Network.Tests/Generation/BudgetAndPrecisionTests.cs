@@ -1,5 +1,6 @@
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tests.Training;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
@@ -19,18 +20,6 @@ public sealed class BudgetAndPrecisionTests
                 Reports.Add(value);
             onReport?.Invoke();
         }
-    }
-
-    /// <summary>A clock that moves only when told to, so that a time budget is spent in the same updates on any machine.</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private long ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref ticks, by.Ticks);
     }
 
     private static (TrainingResult Summary, List<TrainingProgress> Reports, EncoderDecoderModel Model) Train(
