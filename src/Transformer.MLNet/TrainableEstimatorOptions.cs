@@ -49,7 +49,7 @@ public abstract class TrainableEstimatorOptions
     /// <summary>
     /// Folder for a training checkpoint, written at each epoch's end and on cancellation; a <c>Fit</c> whose folder
     /// holds one resumes from it (same data and <see cref="Seed"/>) and ends with the weights and losses of an
-    /// uninterrupted run. Null (default) writes none. Float32 training only.
+    /// uninterrupted run, in float32 or bfloat16 <see cref="Precision"/>. Null (default) writes none.
     /// </summary>
     public string? CheckpointFolder { get; set; }
 
@@ -86,11 +86,10 @@ public abstract class TrainableEstimatorOptions
             throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "Patience must be 0 (never stop early) or more.");
         if (TimeBudget is { } budget && budget <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(TimeBudget), budget, "TimeBudget must be positive, or null for none.");
-        if (CheckpointFolder is not null && Precision != TrainingPrecision.Float32)
+        if (CheckpointFolder is not null && string.IsNullOrWhiteSpace(CheckpointFolder))
         {
             throw new ArgumentException(
-                $"CheckpointFolder is set with Precision = {Precision}; checkpoints need Float32 training. Clear CheckpointFolder or set Precision = Float32.",
-                nameof(CheckpointFolder));
+                $"CheckpointFolder = '{CheckpointFolder}' is invalid: give a folder path, or null to write no checkpoint.", nameof(CheckpointFolder));
         }
     }
 }

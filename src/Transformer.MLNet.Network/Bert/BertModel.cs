@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Bert;
@@ -69,7 +70,8 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
-        var keyMask = attentionMask.ne(0).unsqueeze(1).unsqueeze(1);   // (B, T) -> (B, 1, 1, T)
+        // One key mask per batch, shared by every layer: (B, T) -> (B, 1, 1, T), true for real tokens.
+        var keyMask = ScaledDotProductAttention.KeyMask(attentionMask.eq(0));
         var embedded = _embeddings.forward(inputIds, tokenTypeIds);     // (B, T, D)
         return _encoder.forward(embedded, keyMask).MoveToOuterDisposeScope();
     }

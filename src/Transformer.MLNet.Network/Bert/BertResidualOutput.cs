@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Bert;
@@ -18,7 +19,7 @@ internal sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")]
     private readonly LayerNorm _layerNorm;
 
-    private readonly Dropout _dropout;
+    private readonly double _dropout;
 
     /// <summary>Creates the sub-layer.</summary>
     /// <param name="inputDim">Width of the dense layer's input.</param>
@@ -28,7 +29,7 @@ internal sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(config);
         _dense = nn.Linear(inputDim, config.ModelDim);
         _layerNorm = nn.LayerNorm(config.ModelDim, config.LayerNormEps);
-        _dropout = nn.Dropout(config.Dropout);
+        _dropout = config.Dropout;
         RegisterComponents();
     }
 
@@ -38,8 +39,7 @@ internal sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
     /// <returns>(B, T, D).</returns>
     public override Tensor forward(Tensor x, Tensor residual)
     {
-        using var scope = NewDisposeScope();
-        var projected = _dropout.forward(_dense.forward(x));
-        return _layerNorm.forward(projected.add_(residual)).MoveToOuterDisposeScope();
+        // The post-LN residual of the paper's blocks, with the projection of x as the sub-layer.
+        return Residual.Apply(residual, _layerNorm, preNorm: false, _dropout, training, _ => _dense.forward(x));
     }
 }

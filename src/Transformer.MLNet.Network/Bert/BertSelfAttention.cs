@@ -2,13 +2,14 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Bert;
 
 /// <summary>
-/// Multi-head scaled dot-product self-attention with BERT's separate <c>query</c>, <c>key</c> and <c>value</c>
-/// projections; padding keys are masked out.
+/// Multi-head self-attention with BERT's separate <c>query</c>, <c>key</c> and <c>value</c> projections (their
+/// <c>state_dict</c> names), computed by the shared <see cref="ScaledDotProductAttention"/>; padding keys are masked out.
 /// </summary>
 internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
 {
@@ -22,7 +23,6 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     private readonly Linear _value;
 
     private readonly int _heads;
-    private readonly int _headDim;
     private readonly double _dropout;
 
     /// <summary>Creates the projections of <paramref name="config"/>.</summary>
@@ -34,7 +34,6 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
         _key = nn.Linear(config.ModelDim, config.ModelDim);
         _value = nn.Linear(config.ModelDim, config.ModelDim);
         _heads = config.Heads;
-        _headDim = config.HeadDim;
         _dropout = config.Dropout;
         RegisterComponents();
     }
@@ -46,20 +45,13 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor keyMask)
     {
         using var scope = NewDisposeScope();
-        long batch = hidden.shape[0], length = hidden.shape[1];
-        var q = SplitHeads(_query.forward(hidden), batch, length);   // (B, T, D) -> (B, h, T, d)
-        var k = SplitHeads(_key.forward(hidden), batch, length);
-        var v = SplitHeads(_value.forward(hidden), batch, length);
+        var q = ScaledDotProductAttention.SplitHeads(_query.forward(hidden), _heads);   // (B, T, D) -> (B, h, T, d)
+        var k = ScaledDotProductAttention.SplitHeads(_key.forward(hidden), _heads);
+        var v = ScaledDotProductAttention.SplitHeads(_value.forward(hidden), _heads);
 
-        // softmax(q kᵀ / √d + mask) v; the bool mask sets padding keys to -inf before the softmax. Every row keeps at
+        // The project's one attention (libtorch's fused kernel); the bool mask drops padding keys. Every row keeps at
         // least its [CLS] key, so no row is fully masked.
-        var context = nn.functional.scaled_dot_product_attention(
-            q, k, v, keyMask, training ? _dropout : 0.0, false);   // (B, h, T, d)
-        return context.transpose(1, 2)                              // (B, T, h, d)
-            .reshape(batch, length, _heads * _headDim)              // (B, T, D)
-            .MoveToOuterDisposeScope();
+        var context = ScaledDotProductAttention.Compute(q, k, v, keyMask, causal: false, dropout: training ? _dropout : 0.0);   // (B, h, T, d)
+        return ScaledDotProductAttention.MergeHeads(context).MoveToOuterDisposeScope();   // (B, T, D)
     }
-
-    private Tensor SplitHeads(Tensor x, long batch, long length) =>
-        x.view(batch, length, _heads, _headDim).transpose(1, 2);
 }

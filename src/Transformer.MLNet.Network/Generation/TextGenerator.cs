@@ -59,22 +59,13 @@ public sealed class TextGenerator : SequenceGenerator<DecoderOnlyModel>
                 throw new ArgumentException($"Prompt {i} has no tokens: give at least one (e.g. bos).", nameof(prompts));
         }
 
-        var device = Device;
-        var results = new int[prompts.Count][];
         Model.eval();
         using var noGrad = no_grad();
-        foreach (int[] batch in SequenceDecoding.Batches(prompts, options.BatchSize, equalLengthOnly: true))
+        // Prompts of one length per batch: the decoder has no padding mask, so every row's last position is real.
+        return SequenceDecoding.RunInBatches(prompts, options, equalLengthOnly: true, Device, input =>
         {
-            using var scope = NewDisposeScope();
-            int length = prompts[batch[0]].Length;
-            int budget = SequenceDecoding.Budget(options, length, Model.Config.MaxPositions, "prompt");
-            using var input = TokenBatch.Pad(batch.Select(i => prompts[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, T)
-            using var scorer = new DecoderOnlyScorer(Model, input, options.UseCache);
-            int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
-            for (int j = 0; j < batch.Length; j++)
-                results[batch[j]] = outputs[j];
-        }
-
-        return results;
+            int budget = SequenceDecoding.Budget(options, (int)input.shape[1], Model.Config.MaxPositions, "prompt");
+            return (new DecoderOnlyScorer(Model, input, options.UseCache), budget);
+        });
     }
 }

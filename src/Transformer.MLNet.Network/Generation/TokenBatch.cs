@@ -1,4 +1,5 @@
 using TorchSharp;
+using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Generation;
@@ -11,22 +12,14 @@ internal static class TokenBatch
     {
         ArgumentNullException.ThrowIfNull(ids);
         int kept = Math.Min(ids.Length, maxPositions - 1);
-        return [.. ids.AsSpan(0, kept), Tokenization.GenerationTokenizer.EosId];
+        return [.. ids.AsSpan(0, kept), GenerationTokenizer.EosId];
     }
 
-    /// <summary>Right-pads rows to the longest.</summary>
+    /// <summary>Right-pads rows to the longest (at least one position), with the padding of <see cref="TokenizedBatch"/>.</summary>
     /// <returns>(B, T) int64.</returns>
     public static Tensor Pad(IReadOnlyList<int[]> rows, int padId, Device device)
     {
-        int width = Math.Max(1, rows.Max(r => r.Length));
-        var data = new long[rows.Count * width];
-        Array.Fill(data, padId);
-        for (int r = 0; r < rows.Count; r++)
-        {
-            for (int t = 0; t < rows[r].Length; t++)
-                data[(r * width) + t] = rows[r][t];
-        }
-
-        return tensor(data, [rows.Count, width], device: device);
+        var (ids, width) = TokenizedBatch.RightPad(rows, padId, minimumWidth: 1);
+        return tensor(ids, [rows.Count, width], device: device);
     }
 }

@@ -105,22 +105,13 @@ public sealed class TranslationGenerator : SequenceGenerator<EncoderDecoderModel
     {
         ArgumentNullException.ThrowIfNull(sources);
         options = (options ?? new GenerationOptions()).Validate();
-        var device = Device;
         int[][] inputs = [.. sources.Select(s => TokenBatch.SourceIds(s, Model.Config.MaxPositions))];
-        var results = new int[inputs.Length][];
         Model.eval();
         using var noGrad = no_grad();
-        foreach (int[] batch in SequenceDecoding.Batches(inputs, options.BatchSize, equalLengthOnly: false))
+        return SequenceDecoding.RunInBatches(inputs, options, equalLengthOnly: false, Device, source =>   // source: (B, S)
         {
-            using var scope = NewDisposeScope();
-            using var source = TokenBatch.Pad(batch.Select(i => inputs[i]).ToList(), GenerationTokenizer.PadId, device);   // (B, S)
-            using var scorer = new EncoderDecoderScorer(Model, source, GenerationTokenizer.BosId, options.UseCache);
             int budget = SequenceDecoding.Budget(options, 1, Model.Config.MaxPositions, "target prefix");
-            int[][] outputs = SequenceDecoding.Run(scorer, options, budget, GenerationTokenizer.EosId);
-            for (int j = 0; j < batch.Length; j++)
-                results[batch[j]] = outputs[j];
-        }
-
-        return results;
+            return (new EncoderDecoderScorer(Model, source, GenerationTokenizer.BosId, options.UseCache), budget);
+        });
     }
 }

@@ -161,16 +161,12 @@ public sealed class MultiHeadAttention : nn.Module
     private Tensor SplitHeads(Tensor x)
     {
         using (x)
-        {
-            long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
-            return x.view(batch, length, heads, width / heads).transpose(1, 2);   // (B, T, D) -> (B, h, T, d)
-        }
+            return ScaledDotProductAttention.SplitHeads(x, heads);   // (B, T, D) -> (B, h, T, d)
     }
 
     private Tensor MergeHeads(Tensor x)
     {
-        long batch = x.shape[0], length = x.shape[2];
-        using var merged = x.transpose(1, 2).reshape(batch, length, -1);          // (B, h, T, d) -> (B, T, D)
+        using var merged = ScaledDotProductAttention.MergeHeads(x);   // (B, h, T, d) -> (B, T, D)
         return outputProjection.call(merged);
     }
 }

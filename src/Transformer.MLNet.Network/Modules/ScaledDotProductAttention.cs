@@ -100,6 +100,21 @@ public static class ScaledDotProductAttention
         return keep.unsqueeze(1).unsqueeze(1);
     }
 
+    /// <summary>Splits the model dimension into heads: (B, T, h·d) → (B, h, T, d), a view of <paramref name="x"/>.</summary>
+    internal static Tensor SplitHeads(Tensor x, int heads)
+    {
+        long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
+        return x.view(batch, length, heads, width / heads).transpose(1, 2);
+    }
+
+    /// <summary>Concatenates the heads again: (B, h, T, d) → (B, T, h·d).</summary>
+    internal static Tensor MergeHeads(Tensor x)
+    {
+        long batch = x.shape[0], length = x.shape[2];
+        using var transposed = x.transpose(1, 2);   // (B, T, h, d)
+        return transposed.reshape(batch, length, -1);
+    }
+
     private static Tensor WithCausal(Tensor? mask, long queryLength, long keyLength, Device device)
     {
         var causal = CausalMask(queryLength, keyLength, device);

@@ -9,23 +9,36 @@ public sealed class TokenizedBatch
     internal TokenizedBatch(IReadOnlyList<int[]> tokenIds, int padTokenId, int truncatedCount)
     {
         Count = tokenIds.Count;
-        SequenceLength = tokenIds.Count == 0 ? 0 : tokenIds.Max(ids => ids.Length);
+        (InputIds, SequenceLength) = RightPad(tokenIds, padTokenId);
         Lengths = tokenIds.Select(ids => ids.Length).ToArray();
         TruncatedCount = truncatedCount;
-        InputIds = new long[Count * SequenceLength];
         AttentionMask = new long[Count * SequenceLength];
         TokenTypeIds = new long[Count * SequenceLength];
         for (int row = 0; row < Count; row++)
+            AttentionMask.AsSpan(row * SequenceLength, Lengths[row]).Fill(1);
+    }
+
+    /// <summary>
+    /// Right-pads rows of token ids to the longest, in row-major (row, position) order: the one padding of every batch
+    /// of the project, BERT inputs and generative batches alike.
+    /// </summary>
+    /// <param name="rows">Token ids of each row.</param>
+    /// <param name="padId">Id written after each row's tokens.</param>
+    /// <param name="minimumWidth">Width when every row is shorter (decoders need at least one position).</param>
+    /// <returns>The rows.Count × Width ids and the width.</returns>
+    internal static (long[] Ids, int Width) RightPad(IReadOnlyList<int[]> rows, int padId, int minimumWidth = 0)
+    {
+        int width = rows.Count == 0 ? minimumWidth : Math.Max(minimumWidth, rows.Max(ids => ids.Length));
+        var data = new long[rows.Count * width];
+        Array.Fill(data, padId);
+        for (int row = 0; row < rows.Count; row++)
         {
-            var ids = tokenIds[row];
-            int start = row * SequenceLength;
-            for (int t = 0; t < SequenceLength; t++)
-            {
-                bool real = t < ids.Length;
-                InputIds[start + t] = real ? ids[t] : padTokenId;
-                AttentionMask[start + t] = real ? 1 : 0;
-            }
+            var ids = rows[row];
+            for (int t = 0; t < ids.Length; t++)
+                data[(row * width) + t] = ids[t];
         }
+
+        return (data, width);
     }
 
     /// <summary>Number of texts (rows).</summary>

@@ -15,14 +15,11 @@ internal sealed class BestWeights : IDisposable
     public IReadOnlyDictionary<string, Tensor>? Tensors => weights;
 
     /// <summary>Keeps the model's current weights, reusing the buffers of the previous snapshot.</summary>
-    public void Keep(nn.Module model, ParameterUpdater updater)
+    public void Keep(ParameterUpdater updater)
     {
         using var noGrad = no_grad();
-        var masters = updater.Float32Parameters;
-        var exact = model.named_parameters().Select((p, i) => (p.name, Master: (Tensor)masters[i])).ToDictionary(p => p.name, p => p.Master);
-        foreach (var (name, value) in model.state_dict())
+        foreach (var (name, source) in updater.Float32State())
         {
-            var source = exact.GetValueOrDefault(name) ?? value;
             if (weights?.TryGetValue(name, out var kept) == true)
                 kept.copy_(source);
             else

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Transformer.MLNet.Network.IO;
+using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Runtime;
 using static TorchSharp.torch;
 
@@ -134,14 +135,12 @@ public sealed class ParameterUpdater : IDisposable
 
     /// <summary>
     /// Writes what a resumed run needs besides the weights: the update count and the optimizer's moments (TorchSharp's
-    /// own binary optimizer format). Call between updates, with no gradients pending.
+    /// own binary optimizer format; with bfloat16 training, the moments of the float32 master weights). Call between
+    /// updates, with no gradients pending; save the weights with <see cref="Float32State"/>.
     /// </summary>
     /// <param name="path">The file to write.</param>
-    /// <exception cref="NotSupportedException">bfloat16 training (its master weights are not saved).</exception>
     public void SaveState(string path)
     {
-        if (masterWeights is not null)
-            throw new NotSupportedException("Checkpoints of TrainingPrecision.BFloat16 runs are not supported; train in Float32 to checkpoint.");
         if (pendingMicroBatches != 0)
             throw new InvalidOperationException($"{pendingMicroBatches} micro-batches of gradients are pending; save state only between updates.");
         AtomicFile.Write(path, file =>
@@ -229,6 +228,34 @@ public sealed class ParameterUpdater : IDisposable
     /// bfloat16, otherwise the model's own parameters.
     /// </summary>
     public IReadOnlyList<Parameter> Float32Parameters => masterWeights?.Masters ?? optimised;
+
+    /// <summary>
+    /// The model's state by <c>state_dict</c> key with every parameter in float32: the master copy when training in
+    /// bfloat16 (exact, not its bfloat16 rounding), otherwise the parameter itself; buffers as the model holds them. The
+    /// tensors are the live ones, not copies.
+    /// </summary>
+    internal Dictionary<string, Tensor> Float32State()
+    {
+        var exact = model.named_parameters().Select((p, i) => (p.name, Master: (Tensor)Float32Parameters[i])).ToDictionary(p => p.name, p => p.Master);
+        return model.state_dict().ToDictionary(kv => kv.Key, kv => exact.GetValueOrDefault(kv.Key) ?? kv.Value);
+    }
+
+    /// <summary>
+    /// Loads weights saved from <see cref="Float32State"/> into the model and, when training in bfloat16, exactly into
+    /// the master weights, so that training continues as if never interrupted.
+    /// </summary>
+    /// <param name="weights">Tensors by <c>state_dict</c> key.</param>
+    /// <param name="source">Where they come from, for error messages.</param>
+    /// <exception cref="InvalidDataException">A parameter is missing, unexpected or mis-shaped.</exception>
+    internal void LoadFloat32State(IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        StateDictLoader.LoadStrict(model, weights, source);
+        if (masterWeights is null)
+            return;
+        using var noGrad = no_grad();
+        foreach (var ((name, _), master) in model.named_parameters().Zip(masterWeights.Masters))
+            master.copy_(weights[name]);
+    }
 
     /// <summary>
     /// After bfloat16 training, converts the model back to float32 with the exact master weights; does nothing for

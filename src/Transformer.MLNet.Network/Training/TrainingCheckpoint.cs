@@ -8,8 +8,9 @@ using static TorchSharp.torch;
 namespace Transformer.MLNet.Network.Training;
 
 /// <summary>
-/// The resumable state of a <see cref="TrainingLoop"/> run, for any task, kept in a folder: <c>progress.json</c> (where the
-/// run stands), <c>model.safetensors</c>, <c>optimizer.bin</c> (update count and AdamW moments), <c>rng.bin</c>
+/// The resumable state of a <see cref="TrainingLoop"/> run, for any task and precision, kept in a folder: <c>progress.json</c>
+/// (where the run stands), <c>model.safetensors</c> (float32 weights: the master weights of a bfloat16 run),
+/// <c>optimizer.bin</c> (update count and AdamW moments), <c>rng.bin</c>
 /// (TorchSharp's generator, for dropout) and, with validation, <c>best.safetensors</c> (the best evaluation's weights). Data order is not stored: it is
 /// replayed from the seed. <c>progress.json</c> is written last, so a folder without it holds no checkpoint.
 /// </summary>
@@ -31,11 +32,11 @@ internal sealed record TrainingCheckpoint(
     public static bool Exists(string folder) => File.Exists(Path.Combine(folder, ProgressFile));
 
     /// <summary>Writes the checkpoint; the previous one stays valid until the new <c>progress.json</c> replaces it.</summary>
-    public void Save(string folder, nn.Module model, ParameterUpdater updater, IReadOnlyDictionary<string, Tensor>? best)
+    public void Save(string folder, ParameterUpdater updater, IReadOnlyDictionary<string, Tensor>? best)
     {
         Directory.CreateDirectory(folder);
         File.Delete(Path.Combine(folder, ProgressFile));
-        SafeTensors.Write(Path.Combine(folder, ModelFile), model.state_dict());
+        SafeTensors.Write(Path.Combine(folder, ModelFile), updater.Float32State());
         updater.SaveState(Path.Combine(folder, OptimizerFile));
         using (var state = torch.random.get_rng_state())
             AtomicFile.WriteAllBytes(Path.Combine(folder, RandomFile), state.data<byte>().ToArray());
@@ -75,12 +76,12 @@ internal sealed record TrainingCheckpoint(
     }
 
     /// <summary>Puts the weights, optimizer state and random state back; returns the best evaluation's weights, if kept.</summary>
-    public static Dictionary<string, Tensor>? Restore(string folder, nn.Module model, ParameterUpdater updater)
+    public static Dictionary<string, Tensor>? Restore(string folder, ParameterUpdater updater)
     {
         var weights = SafeTensors.Read(Path.Combine(folder, ModelFile));
         try
         {
-            StateDictLoader.LoadStrict(model, weights, Path.Combine(folder, ModelFile));
+            updater.LoadFloat32State(weights, Path.Combine(folder, ModelFile));
         }
         finally
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +15,7 @@ internal sealed class TrainingLoop
     private readonly TrainingTask task;
     private readonly TrainingLoopOptions options;
     private readonly nn.Module model;
-    private readonly Stopwatch clock = new();
+    private long started;
     private readonly BestWeights best = new();
     private readonly List<double> losses = [];
     private readonly List<double> metrics = [];
@@ -38,7 +37,7 @@ internal sealed class TrainingLoop
         model = task.Model;
     }
 
-    private TimeSpan Elapsed => elapsedBefore + clock.Elapsed;
+    private TimeSpan Elapsed => elapsedBefore + options.Clock.GetElapsedTime(started);
 
     /// <summary>Trains <paramref name="task"/>'s model in place until epochs, steps, time or patience run out.</summary>
     /// <param name="task">Model, micro-batches and validation metric.</param>
@@ -92,10 +91,10 @@ internal sealed class TrainingLoop
             if (resume is not null)
             {
                 Resume(resume);
-                best.Adopt(TrainingCheckpoint.Restore(folder!, model, updater));
+                best.Adopt(TrainingCheckpoint.Restore(folder!, updater));
             }
 
-            clock.Restart();
+            started = options.Clock.GetTimestamp();
             for (int epoch = 1; epoch <= options.Epochs && reason == "epochs"; epoch++)
             {
                 var batches = task.Epoch(epoch);
@@ -249,7 +248,7 @@ internal sealed class TrainingLoop
             evaluationsWithoutGain = 0;
             if (options.RestoreBest)
             {
-                best.Keep(model, updater);
+                best.Keep(updater);
                 bestIsCurrent = true;
             }
         }
@@ -286,7 +285,7 @@ internal sealed class TrainingLoop
         new TrainingCheckpoint(
             options.Seed, task.ExampleCount, epoch, nextMicroBatch, epochLossSum, epochLossCount, intervalLossSum, intervalLossCount,
             lastTrainLoss, examplesSeen, Elapsed.TotalSeconds, warmupEnded?.TotalSeconds, losses, metrics, bestMetric, bestEpoch, bestIsCurrent,
-            evaluationsWithoutGain).Save(folder, model, updater, best.Tensors);
+            evaluationsWithoutGain).Save(folder, updater, best.Tensors);
 
     private void Resume(TrainingCheckpoint checkpoint)
     {

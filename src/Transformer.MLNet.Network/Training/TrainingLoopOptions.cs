@@ -58,12 +58,19 @@ public abstract record TrainingLoopOptions
     /// When set, a checkpoint is written at the end of each epoch and when training is cancelled, and a run started
     /// with a folder that holds one resumes from it and ends with the same weights and losses as an uninterrupted run
     /// (on CPU, same data and <see cref="Seed"/>). With gradient accumulation, cancellation waits for the next update.
-    /// The checkpoint is deleted when training completes. Null (default) writes none. Float32 training only.
+    /// The checkpoint is deleted when training completes. Null (default) writes none. A bfloat16 run
+    /// (<see cref="TrainingPrecision.BFloat16"/>) checkpoints its float32 master weights and resumes exactly as well.
     /// </summary>
     public string? CheckpointFolder { get; init; }
 
     /// <summary>Receives progress reports (see <see cref="ReportEvery"/>).</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// The clock <see cref="TimeBudget"/>, elapsed times and throughput are measured with (default the system's); tests
+    /// give a clock of their own so that budget behaviour does not depend on the machine's load.
+    /// </summary>
+    internal TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Checks the options and throws an error naming the offending option and value.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -79,8 +86,8 @@ public abstract record TrainingLoopOptions
         Require(EvaluateEvery >= 0, nameof(EvaluateEvery), EvaluateEvery, "must be 0 (once per epoch) or positive");
         Require(Patience >= 0, nameof(Patience), Patience, "must be 0 (off) or positive");
         Require(ReportEvery >= 1, nameof(ReportEvery), ReportEvery, "must be 1 or more");
-        Require(CheckpointFolder is null || Optimization.Precision == TrainingPrecision.Float32, nameof(CheckpointFolder), CheckpointFolder!,
-            "checkpoints need TrainingPrecision.Float32 (bfloat16 master weights are not saved); clear CheckpointFolder or train in Float32");
+        Require(CheckpointFolder is null || !string.IsNullOrWhiteSpace(CheckpointFolder), nameof(CheckpointFolder), $"'{CheckpointFolder}'",
+            "give a folder path, or null to write no checkpoint");
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming this options type, the option, its value and the rule it breaks.</summary>
