@@ -4,7 +4,7 @@ namespace Transformer.MLNet.Network.Metrics;
 /// <param name="Gold">Entities in the reference.</param>
 /// <param name="Predicted">Entities predicted.</param>
 /// <param name="Correct">Predicted entities whose type, start and end all equal a reference entity's.</param>
-internal sealed record EntityCounts(int Gold, int Predicted, int Correct)
+public sealed record EntityCounts(int Gold, int Predicted, int Correct)
 {
     /// <summary>Correct / Predicted; 0 when nothing was predicted.</summary>
     public double Precision => Predicted == 0 ? 0 : (double)Correct / Predicted;
@@ -20,7 +20,7 @@ internal sealed record EntityCounts(int Gold, int Predicted, int Correct)
 /// <param name="Micro">All entities together.</param>
 /// <param name="PerType">Each entity type seen in the reference or the predictions, ordered by name.</param>
 /// <param name="MacroF1">Unweighted mean of the per-type F1 scores.</param>
-internal sealed record EntityScores(EntityCounts Micro, IReadOnlyDictionary<string, EntityCounts> PerType, double MacroF1)
+public sealed record EntityScores(EntityCounts Micro, IReadOnlyDictionary<string, EntityCounts> PerType, double MacroF1)
 {
     /// <summary>
     /// Scores predicted IOB2 tags against reference tags, counting exact spans as conlleval and seqeval do: an entity
@@ -51,7 +51,7 @@ internal sealed record EntityScores(EntityCounts Micro, IReadOnlyDictionary<stri
     /// <summary>Scores predicted entities against reference entities, sentence by sentence, by exact span and type.</summary>
     /// <param name="sentences">For each sentence, its reference and predicted entities.</param>
     /// <returns>The scores.</returns>
-    public static EntityScores FromSpans(IEnumerable<(IReadOnlyList<EntitySpan> Gold, IReadOnlyList<EntitySpan> Predicted)> sentences)
+    internal static EntityScores FromSpans(IEnumerable<(IReadOnlyList<EntitySpan> Gold, IReadOnlyList<EntitySpan> Predicted)> sentences)
     {
         ArgumentNullException.ThrowIfNull(sentences);
         var counts = new SortedDictionary<string, (int Gold, int Predicted, int Correct)>(StringComparer.Ordinal);

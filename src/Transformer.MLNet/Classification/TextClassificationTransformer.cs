@@ -32,7 +32,7 @@ public abstract class TextClassificationTransformer : TextMappingTransformer
 
     internal TextClassifier Classifier { get; }
 
-    internal override float[][] Map(IReadOnlyList<string> texts) => Classifier.PredictLogits(texts, BatchSize).Select(FromLogits).ToArray();
+    internal override IReadOnlyList<object> Map(IReadOnlyList<string> texts) => Classifier.PredictLogits(texts, BatchSize).Select(FromLogits).ToArray();
 
     /// <summary>The per-row values the output columns read, from one row of logits.</summary>
     internal abstract float[] FromLogits(float[] logits);

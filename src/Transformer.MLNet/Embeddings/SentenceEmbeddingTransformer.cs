@@ -40,7 +40,7 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
 
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
-    internal override float[][] Map(IReadOnlyList<string> texts) => Encoder.Encode(texts);
+    internal override IReadOnlyList<object> Map(IReadOnlyList<string> texts) => Encoder.Encode(texts);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -37,7 +37,7 @@ public abstract class GeneratedTextTransformer : TextMappingTransformer
     /// <returns>One output text per input, in order.</returns>
     public string[] Generate(IReadOnlyList<string> inputs, GenerationOptions? decoding = null) => Generator.GenerateText(inputs, decoding ?? Decoding);
 
-    internal override float[][] Map(IReadOnlyList<string> texts) => [.. Generator.GenerateText(texts, Decoding).Select(OutputColumn.EncodeText)];
+    internal override IReadOnlyList<object> Map(IReadOnlyList<string> texts) => Generator.GenerateText(texts, Decoding);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

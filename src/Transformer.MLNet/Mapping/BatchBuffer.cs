@@ -4,7 +4,7 @@ namespace Transformer.MLNet.Mapping;
 
 /// <summary>
 /// Serves the network output of the row a cursor is on. A second cursor over the same input reads ahead a window of
-/// texts (32 batches), the network maps them in batched forward passes, and the rows are served from the buffer
+/// inputs (32 batches), the network maps them in batched forward passes, and the rows are served from the buffer
 /// until the main cursor leaves it — never one forward pass per row.
 /// </summary>
 internal sealed class BatchBuffer : IDisposable
@@ -14,8 +14,8 @@ internal sealed class BatchBuffer : IDisposable
     private readonly IDataView input;
     private readonly DataViewSchema.Column textColumn;
     private DataViewRowCursor? lookahead;
-    private Func<string>? readText;
-    private float[][] outputs = [];
+    private Func<object>? readValue;
+    private IReadOnlyList<object> outputs = [];
     private long start = -1;
 
     public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, DataViewSchema.Column textColumn)
@@ -27,14 +27,14 @@ internal sealed class BatchBuffer : IDisposable
     }
 
     /// <summary>The network output of the main cursor's current row.</summary>
-    public float[] Current()
+    public object Current()
     {
         long position = main.Position;
         if (position < 0)
             throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
-        if (position < start || position >= start + outputs.Length)
+        if (position < start || position >= start + outputs.Count)
             Fill(position);
-        return outputs[position - start];
+        return outputs[(int)(position - start)];
     }
 
     private void Fill(long position)
@@ -44,20 +44,20 @@ internal sealed class BatchBuffer : IDisposable
         {
             lookahead?.Dispose();
             lookahead = input.GetRowCursor([textColumn]);
-            readText = TextColumn.Reader(lookahead, textColumn);
+            readValue = TextColumn.ValueReader(lookahead, textColumn);
         }
 
         while (lookahead.Position < position - 1 && lookahead.MoveNext())
         {
         }
 
-        var texts = new List<string>(transformer.ReadAheadRows);
-        while (texts.Count < transformer.ReadAheadRows && lookahead.MoveNext())
-            texts.Add(readText!());
-        if (texts.Count == 0)
+        var values = new List<object>(transformer.ReadAheadRows);
+        while (values.Count < transformer.ReadAheadRows && lookahead.MoveNext())
+            values.Add(readValue!());
+        if (values.Count == 0)
             throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{textColumn.Name}'.");
 
-        outputs = transformer.Map(texts);
+        outputs = transformer.MapValues(values);
         Interlocked.Increment(ref transformer.BatchesMapped);
         start = position;
     }

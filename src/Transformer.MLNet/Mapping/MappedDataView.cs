@@ -14,7 +14,7 @@ internal sealed class MappedDataView : IDataView
         this.transformer = transformer;
         this.input = input;
         Schema = outputSchema;
-        textColumn = TextColumn.Find(input.Schema, transformer.InputColumnName, "inputColumnName");
+        textColumn = transformer.FindInput(input.Schema);
     }
 
     /// <summary>Rows come in the input's order: the read-ahead cursor must see the same sequence.</summary>

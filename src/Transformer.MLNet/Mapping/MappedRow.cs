@@ -3,23 +3,23 @@ using Microsoft.ML.Data;
 
 namespace Transformer.MLNet.Mapping;
 
-/// <summary>One mapped row over a caller's input row; the output is computed once per distinct input text.</summary>
+/// <summary>One mapped row over a caller's input row; the output is computed once per distinct input value.</summary>
 internal sealed class MappedRow : DataViewRow
 {
     private readonly TextMappingTransformer transformer;
     private readonly DataViewRow input;
     private readonly HashSet<int> activeOutputs;
-    private readonly Func<string>? readText;
-    private string? cachedText;
-    private float[] cachedOutput = [];
+    private readonly Func<object>? readValue;
+    private object? cachedValue;
+    private object cachedOutput = new();
 
-    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<string>? readText)
+    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<object>? readValue)
     {
         this.transformer = transformer;
         this.input = input;
         Schema = schema;
         this.activeOutputs = activeOutputs;
-        this.readText = readText;
+        this.readValue = readValue;
     }
 
     public override DataViewSchema Schema { get; }
@@ -43,14 +43,14 @@ internal sealed class MappedRow : DataViewRow
         return transformer.OutputColumns[column.Index - inputCount].MakeGetter<TValue>(Current);
     }
 
-    // Keyed on the text rather than the position: a PredictionEngine may refill the same input row for every call.
-    private float[] Current()
+    // Keyed on the input value rather than the position: a PredictionEngine may refill the same input row for every call.
+    private object Current()
     {
-        string text = readText!();
-        if (!string.Equals(text, cachedText, StringComparison.Ordinal))
+        object value = readValue!();
+        if (!TextColumn.SameValue(value, cachedValue))
         {
-            cachedOutput = transformer.Map([text])[0];
-            cachedText = text;
+            cachedOutput = transformer.MapValues([value])[0];
+            cachedValue = value;
         }
 
         return cachedOutput;

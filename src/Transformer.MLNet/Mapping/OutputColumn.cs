@@ -4,18 +4,20 @@ using Microsoft.ML.Data;
 namespace Transformer.MLNet.Mapping;
 
 /// <summary>
-/// One column a text mapping adds: its name, type and annotations, and how its value is read from the network's
-/// output for one row (a managed <see cref="float"/> array).
+/// One column a mapping adds: its name, type and annotations, and how its value is read from the network's output
+/// for one row. A row's output is whatever object the transformer's <see cref="TextMappingTransformer.Map"/> returns
+/// for it (a float array of scores, a generated string, a tagged sentence); each column selects its value from it in
+/// the column's own type: numbers, keys, text, and vectors of them.
 /// </summary>
 internal sealed class OutputColumn
 {
-    private readonly Func<Func<float[]>, Delegate> makeGetter;
+    private readonly Func<Func<object>, Delegate> makeGetter;
 
-    private OutputColumn(string name, DataViewType type, DataViewSchema.Annotations annotations, Func<Func<float[]>, Delegate> makeGetter)
+    private OutputColumn(string name, DataViewType type, DataViewSchema.Annotations? annotations, Func<Func<object>, Delegate> makeGetter)
     {
         Name = name;
         Type = type;
-        Annotations = annotations;
+        Annotations = annotations ?? Empty;
         this.makeGetter = makeGetter;
     }
 
@@ -25,55 +27,49 @@ internal sealed class OutputColumn
 
     public DataViewSchema.Annotations Annotations { get; }
 
-    /// <summary>The row output itself as a fixed-size vector.</summary>
-    public static OutputColumn Vector(string name, int size, DataViewSchema.Annotations? annotations = null) =>
-        new(name, new VectorDataViewType(NumberDataViewType.Single, size), annotations ?? Empty, row =>
-            (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
+    /// <summary>A scalar of type <paramref name="type"/> selected from a row output of type <typeparamref name="TRow"/>.</summary>
+    public static OutputColumn Scalar<TRow, TValue>(string name, DataViewType type, Func<TRow, TValue> select, DataViewSchema.Annotations? annotations = null) =>
+        new(name, type, annotations, row => (ValueGetter<TValue>)((ref TValue value) => value = select((TRow)row())));
+
+    /// <summary>
+    /// A vector selected from a row output: of fixed <paramref name="size"/>, or of variable length when it is 0 (one
+    /// item per entity, say).
+    /// </summary>
+    public static OutputColumn Vector<TRow, TItem>(
+        string name, PrimitiveDataViewType itemType, int size, Func<TRow, IReadOnlyList<TItem>> select, DataViewSchema.Annotations? annotations = null) =>
+        new(name, new VectorDataViewType(itemType, size), annotations, row =>
+            (ValueGetter<VBuffer<TItem>>)((ref VBuffer<TItem> value) =>
             {
-                float[] source = row();
-                var editor = VBufferEditor.Create(ref value, source.Length);
-                source.CopyTo(editor.Values);
+                var source = select((TRow)row());
+                var editor = VBufferEditor.Create(ref value, source.Count);
+                for (int i = 0; i < source.Count; i++)
+                    editor.Values[i] = source[i];
                 value = editor.Commit();
             }));
 
-    /// <summary>A <see cref="float"/> derived from the row output.</summary>
+    /// <summary>A variable-length vector of text selected from a row output.</summary>
+    public static OutputColumn TextVector<TRow>(string name, Func<TRow, IReadOnlyList<string>> select, DataViewSchema.Annotations? annotations = null) =>
+        Vector<TRow, ReadOnlyMemory<char>>(name, TextDataViewType.Instance, 0, row => [.. select(row).Select(s => s.AsMemory())], annotations);
+
+    /// <summary>The row output itself, a float array, as a fixed-size vector.</summary>
+    public static OutputColumn Vector(string name, int size, DataViewSchema.Annotations? annotations = null) =>
+        Vector<float[], float>(name, NumberDataViewType.Single, size, row => row, annotations);
+
+    /// <summary>A <see cref="float"/> derived from a float-array row output.</summary>
     public static OutputColumn Single(string name, Func<float[], float> select, DataViewSchema.Annotations? annotations = null) =>
-        new(name, NumberDataViewType.Single, annotations ?? Empty, row =>
-            (ValueGetter<float>)((ref float value) => value = select(row())));
+        Scalar(name, NumberDataViewType.Single, select, annotations);
 
-    /// <summary>A <see cref="bool"/> derived from the row output.</summary>
+    /// <summary>A <see cref="bool"/> derived from a float-array row output.</summary>
     public static OutputColumn Boolean(string name, Func<float[], bool> select, DataViewSchema.Annotations? annotations = null) =>
-        new(name, BooleanDataViewType.Instance, annotations ?? Empty, row =>
-            (ValueGetter<bool>)((ref bool value) => value = select(row())));
+        Scalar(name, BooleanDataViewType.Instance, select, annotations);
 
-    /// <summary>A key (1-based; 0 = missing) derived from the row output.</summary>
+    /// <summary>A key (1-based; 0 = missing) derived from a float-array row output.</summary>
     public static OutputColumn Key(string name, KeyDataViewType type, Func<float[], uint> select, DataViewSchema.Annotations? annotations = null) =>
-        new(name, type, annotations ?? Empty, row =>
-            (ValueGetter<uint>)((ref uint value) => value = select(row())));
+        Scalar(name, type, select, annotations);
 
-    /// <summary>
-    /// A text column. Mapped rows are float arrays, so a text value travels as its UTF-16 code units, each exact in
-    /// a float (<see cref="EncodeText"/> writes them).
-    /// </summary>
+    /// <summary>The row output itself, a string, as a text column.</summary>
     public static OutputColumn Text(string name, DataViewSchema.Annotations? annotations = null) =>
-        new(name, TextDataViewType.Instance, annotations ?? Empty, row =>
-            (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> value) => value = DecodeText(row()).AsMemory()));
-
-    /// <summary>The float row of a text value, for <see cref="Text"/>.</summary>
-    public static float[] EncodeText(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var codes = new float[text.Length];
-        for (int i = 0; i < text.Length; i++)
-            codes[i] = text[i];
-        return codes;
-    }
-
-    private static string DecodeText(float[] codes) => string.Create(codes.Length, codes, static (chars, source) =>
-    {
-        for (int i = 0; i < source.Length; i++)
-            chars[i] = (char)source[i];
-    });
+        Scalar<string, ReadOnlyMemory<char>>(name, TextDataViewType.Instance, text => text.AsMemory(), annotations);
 
     /// <summary>The columns as a schema of their own.</summary>
     public static DataViewSchema ToSchema(IEnumerable<OutputColumn> columns)
@@ -89,7 +85,7 @@ internal sealed class OutputColumn
         ToSchema(columns).Select(Schema.SchemaShapeColumns.FromSchemaColumn);
 
     /// <summary>A getter that reads the current row's output through <paramref name="row"/>.</summary>
-    public ValueGetter<TValue> MakeGetter<TValue>(Func<float[]> row)
+    public ValueGetter<TValue> MakeGetter<TValue>(Func<object> row)
     {
         var getter = makeGetter(row);
         return getter as ValueGetter<TValue>

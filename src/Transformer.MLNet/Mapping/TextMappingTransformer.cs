@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 namespace Transformer.MLNet.Mapping;
 
 /// <summary>
-/// Base of this library's transformers: each reads one text column and adds columns computed by a network, a batch
+/// Base of this library's transformers: each reads one text column (or a vector of words) and adds columns computed by a network, a batch
 /// of rows per forward pass. Transformation is lazy; the transformer can be used from several threads at once, and
 /// it implements <see cref="IRowToRowMapper"/> so that <c>PredictionEngine</c> works.
 /// </summary>
@@ -54,14 +54,29 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>The added columns as a schema of their own (types and annotations).</summary>
     internal DataViewSchema OutputColumnsSchema => outputColumnsSchema.Value;
 
-    /// <summary>The network's output for each text, in order. Must be safe to call from several threads.</summary>
-    internal abstract float[][] Map(IReadOnlyList<string> texts);
+    /// <summary>
+    /// The network's output for each text, in order: one object per row, from which each of <see cref="OutputColumns"/>
+    /// selects its value. Must be safe to call from several threads.
+    /// </summary>
+    internal abstract IReadOnlyList<object> Map(IReadOnlyList<string> texts);
+
+    /// <summary>Whether the input column may also be a vector of text (a sentence as words) rather than text.</summary>
+    internal virtual bool AcceptsWords => false;
+
+    /// <summary>
+    /// The network's output for each input value, in order: a <see cref="string"/> per row, or with <see cref="AcceptsWords"/>
+    /// a <see cref="string"/> array of words.
+    /// </summary>
+    internal virtual IReadOnlyList<object> MapValues(IReadOnlyList<object> values) => Map([.. values.Cast<string>()]);
+
+    /// <summary>The input column in <paramref name="schema"/>, checked.</summary>
+    internal DataViewSchema.Column FindInput(DataViewSchema schema) => TextColumn.Find(schema, InputColumnName, "inputColumnName", AcceptsWords);
 
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        TextColumn.Find(inputSchema, InputColumnName, "inputColumnName");
+        FindInput(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var column in OutputColumns)

@@ -14,7 +14,7 @@ internal sealed class TextRowToRowMapper : IRowToRowMapper
         this.transformer = transformer;
         InputSchema = inputSchema;
         OutputSchema = outputSchema;
-        textColumn = TextColumn.Find(inputSchema, transformer.InputColumnName, "inputColumnName");
+        textColumn = transformer.FindInput(inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -33,6 +33,6 @@ internal sealed class TextRowToRowMapper : IRowToRowMapper
     {
         ArgumentNullException.ThrowIfNull(input);
         var active = activeColumns.Where(c => c.Index >= InputSchema.Count).Select(c => c.Index - InputSchema.Count).ToHashSet();
-        return new MappedRow(transformer, input, OutputSchema, active, active.Count == 0 ? null : TextColumn.Reader(input, textColumn));
+        return new MappedRow(transformer, input, OutputSchema, active, active.Count == 0 ? null : TextColumn.ValueReader(input, textColumn));
     }
 }

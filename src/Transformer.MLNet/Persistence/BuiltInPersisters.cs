@@ -1,6 +1,7 @@
 using Transformer.MLNet.Classification;
 using Transformer.MLNet.Embeddings;
 using Transformer.MLNet.TextGeneration;
+using Transformer.MLNet.TokenClassification;
 using Transformer.MLNet.Translation;
 
 namespace Transformer.MLNet.Persistence;
@@ -15,5 +16,6 @@ internal static class BuiltInPersisters
         new TextClassificationPersister(multiclass: true),
         TranslationTransformer.Persister,
         TextGenerationTransformer.Persister,
+        new TokenClassificationPersister(),
     ];
 }

@@ -82,7 +82,7 @@ internal static class ScoreAnnotations
         return builder;
     }
 
-    private static void AddTextVector(DataViewSchema.Annotations.Builder builder, string name, IReadOnlyList<string> values)
+    internal static void AddTextVector(DataViewSchema.Annotations.Builder builder, string name, IReadOnlyList<string> values)
     {
         var memory = values.Select(v => v.AsMemory()).ToArray();
         builder.Add(name, new VectorDataViewType(TextDataViewType.Instance, memory.Length),

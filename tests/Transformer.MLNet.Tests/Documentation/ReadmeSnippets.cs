@@ -13,6 +13,7 @@ using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Persistence;
 using Transformer.MLNet.TextGeneration;
+using Transformer.MLNet.TokenClassification;
 using Transformer.MLNet.Translation;
 
 namespace Transformer.MLNet.Tests.Documentation;
@@ -23,6 +24,19 @@ namespace Transformer.MLNet.Tests.Documentation;
 /// </summary>
 internal static class ReadmeSnippets
 {
+    public static void NamedEntities(MLContext mlContext, IDataView nerTrainSet, IDataView nerTestSet)
+    {
+        var tagger = mlContext.Transforms.Conversion.MapValueToKey("Label", "Tags")
+            .Append(mlContext.MulticlassClassification.Trainers.TokenClassifier(new TokenClassifierOptions
+            {
+                TextColumnName = "Words", LabelColumnName = "Label", Epochs = 6, TimeBudget = TimeSpan.FromMinutes(18),
+            }));
+        var nerModel = tagger.Fit(nerTrainSet);
+        var scores = mlContext.MulticlassClassification.EvaluateEntities(nerModel.Transform(nerTestSet));
+        Console.WriteLine($"entity F1 {scores.Micro.F1:F3}, PER {scores.PerType["PER"].F1:F3}");
+        var entities = nerModel.LastTransformer.FindEntities(["Maria Fernández flew to São Paulo."]);   // Entity(Type, Start, End, Text, Score)
+    }
+
     public static void EmbeddingsAndPersistence(IDataView trainSet, IDataView testSet)
     {
         var mlContext = new MLContext(seed: 0);
