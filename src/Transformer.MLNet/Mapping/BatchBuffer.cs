@@ -12,18 +12,18 @@ internal sealed class BatchBuffer : IDisposable
     private readonly TextMappingTransformer transformer;
     private readonly DataViewRowCursor main;
     private readonly IDataView input;
-    private readonly DataViewSchema.Column textColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> inputColumns;
     private DataViewRowCursor? lookahead;
-    private Func<string>? readText;
+    private Func<TextInput>? readInput;
     private float[][] outputs = [];
     private long start = -1;
 
-    public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, DataViewSchema.Column textColumn)
+    public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, IReadOnlyList<DataViewSchema.Column> inputColumns)
     {
         this.transformer = transformer;
         this.main = main;
         this.input = input;
-        this.textColumn = textColumn;
+        this.inputColumns = inputColumns;
     }
 
     /// <summary>The network output of the main cursor's current row.</summary>
@@ -43,21 +43,21 @@ internal sealed class BatchBuffer : IDisposable
         if (lookahead is null || lookahead.Position >= position)
         {
             lookahead?.Dispose();
-            lookahead = input.GetRowCursor([textColumn]);
-            readText = TextColumn.Reader(lookahead, textColumn);
+            lookahead = input.GetRowCursor(inputColumns);
+            readInput = transformer.InputReader(lookahead);
         }
 
         while (lookahead.Position < position - 1 && lookahead.MoveNext())
         {
         }
 
-        var texts = new List<string>(transformer.ReadAheadRows);
+        var texts = new List<TextInput>(transformer.ReadAheadRows);
         while (texts.Count < transformer.ReadAheadRows && lookahead.MoveNext())
-            texts.Add(readText!());
+            texts.Add(readInput!());
         if (texts.Count == 0)
-            throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{textColumn.Name}'.");
+            throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{inputColumns[0].Name}'.");
 
-        outputs = transformer.Map(texts);
+        outputs = transformer.MapInputs(texts);
         Interlocked.Increment(ref transformer.BatchesMapped);
         start = position;
     }

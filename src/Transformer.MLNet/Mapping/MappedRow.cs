@@ -9,17 +9,17 @@ internal sealed class MappedRow : DataViewRow
     private readonly TextMappingTransformer transformer;
     private readonly DataViewRow input;
     private readonly HashSet<int> activeOutputs;
-    private readonly Func<string>? readText;
-    private string? cachedText;
+    private readonly Func<TextInput>? readInput;
+    private TextInput? cachedInput;
     private float[] cachedOutput = [];
 
-    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<string>? readText)
+    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<TextInput>? readInput)
     {
         this.transformer = transformer;
         this.input = input;
         Schema = schema;
         this.activeOutputs = activeOutputs;
-        this.readText = readText;
+        this.readInput = readInput;
     }
 
     public override DataViewSchema Schema { get; }
@@ -46,11 +46,11 @@ internal sealed class MappedRow : DataViewRow
     // Keyed on the text rather than the position: a PredictionEngine may refill the same input row for every call.
     private float[] Current()
     {
-        string text = readText!();
-        if (!string.Equals(text, cachedText, StringComparison.Ordinal))
+        var text = readInput!();
+        if (cachedInput != text)
         {
-            cachedOutput = transformer.Map([text])[0];
-            cachedText = text;
+            cachedOutput = transformer.MapInputs([text])[0];
+            cachedInput = text;
         }
 
         return cachedOutput;

@@ -57,11 +57,50 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>The network's output for each text, in order. Must be safe to call from several threads.</summary>
     internal abstract float[][] Map(IReadOnlyList<string> texts);
 
+    /// <summary>The second text column of a transformer that reads text pairs, or null (the default) for single texts.</summary>
+    internal virtual string? SecondInputColumnName => null;
+
+    /// <summary>The network's output for each text pair, in order; only for transformers with a <see cref="SecondInputColumnName"/>.</summary>
+    internal virtual float[][] MapPairs(IReadOnlyList<string> texts, IReadOnlyList<string> secondTexts) =>
+        throw new NotSupportedException($"{GetType().Name} reads single texts, not pairs.");
+
+    /// <summary>The network's output for each input row, single texts or pairs.</summary>
+    internal float[][] MapInputs(IReadOnlyList<TextInput> inputs) => SecondInputColumnName is null
+        ? Map([.. inputs.Select(i => i.Text)])
+        : MapPairs([.. inputs.Select(i => i.Text)], [.. inputs.Select(i => i.Second!)]);
+
+    /// <summary>The input columns read: the text column, then the second text column of a pair transformer.</summary>
+    internal IReadOnlyList<DataViewSchema.Column> InputColumns(DataViewSchema schema) => SecondInputColumnName is { } second
+        ? [TextColumn.Find(schema, InputColumnName, "inputColumnName"), TextColumn.Find(schema, second, "secondInputColumnName")]
+        : [TextColumn.Find(schema, InputColumnName, "inputColumnName")];
+
+    /// <summary>Reads the current row's input; a pair's second text must not be empty (the error names the column and row).</summary>
+    internal Func<TextInput> InputReader(DataViewRow row)
+    {
+        var columns = InputColumns(row.Schema);
+        var readText = TextColumn.Reader(row, columns[0]);
+        if (columns.Count == 1)
+            return () => new TextInput(readText(), null);
+        var readSecond = TextColumn.Reader(row, columns[1]);
+        return () =>
+        {
+            string second = readSecond();
+            if (second.Length == 0)
+            {
+                throw new InvalidOperationException(
+                    $"Row {row.Position}: the second text column '{columns[1].Name}' is empty or missing; every pair needs a second text. " +
+                    "Fill it in or filter such rows out before this transformer.");
+            }
+
+            return new TextInput(readText(), second);
+        };
+    }
+
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        TextColumn.Find(inputSchema, InputColumnName, "inputColumnName");
+        InputColumns(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var column in OutputColumns)
