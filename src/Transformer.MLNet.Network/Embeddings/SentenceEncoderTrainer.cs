@@ -31,12 +31,7 @@ public static class SentenceEncoderTrainer
         string? encoderFolder, SentencePairs train, SentenceEncoderTrainingOptions options, SentencePairs? validation = null,
         Device? device = null, CancellationToken cancellation = default)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        Check(train, options.Loss, nameof(train));
-        if (validation is not null)
-            Check(validation, SimilarityLoss.CoSent, nameof(validation));
+        Check(train, options, validation);
         Seeding.Apply(options.Seed);
         var encoder = (encoderFolder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(encoderFolder)).Detached();
         try
@@ -63,12 +58,7 @@ public static class SentenceEncoderTrainer
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(encoder);
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        Check(train, options.Loss, nameof(train));
-        if (validation is not null)
-            Check(validation, SimilarityLoss.CoSent, nameof(validation));
+        Check(train, options, validation);
         if (options.MaxTokens > encoder.Config.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens, $"MaxTokens exceeds the encoder's {encoder.Config.MaxPositions} positions.");
 
@@ -83,8 +73,19 @@ public static class SentenceEncoderTrainer
         var first = Tokenize(train.First);
         var second = Tokenize(train.Second);
         var task = new PairTask(encoder, first, second, train.Scores?.ToArray(), validation, options);
-        var result = TrainingLoop.Run(task, options, cancellation);
-        return result with { TruncatedExamples = truncated };
+        var frozen = options.FreezeTokenEmbeddings
+            ? encoder.Model.named_parameters().Single(p => p.name == "embeddings.word_embeddings.weight").parameter
+            : null;
+        frozen?.requires_grad_(false);
+        try
+        {
+            var result = TrainingLoop.Run(task, options, cancellation);
+            return result with { TruncatedExamples = truncated };
+        }
+        finally
+        {
+            frozen?.requires_grad_(true);
+        }
     }
 
     /// <summary>Spearman's ρ between the cosine of each pair's embeddings and its gold score.</summary>
@@ -100,6 +101,17 @@ public static class SentenceEncoderTrainer
         var b = sentences.Encode(pairs.Second);
         var cosines = a.Select((row, i) => EmbeddingSimilarity.Cosine(row, b[i])).ToList();
         return Correlation.Spearman(cosines, [.. pairs.Scores!.Select(s => (double)s)]);
+    }
+
+    /// <summary>Checks options and pairs before any weight is loaded or changed.</summary>
+    private static void Check(SentencePairs train, SentenceEncoderTrainingOptions options, SentencePairs? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Check(train, options.Loss, nameof(train));
+        if (validation is not null)
+            Check(validation, SimilarityLoss.CoSent, nameof(validation));
     }
 
     private static void Check(SentencePairs pairs, SimilarityLoss loss, string name)

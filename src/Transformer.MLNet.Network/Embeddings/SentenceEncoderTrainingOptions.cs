@@ -29,6 +29,12 @@ public sealed record SentenceEncoderTrainingOptions : TrainingLoopOptions
     /// <summary>Most tokens per sentence, [CLS] and [SEP] included; longer sentences are cut.</summary>
     public int MaxTokens { get; init; } = 128;
 
+    /// <summary>
+    /// Keep the token embedding matrix fixed: about half of MiniLM's parameters and much of each update's cost, for
+    /// little quality on a few thousand pairs (default false, as sentence-transformers trains every weight).
+    /// </summary>
+    public bool FreezeTokenEmbeddings { get; init; }
+
     /// <inheritdoc/>
     public override void Validate()
     {

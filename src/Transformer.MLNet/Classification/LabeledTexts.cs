@@ -122,7 +122,7 @@ internal sealed record LabeledTexts(string[] Texts, string[]? SecondTexts, int[]
         int skipped = 0;
         using var cursor = data.GetRowCursor(second is { } s ? [text, label, s] : [text, label]);
         var readText = TextColumn.Reader(cursor, text);
-        var readSecond = second is { } column ? TextColumn.Reader(cursor, column) : null;
+        var readSecond = second is { } column ? TextColumn.SecondTextReader(cursor, column, nameof(TextClassifierOptions.SecondTextColumnName)) : null;
         var keep = readLabel(cursor);
         while (cursor.MoveNext())
         {
@@ -134,17 +134,7 @@ internal sealed record LabeledTexts(string[] Texts, string[]? SecondTexts, int[]
 
             texts.Add(readText());
             if (readSecond is not null)
-            {
-                string value = readSecond();
-                if (value.Length == 0)
-                {
-                    throw new InvalidOperationException(
-                        $"Row {cursor.Position}: the second text column '{options.SecondTextColumnName}' (SecondTextColumnName) is empty or missing; " +
-                        "every pair needs a second text. Fill it in or filter such rows out.");
-                }
-
-                seconds!.Add(value);
-            }
+                seconds!.Add(readSecond());
         }
 
         return ([.. texts], seconds is null ? null : [.. seconds], skipped);

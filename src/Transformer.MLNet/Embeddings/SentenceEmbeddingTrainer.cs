@@ -105,18 +105,12 @@ public sealed class SentenceEmbeddingTrainer : IEstimator<SentenceEmbeddingTrans
         var scores = label is null ? null : new List<float>();
         using var cursor = data.GetRowCursor(label is { } l ? [first, second, l] : [first, second]);
         var readFirst = TextColumn.Reader(cursor, first);
-        var readSecond = TextColumn.Reader(cursor, second);
+        var readSecond = TextColumn.SecondTextReader(cursor, second, nameof(Options.SecondSentenceColumnName));
         var readLabel = label is { } labelColumn ? cursor.GetGetter<float>(labelColumn) : null;
         float value = 0;
         while (cursor.MoveNext())
         {
             string text = readSecond();
-            if (text.Length == 0)
-            {
-                throw new InvalidOperationException(
-                    $"Row {cursor.Position}: the second sentence column '{second.Name}' (SecondSentenceColumnName) is empty or missing; every pair needs two sentences.");
-            }
-
             if (readLabel is not null)
             {
                 readLabel(ref value);

@@ -42,6 +42,9 @@ public sealed class SentenceEmbeddingTrainingOptions : TrainableEstimatorOptions
     /// <summary>Fraction of the updates spent warming the learning rate up.</summary>
     public double WarmupFraction { get; set; } = 0.1;
 
+    /// <summary>Keep the pretrained token embeddings fixed while fine-tuning (faster updates; default false).</summary>
+    public bool FreezeTokenEmbeddings { get; set; }
+
     /// <summary>Most tokens per sentence in training and in the fitted featurizer.</summary>
     public int MaxTokens { get; set; } = 128;
 
@@ -65,6 +68,7 @@ public sealed class SentenceEmbeddingTrainingOptions : TrainableEstimatorOptions
         Loss = Loss,
         Scale = Scale,
         MaxTokens = MaxTokens,
+        FreezeTokenEmbeddings = FreezeTokenEmbeddings,
         Optimization = new SentenceEncoderTrainingOptions().Optimization with { LearningRate = LearningRate, WeightDecay = WeightDecay },
     }, seed, progress);
 

@@ -81,19 +81,8 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         var readText = TextColumn.Reader(row, columns[0]);
         if (columns.Count == 1)
             return () => new TextInput(readText(), null);
-        var readSecond = TextColumn.Reader(row, columns[1]);
-        return () =>
-        {
-            string second = readSecond();
-            if (second.Length == 0)
-            {
-                throw new InvalidOperationException(
-                    $"Row {row.Position}: the second text column '{columns[1].Name}' is empty or missing; every pair needs a second text. " +
-                    "Fill it in or filter such rows out before this transformer.");
-            }
-
-            return new TextInput(readText(), second);
-        };
+        var readSecond = TextColumn.SecondTextReader(row, columns[1], "secondInputColumnName");
+        return () => new TextInput(readText(), readSecond());
     }
 
     /// <inheritdoc/>
