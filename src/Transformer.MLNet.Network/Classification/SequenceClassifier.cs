@@ -25,13 +25,13 @@ internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Ten
 
     /// <summary>Wraps <paramref name="bert"/> (which this module then owns) with a fresh head.</summary>
     /// <param name="bert">The encoder, pretrained or freshly initialised.</param>
-    /// <param name="classCount">Number of classes, at least 2.</param>
+    /// <param name="classCount">Number of classes, or 1 for a regression head.</param>
     /// <param name="dropout">Dropout on the pooled sentence vector during training.</param>
     public SequenceClassifier(BertModel bert, int classCount, double dropout) : base(nameof(SequenceClassifier))
     {
         ArgumentNullException.ThrowIfNull(bert);
-        if (classCount < 2)
-            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "A classifier needs at least 2 classes.");
+        if (classCount < 1)
+            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "A head needs at least 1 output (regression) or 2 classes.");
         if (dropout is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         _bert = bert;

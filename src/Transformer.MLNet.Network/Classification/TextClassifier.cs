@@ -93,24 +93,25 @@ public sealed class TextClassifier : IDisposable
         return new TextClassifier(model, tokenizer, settings, device ?? CPU);
     }
 
-    /// <summary>Class logits of each text, in order (row i, class j).</summary>
+    /// <summary>Class logits of each text, in order (row i, class j); for a regression head, the one standardised output.</summary>
     /// <param name="texts">Texts; null entries are read as empty.</param>
     /// <param name="batchSize">Texts per forward pass; texts are grouped by length so that batches carry little padding.</param>
-    public float[][] PredictLogits(IReadOnlyList<string> texts, int batchSize = 32)
+    public float[][] PredictLogits(IReadOnlyList<string> texts, int batchSize = 32) => PredictLogits(texts, null, batchSize);
+
+    /// <summary>Logits of each text or text pair, in order (row i, output j).</summary>
+    /// <param name="texts">Texts, or each pair's first text; null entries are read as empty.</param>
+    /// <param name="secondTexts">Each pair's second text when <see cref="TextClassifierSettings.Pairs"/>; null otherwise.</param>
+    /// <param name="batchSize">Inputs per forward pass; inputs are grouped by length so that batches carry little padding.</param>
+    /// <exception cref="ArgumentException">Pairs given to a single-text model or the reverse, counts differ, or a second text is null.</exception>
+    public float[][] PredictLogits(IReadOnlyList<string> texts, IReadOnlyList<string>? secondTexts, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var ids = new int[texts.Count][];
-        int truncated = 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = Tokenizer.EncodeToIds(texts[i] ?? string.Empty, Settings.MaxTokens, out bool cut);
-            truncated += cut ? 1 : 0;
-        }
-
+        var inputs = Encode(texts, secondTexts, nameof(secondTexts), out int truncated);
         Interlocked.Add(ref truncatedTextCount, truncated);
-        int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
-        var rows = new float[ids.Length][];
+        int[] order = Enumerable.Range(0, inputs.Length).OrderBy(i => inputs[i].Ids.Length).ToArray();
+        int outputs = Model.ClassCount;
+        var rows = new float[inputs.Length][];
         lock (gate)
         {
             using var noGrad = no_grad();
@@ -119,21 +120,72 @@ public sealed class TextClassifier : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var batch = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                var logits = Logits(batch.Select(i => ids[i]).ToList()).to(CPU).to_type(ScalarType.Float32);  // (B, C)
+                var logits = Logits(batch.Select(i => inputs[i]).ToList()).to(CPU).to_type(ScalarType.Float32);  // (B, C)
                 float[] flat = logits.data<float>().ToArray();
                 for (int b = 0; b < batch.Length; b++)
-                    rows[batch[b]] = flat.AsSpan(b * ClassCount, ClassCount).ToArray();
+                    rows[batch[b]] = flat.AsSpan(b * outputs, outputs).ToArray();
             }
         }
 
         return rows;
     }
 
-    /// <summary>Runs the model on pre-tokenized texts, padded to the longest one; the caller owns the scope.</summary>
-    /// <returns>(B, C) logits on <see cref="Device"/>.</returns>
-    internal Tensor Logits(IReadOnlyList<int[]> ids)
+    /// <summary>
+    /// The regression head's prediction for each text or pair, in the training targets' units (e.g. a 0–5 similarity
+    /// for a cross-encoder trained on STS-B).
+    /// </summary>
+    /// <param name="texts">Texts, or each pair's first text.</param>
+    /// <param name="secondTexts">Each pair's second text when <see cref="TextClassifierSettings.Pairs"/>; null otherwise.</param>
+    /// <param name="batchSize">Inputs per forward pass.</param>
+    /// <exception cref="InvalidOperationException">The model is a classifier.</exception>
+    public float[] PredictScores(IReadOnlyList<string> texts, IReadOnlyList<string>? secondTexts = null, int batchSize = 32)
     {
-        var batch = new TokenizedBatch(ids, Tokenizer.PadTokenId, truncatedCount: 0);
+        if (!Settings.Regression)
+            throw new InvalidOperationException("PredictScores needs a regression head; this model is a classifier (use PredictLogits).");
+        return [.. PredictLogits(texts, secondTexts, batchSize).Select(row => ToTarget(row[0]))];
+    }
+
+    /// <summary>The regression head's standardised output in the targets' units.</summary>
+    internal float ToTarget(float output) => (float)(output * Settings.TargetScale + Settings.TargetMean);
+
+    /// <summary>Tokenizes texts or pairs as this model reads them; counts the inputs cut to <see cref="TextClassifierSettings.MaxTokens"/>.</summary>
+    internal EncodedText[] Encode(IReadOnlyList<string> texts, IReadOnlyList<string>? secondTexts, string secondName, out int truncated)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (Settings.Pairs && secondTexts is null)
+            throw new ArgumentException("This model reads text pairs: give the second text of every pair.", secondName);
+        if (!Settings.Pairs && secondTexts is not null)
+            throw new ArgumentException("This model reads single texts, not pairs: train it on pairs to score pairs.", secondName);
+        if (secondTexts is not null && secondTexts.Count != texts.Count)
+            throw new ArgumentException($"{texts.Count} first texts but {secondTexts.Count} second texts; give one second text per pair.", secondName);
+        var inputs = new EncodedText[texts.Count];
+        truncated = 0;
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            bool cut;
+            if (secondTexts is null)
+            {
+                var ids = Tokenizer.EncodeToIds(texts[i] ?? string.Empty, Settings.MaxTokens, out cut);
+                inputs[i] = new EncodedText(ids, ids.Length);
+            }
+            else
+            {
+                var second = secondTexts[i] ?? throw new ArgumentException($"The second text of pair {i} is null; every pair needs a second text.", secondName);
+                var ids = Tokenizer.EncodePairToIds(texts[i] ?? string.Empty, second, Settings.MaxTokens, out cut, out int secondStart);
+                inputs[i] = new EncodedText(ids, secondStart);
+            }
+
+            truncated += cut ? 1 : 0;
+        }
+
+        return inputs;
+    }
+
+    /// <summary>Runs the model on tokenized inputs, padded to the longest one; the caller owns the scope.</summary>
+    /// <returns>(B, C) logits on <see cref="Device"/>.</returns>
+    internal Tensor Logits(IReadOnlyList<EncodedText> inputs)
+    {
+        var batch = new TokenizedBatch([.. inputs.Select(x => x.Ids)], Tokenizer.PadTokenId, truncatedCount: 0, [.. inputs.Select(x => x.SecondStart)]);
         long[] shape = [batch.Count, batch.SequenceLength];
         var inputIds = tensor(batch.InputIds, shape, device: Device);        // (B, T)
         var mask = tensor(batch.AttentionMask, shape, device: Device);       // (B, T)

@@ -44,10 +44,37 @@ public static class TextClassifierTrainer
         IReadOnlyList<string>? validationTexts = null,
         IReadOnlyList<int>? validationLabels = null,
         Device? device = null,
+        CancellationToken cancellation = default) =>
+        Fit(encoderFolder, scratchConfig, settings, new TextExamples(texts) { Labels = labels }, options,
+            validationTexts is null ? null : new TextExamples(validationTexts) { Labels = validationLabels }, device, cancellation);
+
+    /// <summary>
+    /// The entry point for every head: classification or regression, on single texts or text pairs (a cross-encoder is
+    /// a regression head on pairs). As the other overload; a regression head's targets are standardised with the
+    /// training targets' mean and standard deviation, which the returned model's settings record.
+    /// </summary>
+    /// <param name="encoderFolder">A Hugging Face BERT folder to fine-tune, or null for the packaged MiniLM-L6.</param>
+    /// <param name="scratchConfig">Train a new encoder of this shape instead; not with <paramref name="encoderFolder"/>.</param>
+    /// <param name="settings">Head and input settings: classes or <see cref="TextClassifierSettings.Regression"/>, <see cref="TextClassifierSettings.Pairs"/>.</param>
+    /// <param name="train">Training texts or pairs with labels (classification) or targets (regression).</param>
+    /// <param name="options">Training settings; <see cref="TrainingLoopOptions.Seed"/> also seeds the new weights.</param>
+    /// <param name="validation">Optional validation examples of the same kind.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The trained model (the caller owns it) and what training did.</returns>
+    public static (TextClassifier Classifier, TrainingResult Result) Fit(
+        string? encoderFolder,
+        TransformerConfig? scratchConfig,
+        TextClassifierSettings settings,
+        TextExamples train,
+        ClassifierTrainingOptions options,
+        TextExamples? validation = null,
+        Device? device = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
         settings.Validate();
         options.Validate();
         if (scratchConfig is not null && encoderFolder is not null)
@@ -55,6 +82,9 @@ public static class TextClassifierTrainer
             throw new ArgumentException(
                 "Set either EncoderFolder (fine-tune that encoder) or ScratchConfig (train a new one), not both.", nameof(scratchConfig));
         }
+
+        if (settings.Regression)
+            settings = Standardise(settings, train);
 
         // Seed before the encoder (from scratch) and the head are created, so that their initial weights repeat too.
         Seeding.Apply(options.Seed);
@@ -85,13 +115,24 @@ public static class TextClassifierTrainer
         try
         {
             var trainOptions = scratchConfig is null ? options : options with { FreezeTokenEmbeddings = false };
-            return (classifier, Train(classifier, texts, labels, trainOptions, validationTexts, validationLabels, cancellation));
+            return (classifier, Train(classifier, train, trainOptions, validation, cancellation));
         }
         catch
         {
             classifier.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The settings with the training targets' mean and standard deviation.</summary>
+    private static TextClassifierSettings Standardise(TextClassifierSettings settings, TextExamples train)
+    {
+        var targets = train.Targets ?? throw new ArgumentException("A regression head needs TextExamples.Targets.", nameof(train));
+        if (targets.Count == 0)
+            throw new ArgumentException("The training set is empty.", nameof(train));
+        double mean = targets.Average(t => (double)t);
+        double std = Math.Sqrt(targets.Average(t => (t - mean) * (t - mean)));
+        return settings with { TargetMean = double.IsFinite(mean) ? mean : 0, TargetScale = std > 0 && double.IsFinite(std) ? std : 1 };
     }
 
     /// <summary>Trains <paramref name="classifier"/> in place.</summary>
@@ -110,15 +151,32 @@ public static class TextClassifierTrainer
         ClassifierTrainingOptions options,
         IReadOnlyList<string>? validationTexts = null,
         IReadOnlyList<int>? validationLabels = null,
+        CancellationToken cancellation = default) =>
+        Train(classifier, new TextExamples(texts) { Labels = labels }, options,
+            validationTexts is null ? null : new TextExamples(validationTexts) { Labels = validationLabels }, cancellation);
+
+    /// <summary>Trains <paramref name="classifier"/> in place on texts or pairs, with labels or (for a regression head) targets.</summary>
+    /// <param name="classifier">The model; its weights are updated.</param>
+    /// <param name="train">Training examples.</param>
+    /// <param name="options">Epochs, batch size, optimizer, schedule, precision, checkpoints and progress.</param>
+    /// <param name="validation">Optional validation examples: accuracy (classification) or root mean squared error (regression) is the metric.</param>
+    /// <param name="cancellation">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>What training did.</returns>
+    public static TrainingResult Train(
+        TextClassifier classifier,
+        TextExamples train,
+        ClassifierTrainingOptions options,
+        TextExamples? validation = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
         options.Validate();
-        var train = Tokenize(classifier, texts, labels, nameof(texts));
-        var validation = validationTexts is null ? null : Tokenize(classifier, validationTexts, validationLabels, nameof(validationTexts));
-        if (train.Ids.Length == 0)
-            throw new ArgumentException("The training set is empty.", nameof(texts));
+        var trainSet = Tokenize(classifier, train, "texts");
+        var validationSet = validation is null ? null : Tokenize(classifier, validation, "validationTexts");
+        if (trainSet.Inputs.Length == 0)
+            throw new ArgumentException("The training set is empty.", nameof(train));
 
         lock (classifier.Gate)
         {
@@ -126,8 +184,8 @@ public static class TextClassifierTrainer
             frozen?.requires_grad_(false);
             try
             {
-                var result = TrainingLoop.Run(new ClassificationTask(classifier, train, validation, options), options, cancellation);
-                return result with { TruncatedExamples = train.TruncatedCount };
+                var result = TrainingLoop.Run(new ClassificationTask(classifier, trainSet, validationSet, options), options, cancellation);
+                return result with { TruncatedExamples = trainSet.TruncatedCount };
             }
             finally
             {
@@ -144,80 +202,115 @@ public static class TextClassifierTrainer
     {
         ArgumentNullException.ThrowIfNull(classifier);
         lock (classifier.Gate)
-            return Accuracy(classifier, Tokenize(classifier, texts, labels, nameof(texts)));
+            return Validate(classifier, Tokenize(classifier, new TextExamples(texts) { Labels = labels }, nameof(texts)));
     }
 
-    private static double Accuracy(TextClassifier classifier, TokenizedSet set)
+    /// <summary>Accuracy of a classifier, or root mean squared error (in standardised units) of a regression head.</summary>
+    private static double Validate(TextClassifier classifier, TokenizedSet set)
     {
-        if (set.Ids.Length == 0)
+        if (set.Inputs.Length == 0)
             return double.NaN;
         bool wasTraining = classifier.Model.training;
         classifier.Model.eval();
-        long correct = 0;
+        double sum = 0;
         using (no_grad())
         {
-            for (int start = 0; start < set.Ids.Length; start += EvaluationBatchSize)
+            for (int start = 0; start < set.Inputs.Length; start += EvaluationBatchSize)
             {
                 using var scope = NewDisposeScope();
-                int count = Math.Min(EvaluationBatchSize, set.Ids.Length - start);
-                var predicted = classifier.Logits(set.Ids.AsSpan(start, count).ToArray()).argmax(1).cpu();   // (B, C) -> (B)
-                var targets = tensor(set.Labels.AsSpan(start, count).ToArray().Select(l => (long)l).ToArray()); // (B)
-                correct += predicted.eq(targets).sum().ToInt64();
+                int count = Math.Min(EvaluationBatchSize, set.Inputs.Length - start);
+                var logits = classifier.Logits(set.Inputs.AsSpan(start, count).ToArray()).cpu();                          // (B, C)
+                if (set.Targets is { } targets)
+                {
+                    var expected = tensor(targets.AsSpan(start, count).ToArray());                                         // (B)
+                    sum += (logits.squeeze(1) - expected).square().sum().ToDouble();
+                }
+                else
+                {
+                    var expected = tensor(set.Labels!.AsSpan(start, count).ToArray().Select(l => (long)l).ToArray());      // (B)
+                    sum += logits.argmax(1).eq(expected).sum().ToInt64();
+                }
             }
         }
 
         classifier.Model.train(wasTraining);
-        return (double)correct / set.Ids.Length;
+        return set.Targets is null ? sum / set.Inputs.Length : Math.Sqrt(sum / set.Inputs.Length);
     }
 
-    private static TokenizedSet Tokenize(TextClassifier classifier, IReadOnlyList<string> texts, IReadOnlyList<int>? labels, string name)
+    private static TokenizedSet Tokenize(TextClassifier classifier, TextExamples examples, string name)
     {
-        ArgumentNullException.ThrowIfNull(texts, name);
-        if (labels is null || labels.Count != texts.Count)
-            throw new ArgumentException($"{name} has {texts.Count} texts but {labels?.Count ?? 0} labels; give one label per text.", name);
-        for (int i = 0; i < labels.Count; i++)
+        ArgumentNullException.ThrowIfNull(examples, name);
+        ArgumentNullException.ThrowIfNull(examples.Texts, name);
+        int count = examples.Texts.Count;
+        float[]? targets = null;
+        int[]? labels = null;
+        if (classifier.Settings.Regression)
         {
-            if (labels[i] < 0 || labels[i] >= classifier.ClassCount)
+            var raw = examples.Targets;
+            if (raw is null || raw.Count != count)
+                throw new ArgumentException($"{name} has {count} inputs but {raw?.Count ?? 0} targets; give one target per input.", name);
+            targets = new float[count];
+            for (int i = 0; i < count; i++)
             {
-                throw new ArgumentOutOfRangeException(name, labels[i],
-                    $"Label {labels[i]} of row {i} is outside [0, {classifier.ClassCount}) for a {classifier.ClassCount}-class classifier.");
+                if (!float.IsFinite(raw[i]))
+                    throw new ArgumentOutOfRangeException(name, raw[i], $"The target of row {i} is {raw[i]}; every regression target must be a finite number.");
+                targets[i] = (float)((raw[i] - classifier.Settings.TargetMean) / classifier.Settings.TargetScale);
             }
         }
-
-        int truncated = 0;
-        var ids = new int[texts.Count][];
-        for (int i = 0; i < ids.Length; i++)
+        else
         {
-            ids[i] = classifier.Tokenizer.EncodeToIds(texts[i] ?? string.Empty, classifier.Settings.MaxTokens, out bool cut);
-            truncated += cut ? 1 : 0;
+            var raw = examples.Labels;
+            if (raw is null || raw.Count != count)
+                throw new ArgumentException($"{name} has {count} texts but {raw?.Count ?? 0} labels; give one label per text.", name);
+            for (int i = 0; i < count; i++)
+            {
+                if (raw[i] < 0 || raw[i] >= classifier.ClassCount)
+                {
+                    throw new ArgumentOutOfRangeException(name, raw[i],
+                        $"Label {raw[i]} of row {i} is outside [0, {classifier.ClassCount}) for a {classifier.ClassCount}-class classifier.");
+                }
+            }
+
+            labels = [.. raw];
         }
 
-        return new TokenizedSet(ids, labels.ToArray(), truncated);
+        var inputs = classifier.Encode(examples.Texts, examples.SecondTexts, name, out int truncated);
+        return new TokenizedSet(inputs, labels, targets, truncated);
     }
 
-    private sealed record TokenizedSet(int[][] Ids, int[] Labels, int TruncatedCount);
+    /// <summary>Tokenized examples: classes for classification, standardised targets for regression.</summary>
+    private sealed record TokenizedSet(EncodedText[] Inputs, int[]? Labels, float[]? Targets, int TruncatedCount);
 
-    /// <summary>Classification as a training task: shuffled micro-batches of texts, accuracy as the validation metric.</summary>
+    /// <summary>
+    /// Classification or regression as a training task: shuffled micro-batches of texts or pairs under cross-entropy
+    /// (classes) or squared error (standardised targets); accuracy or root mean squared error as the validation metric.
+    /// </summary>
     private sealed class ClassificationTask(TextClassifier classifier, TokenizedSet train, TokenizedSet? validation, ClassifierTrainingOptions options)
-        : TrainingTask(classifier.Model, train.Ids.Length, (train.Ids.Length + options.BatchSize - 1) / options.BatchSize,
-            validation is null ? null : ValidationMetric.Accuracy)
+        : TrainingTask(classifier.Model, train.Inputs.Length, (train.Inputs.Length + options.BatchSize - 1) / options.BatchSize,
+            validation is null ? null : classifier.Settings.Regression ? ValidationMetric.RootMeanSquaredError : ValidationMetric.Accuracy)
     {
         private readonly Random random = new(options.Seed);
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
-            int[] order = Enumerable.Range(0, train.Ids.Length).ToArray();
+            int[] order = Enumerable.Range(0, train.Inputs.Length).ToArray();
             random.Shuffle(order);
             return [.. order.Chunk(options.BatchSize).Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
         }
 
-        public override double Validate() => Accuracy(classifier, validation!);
+        public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);
 
         private Tensor Loss(int[] rows)
         {
-            var logits = classifier.Logits(rows.Select(r => train.Ids[r]).ToList());                                    // (B, C)
-            var targets = tensor(rows.Select(r => (long)train.Labels[r]).ToArray(), device: classifier.Device);          // (B)
-            return LabelSmoothedCrossEntropy.Compute(logits, targets, options.Optimization.LabelSmoothing);
+            var logits = classifier.Logits(rows.Select(r => train.Inputs[r]).ToList());                                  // (B, C)
+            if (train.Targets is { } targets)
+            {
+                var expected = tensor(rows.Select(r => targets[r]).ToArray(), device: classifier.Device);                 // (B)
+                return nn.functional.mse_loss(logits.squeeze(1).to_type(ScalarType.Float32), expected);
+            }
+
+            var classes = tensor(rows.Select(r => (long)train.Labels![r]).ToArray(), device: classifier.Device);          // (B)
+            return LabelSmoothedCrossEntropy.Compute(logits, classes, options.Optimization.LabelSmoothing);
         }
     }
 }

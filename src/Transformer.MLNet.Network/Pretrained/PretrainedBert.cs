@@ -116,6 +116,13 @@ public sealed class PretrainedBert : IDisposable
         SafeTensors.Write(Path.Combine(folder, WeightsFileName), Model.state_dict());
     }
 
+    /// <summary>
+    /// The same encoder, tokenizer and config, no longer tied to the package it was read from: for weights that
+    /// training has changed, so that a saved pipeline writes them instead of a reference to the package. The new
+    /// holder owns the model; do not dispose both.
+    /// </summary>
+    internal PretrainedBert Detached() => new(Config, Model, Tokenizer, package: null);
+
     /// <summary>Releases the model's tensors.</summary>
     public void Dispose() => Model.Dispose();
 

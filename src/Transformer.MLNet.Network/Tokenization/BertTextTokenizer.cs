@@ -117,10 +117,7 @@ public sealed partial class BertTextTokenizer
             throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
 
         var ids = new List<int>(Math.Min(text.Length / 3 + 2, 256)) { ClsTokenId };
-        if (_package is null)
-            _reference!.Append(text, ids);
-        else
-            _package.Append(text, ids);
+        AppendWordPieces(text, ids);
         ids.Add(SepTokenId);
         truncated = ids.Count > maxTokens;
         if (!truncated)
@@ -132,6 +129,55 @@ public sealed partial class BertTextTokenizer
             kept[i] = ids[i];
         kept[^1] = SepTokenId;
         return kept;
+    }
+
+    /// <summary>
+    /// Tokenizes a text pair as BERT reads one: <c>[CLS] first [SEP] second [SEP]</c>. When the pair is longer than
+    /// <paramref name="maxTokens"/>, word pieces are dropped from the end of the longer text, one at a time (the second
+    /// on a tie), so that both texts share the budget — Hugging Face's <c>longest_first</c> truncation.
+    /// </summary>
+    /// <param name="first">The first text (e.g. a query).</param>
+    /// <param name="second">The second text (e.g. a candidate).</param>
+    /// <param name="maxTokens">Most tokens kept, [CLS] and both [SEP] included (at least 3).</param>
+    /// <param name="truncated">Whether word pieces were dropped to fit.</param>
+    /// <param name="secondStart">Index of the second text's first token; its token type id and those after it are 1.</param>
+    /// <returns>The ids.</returns>
+    public int[] EncodePairToIds(string first, string second, int maxTokens, out bool truncated, out int secondStart)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        if (maxTokens < 3)
+            throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be at least 3 for a pair ([CLS] and two [SEP]).");
+        var a = new List<int>();
+        var b = new List<int>();
+        AppendWordPieces(first, a);
+        AppendWordPieces(second, b);
+        int budget = maxTokens - 3, lengthA = a.Count, lengthB = b.Count;
+        truncated = lengthA + lengthB > budget;
+        while (lengthA + lengthB > budget)
+        {
+            if (lengthA > lengthB)
+                lengthA--;
+            else
+                lengthB--;
+        }
+
+        var ids = new int[lengthA + lengthB + 3];
+        ids[0] = ClsTokenId;
+        a.CopyTo(0, ids, 1, lengthA);
+        ids[lengthA + 1] = SepTokenId;
+        secondStart = lengthA + 2;
+        b.CopyTo(0, ids, secondStart, lengthB);
+        ids[^1] = SepTokenId;
+        return ids;
+    }
+
+    private void AppendWordPieces(string text, List<int> ids)
+    {
+        if (_package is null)
+            _reference!.Append(text, ids);
+        else
+            _package.Append(text, ids);
     }
 
     /// <summary>Tokenizes texts and pads them to one length.</summary>

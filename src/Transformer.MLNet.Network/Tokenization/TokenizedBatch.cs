@@ -6,7 +6,12 @@ namespace Transformer.MLNet.Network.Tokenization;
 /// </summary>
 public sealed class TokenizedBatch
 {
-    internal TokenizedBatch(IReadOnlyList<int[]> tokenIds, int padTokenId, int truncatedCount)
+    /// <param name="tokenIds">Each row's ids.</param>
+    /// <param name="padTokenId">Id written after each row's tokens.</param>
+    /// <param name="truncatedCount">Rows cut to the maximum length.</param>
+    /// <param name="secondSegmentStarts">For text pairs, where each row's second text starts (token type 1 from there
+    /// to the row's end); null for single texts (all type 0).</param>
+    internal TokenizedBatch(IReadOnlyList<int[]> tokenIds, int padTokenId, int truncatedCount, IReadOnlyList<int>? secondSegmentStarts = null)
     {
         Count = tokenIds.Count;
         (InputIds, SequenceLength) = RightPad(tokenIds, padTokenId);
@@ -15,7 +20,11 @@ public sealed class TokenizedBatch
         AttentionMask = new long[Count * SequenceLength];
         TokenTypeIds = new long[Count * SequenceLength];
         for (int row = 0; row < Count; row++)
+        {
             AttentionMask.AsSpan(row * SequenceLength, Lengths[row]).Fill(1);
+            if (secondSegmentStarts is not null && secondSegmentStarts[row] < Lengths[row])
+                TokenTypeIds.AsSpan((row * SequenceLength) + secondSegmentStarts[row], Lengths[row] - secondSegmentStarts[row]).Fill(1);
+        }
     }
 
     /// <summary>
@@ -59,6 +68,6 @@ public sealed class TokenizedBatch
     /// <summary>1 for real tokens, 0 for padding; same layout as <see cref="InputIds"/>.</summary>
     public long[] AttentionMask { get; }
 
-    /// <summary>Segment ids: all zeros for single texts; same layout as <see cref="InputIds"/>.</summary>
+    /// <summary>Segment ids: 0 for single texts and a pair's first text, 1 for a pair's second text; same layout as <see cref="InputIds"/>.</summary>
     public long[] TokenTypeIds { get; }
 }

@@ -46,6 +46,12 @@ internal sealed record ValidationMetric(string Name, bool HigherIsBetter)
 
     /// <summary>Fraction classified correctly, higher is better.</summary>
     public static ValidationMetric Accuracy { get; } = new("accuracy", HigherIsBetter: true);
+
+    /// <summary>Root mean squared error of a regression head, lower is better.</summary>
+    public static ValidationMetric RootMeanSquaredError { get; } = new("rmse", HigherIsBetter: false);
+
+    /// <summary>Spearman's rank correlation with gold similarities, higher is better.</summary>
+    public static ValidationMetric Spearman { get; } = new("spearman", HigherIsBetter: true);
 }
 
 /// <summary>One micro-batch: how many examples it holds and how to compute its scalar loss (in float32).</summary>

@@ -39,18 +39,19 @@ public sealed class BinaryTextClassificationTrainer : IEstimator<BinaryTextClass
     public BinaryTextClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var train = LabeledTexts.ReadBinary(input, Options.TextColumnName, Options.LabelColumnName);
-        var validation = Options.ValidationSet is null ? null : LabeledTexts.ReadBinary(Options.ValidationSet, Options.TextColumnName, Options.LabelColumnName);
+        var train = LabeledTexts.ReadBinary(input, Options);
+        var validation = Options.ValidationSet is null ? null : LabeledTexts.ReadBinary(Options.ValidationSet, Options);
         var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount: 2);
         return new BinaryTextClassificationTransformer(
-            classifier, Options.TextColumnName, Options.ScoreColumnName, ProbabilityColumnName, Options.PredictedLabelColumnName, Options.InferenceBatchSize);
+            classifier, Options.TextColumnName, Options.SecondTextColumnName, Options.ScoreColumnName, ProbabilityColumnName,
+            Options.PredictedLabelColumnName, Options.InferenceBatchSize);
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        TextColumn.Check(inputSchema, Options.TextColumnName, nameof(Options.TextColumnName));
+        Options.CheckTextColumns(inputSchema);
         var label = inputSchema.FirstOrDefault(c => c.Name == Options.LabelColumnName);
         if (label.Name is null || label.Kind != SchemaShape.Column.VectorKind.Scalar || label.ItemType is not BooleanDataViewType)
         {

@@ -19,9 +19,9 @@ namespace Transformer.MLNet.Classification;
 public sealed class BinaryTextClassificationTransformer : TextClassificationTransformer
 {
     internal BinaryTextClassificationTransformer(
-        TextClassifier classifier, string textColumnName, string scoreColumnName, string probabilityColumnName,
+        TextClassifier classifier, string textColumnName, string? secondTextColumnName, string scoreColumnName, string probabilityColumnName,
         string predictedLabelColumnName, int batchSize)
-        : base(classifier, textColumnName, scoreColumnName, predictedLabelColumnName, batchSize)
+        : base(classifier, textColumnName, secondTextColumnName, scoreColumnName, predictedLabelColumnName, batchSize)
     {
         if (classifier.ClassCount != 2)
             throw new ArgumentException($"A binary classifier needs a 2-class network, got {classifier.ClassCount} classes.", nameof(classifier));

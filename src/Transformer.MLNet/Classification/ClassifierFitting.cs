@@ -11,9 +11,10 @@ internal static class ClassifierFitting
     public static TextClassifier Train(
         IHostEnvironment environment, TextClassifierOptions options, string component, LabeledTexts train, LabeledTexts? validation, int classCount)
     {
+        bool regression = train.Targets is not null;
         if (train.Texts.Length == 0)
             throw new ArgumentException($"The training data has no labelled rows in column '{options.LabelColumnName}'.", nameof(train));
-        int distinct = train.Labels.Distinct().Count();
+        int distinct = regression ? 2 : train.Labels.Distinct().Count();
         if (distinct < 2)
         {
             throw new ArgumentException(
@@ -24,25 +25,29 @@ internal static class ClassifierFitting
         int seed = options.Seed ?? environment.Register(component).Rand.Next();
         if (validation is null && options.ValidationFraction > 0)
         {
-            var (kept, held) = Holdout.Split([.. train.Texts.Zip(train.Labels)], options.ValidationFraction, seed);
+            var (kept, held) = Holdout.Split([.. Enumerable.Range(0, train.Texts.Length)], options.ValidationFraction, seed);
             if (held is not null)
             {
-                validation = new LabeledTexts([.. held.Select(r => r.First)], [.. held.Select(r => r.Second)]);
-                train = new LabeledTexts([.. kept.Select(r => r.First)], [.. kept.Select(r => r.Second)]) { SkippedRows = train.SkippedRows };
+                validation = train.Select(held);
+                train = train.Select(kept) with { SkippedRows = train.SkippedRows };
             }
         }
 
-        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout);
+        var settings = new TextClassifierSettings(classCount, options.MaxTokens, options.Dropout)
+        {
+            Regression = regression, Pairs = options.SecondTextColumnName is not null,
+        };
         using var log = new TrainingLog(environment, component, options.Progress);
         string source = options.ScratchConfig is { } scratch ? $"scratch ({scratch.Name}: {scratch.EncoderLayers} layers, width {scratch.ModelDim})"
             : options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{options.EncoderFolder}'";
-        log.Info($"Training a {classCount}-class text classifier on {train.Texts.Length} rows from {source}; seed {seed}.");
+        string what = (regression ? "a regression head" : $"a {classCount}-class text classifier") + (settings.Pairs ? " on text pairs" : "");
+        log.Info($"Training {what} on {train.Texts.Length} rows from {source}; seed {seed}.");
         var (classifier, result) = TextClassifierTrainer.Fit(
-            options.EncoderFolder, options.ScratchConfig, settings, train.Texts, train.Labels, options.ToTrainingOptions(seed, log),
-            validation?.Texts, validation?.Labels, environment.GetTorchDevice(), options.Cancellation);
+            options.EncoderFolder, options.ScratchConfig, settings, train.ToExamples(), options.ToTrainingOptions(seed, log),
+            validation?.ToExamples(), environment.GetTorchDevice(), options.Cancellation);
         if (train.SkippedRows > 0)
             log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
-        log.Info($"Finished after {result.Epochs} epochs; kept epoch {result.BestEpoch}; {result.TruncatedExamples} training texts " +
+        log.Info($"Finished after {result.Epochs} epochs; kept epoch {result.BestEpoch}; {result.TruncatedExamples} training inputs " +
             $"were cut to MaxTokens = {options.MaxTokens}.");
         return classifier;
     }

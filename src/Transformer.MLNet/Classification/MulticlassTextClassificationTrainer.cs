@@ -38,11 +38,11 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
     public MulticlassTextClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var train = LabeledTexts.ReadKey(input, Options.TextColumnName, Options.LabelColumnName, out int classCount);
+        var train = LabeledTexts.ReadKey(input, Options, out int classCount);
         LabeledTexts? validation = null;
         if (Options.ValidationSet is { } validationSet)
         {
-            validation = LabeledTexts.ReadKey(validationSet, Options.TextColumnName, Options.LabelColumnName, out int validationClasses);
+            validation = LabeledTexts.ReadKey(validationSet, Options, out int validationClasses);
             if (validationClasses != classCount)
             {
                 throw new ArgumentException(
@@ -54,14 +54,15 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
         var classNames = ScoreAnnotations.ClassNames(input.Schema[Options.LabelColumnName], classCount);
         var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount);
         return new MulticlassTextClassificationTransformer(
-            classifier, classNames, Options.TextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName, Options.InferenceBatchSize);
+            classifier, classNames, Options.TextColumnName, Options.SecondTextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName,
+            Options.InferenceBatchSize);
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        TextColumn.Check(inputSchema, Options.TextColumnName, nameof(Options.TextColumnName));
+        Options.CheckTextColumns(inputSchema);
         var label = inputSchema.FirstOrDefault(c => c.Name == Options.LabelColumnName);
         if (label.Name is null || label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
         {

@@ -18,9 +18,9 @@ namespace Transformer.MLNet.Classification;
 public sealed class MulticlassTextClassificationTransformer : TextClassificationTransformer
 {
     internal MulticlassTextClassificationTransformer(
-        TextClassifier classifier, IReadOnlyList<string> classNames, string textColumnName, string scoreColumnName,
+        TextClassifier classifier, IReadOnlyList<string> classNames, string textColumnName, string? secondTextColumnName, string scoreColumnName,
         string predictedLabelColumnName, int batchSize)
-        : base(classifier, textColumnName, scoreColumnName, predictedLabelColumnName, batchSize)
+        : base(classifier, textColumnName, secondTextColumnName, scoreColumnName, predictedLabelColumnName, batchSize)
     {
         if (classNames.Count != classifier.ClassCount)
             throw new ArgumentException($"{classNames.Count} class names for a {classifier.ClassCount}-class network.", nameof(classNames));

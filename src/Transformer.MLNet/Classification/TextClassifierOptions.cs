@@ -7,7 +7,8 @@ using Transformer.MLNet.Schema;
 namespace Transformer.MLNet.Classification;
 
 /// <summary>
-/// Options of the text classification trainers (binary and multiclass). The tunable ones carry ML.NET search-space
+/// Options of the text classification trainers (binary and multiclass) and of the text regression trainer (which
+/// writes no predicted label, so it ignores <see cref="PredictedLabelColumnName"/> and <see cref="LabelSmoothing"/>). The tunable ones carry ML.NET search-space
 /// attributes, so <c>mlContext.Auto().CreateSweepableEstimator(..., new SearchSpace&lt;TextClassifierOptions&gt;())</c>
 /// can sweep them.
 /// </summary>
@@ -18,6 +19,13 @@ public sealed class TextClassifierOptions : TrainableEstimatorOptions
 
     /// <summary>The text column.</summary>
     public string TextColumnName { get; set; } = "Text";
+
+    /// <summary>
+    /// The second text column for text pairs, or null (default) for single texts. With it each row is read as BERT
+    /// reads a pair, <c>[CLS] text [SEP] second [SEP]</c> with token type 1 on the second text, and the two texts share
+    /// <see cref="MaxTokens"/> (the longer one is cut first). An empty second text is an error naming the column and row.
+    /// </summary>
+    public string? SecondTextColumnName { get; set; }
 
     /// <summary>Name of the score column written.</summary>
     public string ScoreColumnName { get; set; } = ScoreColumnNames.Score;
@@ -102,6 +110,14 @@ public sealed class TextClassifierOptions : TrainableEstimatorOptions
         },
     }, seed, progress);
 
+    /// <summary>Checks that the text column (and the second text column of pairs) are scalar text columns of the input shape.</summary>
+    internal void CheckTextColumns(Microsoft.ML.SchemaShape inputSchema)
+    {
+        Mapping.TextColumn.Check(inputSchema, TextColumnName, nameof(TextColumnName));
+        if (SecondTextColumnName is not null)
+            Mapping.TextColumn.Check(inputSchema, SecondTextColumnName, nameof(SecondTextColumnName));
+    }
+
     /// <summary>Checks every option before any data is read; errors name the option, its value and the fix.</summary>
     internal void Validate()
     {
@@ -109,7 +125,9 @@ public sealed class TextClassifierOptions : TrainableEstimatorOptions
         ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
         ValidateShared();
         ToTrainingOptions(0, null).Validate();
-        new TextClassifierSettings(2, MaxTokens, Dropout).Validate();
+        new TextClassifierSettings(2, MaxTokens, Dropout) { Pairs = SecondTextColumnName is not null }.Validate();
+        if (SecondTextColumnName is not null && SecondTextColumnName.Length == 0)
+            throw new ArgumentException("SecondTextColumnName is empty; name the second text column, or leave it null for single texts.", nameof(SecondTextColumnName));
         if (InferenceBatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
         if (EncoderFolder is not null && ScratchConfig is not null)

@@ -32,6 +32,13 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
     /// <summary>Length of each embedding.</summary>
     public int Dimension => Encoder.Dimension;
 
+    /// <summary>
+    /// Writes the encoder as a Hugging Face BERT folder (<c>config.json</c>, <c>model.safetensors</c>, <c>vocab.txt</c>),
+    /// e.g. after <c>FineTuneSentenceEmbedding</c>; <see cref="SentenceEmbeddingOptions.EncoderFolder"/> loads it back.
+    /// </summary>
+    /// <param name="folder">Created if missing; files of the same names are replaced.</param>
+    public void SaveEncoder(string folder) => Model.SaveFolder(folder);
+
     internal PretrainedBert Model { get; }
 
     internal SentenceEncoder Encoder { get; }

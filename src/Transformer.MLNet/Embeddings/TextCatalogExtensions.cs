@@ -36,4 +36,17 @@ public static class TextCatalogExtensions
         ArgumentNullException.ThrowIfNull(options);
         return new SentenceEmbeddingEstimator(catalog.GetEnvironment(), options);
     }
+
+    /// <summary>
+    /// Fine-tunes the sentence-embedding encoder on sentence pairs (a bi-encoder) and returns a featurizer over the
+    /// fine-tuned weights that works wherever <c>ApplySentenceEmbedding</c> does (see <see cref="SentenceEmbeddingTrainingOptions"/>).
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Transforms.Text</c>.</param>
+    /// <param name="options">The options.</param>
+    public static SentenceEmbeddingTrainer FineTuneSentenceEmbedding(this TransformsCatalog.TextTransforms catalog, SentenceEmbeddingTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new SentenceEmbeddingTrainer(catalog.GetEnvironment(), options);
+    }
 }

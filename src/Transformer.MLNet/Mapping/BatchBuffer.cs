@@ -12,18 +12,18 @@ internal sealed class BatchBuffer : IDisposable
     private readonly TextMappingTransformer transformer;
     private readonly DataViewRowCursor main;
     private readonly IDataView input;
-    private readonly DataViewSchema.Column textColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> inputColumns;
     private DataViewRowCursor? lookahead;
-    private Func<object>? readValue;
+    private Func<TextInput>? readInput;
     private IReadOnlyList<object> outputs = [];
     private long start = -1;
 
-    public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, DataViewSchema.Column textColumn)
+    public BatchBuffer(TextMappingTransformer transformer, DataViewRowCursor main, IDataView input, IReadOnlyList<DataViewSchema.Column> inputColumns)
     {
         this.transformer = transformer;
         this.main = main;
         this.input = input;
-        this.textColumn = textColumn;
+        this.inputColumns = inputColumns;
     }
 
     /// <summary>The network output of the main cursor's current row.</summary>
@@ -43,21 +43,21 @@ internal sealed class BatchBuffer : IDisposable
         if (lookahead is null || lookahead.Position >= position)
         {
             lookahead?.Dispose();
-            lookahead = input.GetRowCursor([textColumn]);
-            readValue = TextColumn.ValueReader(lookahead, textColumn);
+            lookahead = input.GetRowCursor(inputColumns);
+            readInput = transformer.InputReader(lookahead);
         }
 
         while (lookahead.Position < position - 1 && lookahead.MoveNext())
         {
         }
 
-        var values = new List<object>(transformer.ReadAheadRows);
+        var values = new List<TextInput>(transformer.ReadAheadRows);
         while (values.Count < transformer.ReadAheadRows && lookahead.MoveNext())
-            values.Add(readValue!());
+            values.Add(readInput!());
         if (values.Count == 0)
-            throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{textColumn.Name}'.");
+            throw new InvalidOperationException($"Row {position} of the input could not be read again for column '{inputColumns[0].Name}'.");
 
-        outputs = transformer.MapValues(values);
+        outputs = transformer.MapInputs(values);
         Interlocked.Increment(ref transformer.BatchesMapped);
         start = position;
     }

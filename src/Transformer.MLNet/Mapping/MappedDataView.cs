@@ -7,14 +7,14 @@ internal sealed class MappedDataView : IDataView
 {
     private readonly TextMappingTransformer transformer;
     private readonly IDataView input;
-    private readonly DataViewSchema.Column textColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> inputColumns;
 
     public MappedDataView(TextMappingTransformer transformer, IDataView input, DataViewSchema outputSchema)
     {
         this.transformer = transformer;
         this.input = input;
         Schema = outputSchema;
-        textColumn = transformer.FindInput(input.Schema);
+        inputColumns = transformer.InputColumns(input.Schema);
     }
 
     /// <summary>Rows come in the input's order: the read-ahead cursor must see the same sequence.</summary>
@@ -31,7 +31,7 @@ internal sealed class MappedDataView : IDataView
         var inputNeeded = needed.Where(c => c.Index < inputCount).Select(c => input.Schema[c.Index]).ToList();
         var activeOutputs = needed.Where(c => c.Index >= inputCount).Select(c => c.Index - inputCount).ToHashSet();
         var main = input.GetRowCursor(inputNeeded);
-        var buffer = activeOutputs.Count == 0 ? null : new BatchBuffer(transformer, main, input, textColumn);
+        var buffer = activeOutputs.Count == 0 ? null : new BatchBuffer(transformer, main, input, inputColumns);
         return new MappedCursor(transformer, main, Schema, inputCount, activeOutputs, buffer);
     }
 

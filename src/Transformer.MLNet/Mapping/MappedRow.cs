@@ -9,17 +9,17 @@ internal sealed class MappedRow : DataViewRow
     private readonly TextMappingTransformer transformer;
     private readonly DataViewRow input;
     private readonly HashSet<int> activeOutputs;
-    private readonly Func<object>? readValue;
-    private object? cachedValue;
+    private readonly Func<TextInput>? readInput;
+    private TextInput? cachedInput;
     private object cachedOutput = new();
 
-    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<object>? readValue)
+    public MappedRow(TextMappingTransformer transformer, DataViewRow input, DataViewSchema schema, HashSet<int> activeOutputs, Func<TextInput>? readInput)
     {
         this.transformer = transformer;
         this.input = input;
         Schema = schema;
         this.activeOutputs = activeOutputs;
-        this.readValue = readValue;
+        this.readInput = readInput;
     }
 
     public override DataViewSchema Schema { get; }
@@ -46,11 +46,11 @@ internal sealed class MappedRow : DataViewRow
     // Keyed on the input value rather than the position: a PredictionEngine may refill the same input row for every call.
     private object Current()
     {
-        object value = readValue!();
-        if (!TextColumn.SameValue(value, cachedValue))
+        var value = readInput!();
+        if (!value.SameAs(cachedInput))
         {
-            cachedOutput = transformer.MapValues([value])[0];
-            cachedValue = value;
+            cachedOutput = transformer.MapInputs([value])[0];
+            cachedInput = value;
         }
 
         return cachedOutput;

@@ -72,11 +72,40 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>The input column in <paramref name="schema"/>, checked.</summary>
     internal DataViewSchema.Column FindInput(DataViewSchema schema) => TextColumn.Find(schema, InputColumnName, "inputColumnName", AcceptsWords);
 
+    /// <summary>The second text column of a transformer that reads text pairs, or null (the default) for single texts.</summary>
+    internal virtual string? SecondInputColumnName => null;
+
+    /// <summary>The network's output for each text pair, in order (one object per row, as <see cref="Map"/>); only for
+    /// transformers with a <see cref="SecondInputColumnName"/>.</summary>
+    internal virtual IReadOnlyList<object> MapPairs(IReadOnlyList<string> texts, IReadOnlyList<string> secondTexts) =>
+        throw new NotSupportedException($"{GetType().Name} reads single texts, not pairs.");
+
+    /// <summary>The network's output for each input row: single values (texts or words) or pairs.</summary>
+    internal IReadOnlyList<object> MapInputs(IReadOnlyList<TextInput> inputs) => SecondInputColumnName is null
+        ? MapValues([.. inputs.Select(i => i.Value)])
+        : MapPairs([.. inputs.Select(i => (string)i.Value)], [.. inputs.Select(i => i.Second!)]);
+
+    /// <summary>The input columns read, checked: the text column, then the second text column of a pair transformer.</summary>
+    internal IReadOnlyList<DataViewSchema.Column> InputColumns(DataViewSchema schema) => SecondInputColumnName is { } second
+        ? [FindInput(schema), TextColumn.Find(schema, second, "secondInputColumnName")]
+        : [FindInput(schema)];
+
+    /// <summary>Reads the current row's input; a pair's second text must not be empty (the error names the column and row).</summary>
+    internal Func<TextInput> InputReader(DataViewRow row)
+    {
+        var columns = InputColumns(row.Schema);
+        var readValue = TextColumn.ValueReader(row, columns[0]);
+        if (columns.Count == 1)
+            return () => new TextInput(readValue(), null);
+        var readSecond = TextColumn.SecondTextReader(row, columns[1], "secondInputColumnName");
+        return () => new TextInput(readValue(), readSecond());
+    }
+
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        FindInput(inputSchema);
+        InputColumns(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var column in OutputColumns)

@@ -7,14 +7,14 @@ namespace Transformer.MLNet.Mapping;
 internal sealed class TextRowToRowMapper : IRowToRowMapper
 {
     private readonly TextMappingTransformer transformer;
-    private readonly DataViewSchema.Column textColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> inputColumns;
 
     public TextRowToRowMapper(TextMappingTransformer transformer, DataViewSchema inputSchema, DataViewSchema outputSchema)
     {
         this.transformer = transformer;
         InputSchema = inputSchema;
         OutputSchema = outputSchema;
-        textColumn = transformer.FindInput(inputSchema);
+        inputColumns = transformer.InputColumns(inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -25,7 +25,12 @@ internal sealed class TextRowToRowMapper : IRowToRowMapper
     {
         var needed = new SortedSet<int>();
         foreach (var column in dependingColumns)
-            needed.Add(column.Index < InputSchema.Count ? column.Index : textColumn.Index);
+        {
+            if (column.Index < InputSchema.Count)
+                needed.Add(column.Index);
+            else
+                needed.UnionWith(inputColumns.Select(c => c.Index));
+        }
         return needed.Select(i => InputSchema[i]).ToList();
     }
 
@@ -33,6 +38,6 @@ internal sealed class TextRowToRowMapper : IRowToRowMapper
     {
         ArgumentNullException.ThrowIfNull(input);
         var active = activeColumns.Where(c => c.Index >= InputSchema.Count).Select(c => c.Index - InputSchema.Count).ToHashSet();
-        return new MappedRow(transformer, input, OutputSchema, active, active.Count == 0 ? null : TextColumn.ValueReader(input, textColumn));
+        return new MappedRow(transformer, input, OutputSchema, active, active.Count == 0 ? null : transformer.InputReader(input));
     }
 }

@@ -12,8 +12,9 @@ internal static class BuiltInPersisters
     public static IReadOnlyList<ITransformerPersister> All { get; } =
     [
         new SentenceEmbeddingPersister(),
-        new TextClassificationPersister(multiclass: false),
-        new TextClassificationPersister(multiclass: true),
+        new TextClassificationPersister(TextModelKind.Binary),
+        new TextClassificationPersister(TextModelKind.Multiclass),
+        new TextClassificationPersister(TextModelKind.Regression),
         TranslationTransformer.Persister,
         TextGenerationTransformer.Persister,
         new TokenClassificationPersister(),

@@ -6,7 +6,10 @@ namespace Transformer.MLNet.Schema;
 /// <summary>The annotations ML.NET's own scorers put on their output columns, so evaluators and transforms recognise ours.</summary>
 internal static class ScoreAnnotations
 {
-    public const string BinaryKind = "BinaryClassification", MulticlassKind = "MulticlassClassification";
+    public const string BinaryKind = "BinaryClassification", MulticlassKind = "MulticlassClassification", RegressionKind = "Regression";
+
+    /// <summary>Score of a regressor, as ML.NET's regression scorers mark it.</summary>
+    public static DataViewSchema.Annotations Regression() => Kinds(RegressionKind, "Score").ToAnnotations();
 
     public static DataViewSchema.Annotations Binary(string valueKind, bool isNormalized = false)
     {

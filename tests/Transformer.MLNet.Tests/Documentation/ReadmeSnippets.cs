@@ -12,6 +12,7 @@ using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Persistence;
+using Transformer.MLNet.Similarity;
 using Transformer.MLNet.TextGeneration;
 using Transformer.MLNet.TokenClassification;
 using Transformer.MLNet.Translation;
@@ -82,6 +83,26 @@ internal static class ReadmeSnippets
             .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         // Score is a Vector<Single, n> with the class names as slot names: the confusion matrix shows them.
         _ = (binary, multiclass);
+    }
+
+    public static void Pairs(IDataView train, IDataView test)
+    {
+        var mlContext = new MLContext(seed: 0);
+        var crossEncoder = mlContext.Regression.Trainers.TextRegression(new TextClassifierOptions
+        {
+            TextColumnName = "Sentence1", SecondTextColumnName = "Sentence2", LabelColumnName = "Label", LearningRate = 5e-5,
+        }).Fit(train);                                                      // [CLS] sentence1 [SEP] sentence2 [SEP] -> Score
+        var metrics = mlContext.Regression.EvaluateSimilarity(crossEncoder.Transform(test), "Label", "Score");   // Spearman, Pearson
+        var ranked = crossEncoder.Rank("A man is playing a guitar.", ["A man plays music.", "A cat sleeps."]);   // (Index, Score), best first
+
+        var biEncoder = mlContext.Transforms.Text.FineTuneSentenceEmbedding(new SentenceEmbeddingTrainingOptions
+        {
+            FirstSentenceColumnName = "Sentence1", SecondSentenceColumnName = "Sentence2", LabelColumnName = "Label",
+            Loss = SimilarityLoss.CoSent, OutputColumnName = "Features",
+        }).Fit(train);                                                      // works wherever ApplySentenceEmbedding does
+        biEncoder.SaveEncoder("my-encoder");                                // config.json, vocab.txt, model.safetensors
+        var reloaded = mlContext.Transforms.Text.ApplySentenceEmbedding(new SentenceEmbeddingOptions { EncoderFolder = "my-encoder" });
+        _ = (metrics, ranked, reloaded);
     }
 
     public static void Network(torch.Tensor source, torch.Tensor sourcePadding, torch.Tensor target, KeyValueCache cache)
