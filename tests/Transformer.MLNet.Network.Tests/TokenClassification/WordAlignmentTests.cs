@@ -35,7 +35,7 @@ public sealed class WordAlignmentTests
     [TestMethod]
     public void Each_word_has_its_own_pieces_and_the_label_sits_on_the_first()
     {
-        string[] words = ["Márquez", "in", "Zürich", "\u200B", "!"];
+        string[] words = ["Invercargill", "in", "Zürich", "\u200B", "!"];
         int[] ids = tokenizer.EncodeWords(words, 64, out int[] first);
         Assert.AreEqual(tokenizer.ClsTokenId, ids[0]);
         Assert.AreEqual(tokenizer.SepTokenId, ids[^1]);
@@ -51,7 +51,7 @@ public sealed class WordAlignmentTests
                 $"word {w} is tokenized as on its own");
         }
 
-        Assert.IsGreaterThan(1, first[1] - first[0], "'Márquez' has several pieces");
+        Assert.IsGreaterThan(1, first[1] - first[0], "'Invercargill' has several pieces");
         Assert.AreEqual("[UNK]", pieces[first[3]], "a word the tokenizer deletes entirely still has a piece for its label");
     }
 
