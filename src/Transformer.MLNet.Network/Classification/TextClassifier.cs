@@ -199,15 +199,8 @@ public sealed class TextClassifier : IDisposable
     /// also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/> (e.g. for sentence embeddings).
     /// </summary>
     /// <param name="folder">Created if missing.</param>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
-        HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), EncoderConfig);
-        Tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));
-        lock (gate)
-            SafeTensors.Write(Path.Combine(folder, PretrainedBert.WeightsFileName), Model.state_dict());
-    }
+    public void Save(string folder) =>
+        BertHeadFolder.Save(folder, SettingsFile, Settings, Json, EncoderConfig, Tokenizer, Model, gate);
 
     /// <summary>Loads a classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
     /// <param name="folder">The folder.</param>
@@ -215,47 +208,12 @@ public sealed class TextClassifier : IDisposable
     /// <exception cref="InvalidDataException">A file is missing or does not match the others.</exception>
     public static TextClassifier Load(string folder, Device? device = null)
     {
-        string Required(string name)
-        {
-            string path = Path.Combine(folder, name);
-            return File.Exists(path) ? path : throw new InvalidDataException($"Saved classifier folder '{folder}' has no {name}.");
-        }
-
-        TextClassifierSettings settings;
-        try
-        {
-            settings = (JsonSerializer.Deserialize<TextClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
-                ?? throw new InvalidDataException($"{SettingsFile} is empty.")).Validate();
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            throw new InvalidDataException($"Saved classifier folder '{folder}' has an invalid {SettingsFile}: {e.Message}", e);
-        }
-
-        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
-
-        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
-        string weightsPath = Required(PretrainedBert.WeightsFileName);
-        var weights = SafeTensors.Read(weightsPath);
-        var classifier = Create(new BertModel(config), tokenizer, settings, CPU);
-        try
-        {
-            StateDictLoader.LoadStrict(classifier.Model, weights, weightsPath);
-        }
-        catch
-        {
-            classifier.Dispose();
-            throw;
-        }
-        finally
-        {
-            foreach (var t in weights.Values)
-                t.Dispose();
-        }
-
+        var classifier = BertHeadFolder.Load<TextClassifierSettings, TextClassifier>(
+            folder, SettingsFile, "classifier", Json, settings => settings.Validate(),
+            (encoder, tokenizer, settings) => Create(encoder, tokenizer, settings, CPU), loaded => loaded.Model);
         if (device is null || device.type == DeviceType.CPU)
             return classifier;
-        return new TextClassifier(classifier.Model, tokenizer, settings, device);
+        return new TextClassifier(classifier.Model, classifier.Tokenizer, classifier.Settings, device);
     }
 
     /// <summary>Frees the network.</summary>

@@ -77,51 +77,17 @@ public static class TextClassifierTrainer
         ArgumentNullException.ThrowIfNull(train);
         settings.Validate();
         options.Validate();
-        if (scratchConfig is not null && encoderFolder is not null)
-        {
-            throw new ArgumentException(
-                "Set either EncoderFolder (fine-tune that encoder) or ScratchConfig (train a new one), not both.", nameof(scratchConfig));
-        }
+        EncoderStart.CheckChoice(encoderFolder, scratchConfig);
 
         if (settings.Regression)
             settings = Standardise(settings, train);
 
         // Seed before the encoder (from scratch) and the head are created, so that their initial weights repeat too.
         Seeding.Apply(options.Seed);
-        BertModel encoder;
-        BertTextTokenizer tokenizer;
-        if (scratchConfig is not null)
-        {
-            tokenizer = PretrainedBert.LoadMiniLmTokenizer();
-            encoder = new BertModel(scratchConfig with { VocabSize = tokenizer.VocabularySize, PadTokenId = tokenizer.PadTokenId });
-        }
-        else
-        {
-            var pretrained = encoderFolder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(encoderFolder);
-            (encoder, tokenizer) = (pretrained.Model, pretrained.Tokenizer);
-        }
-
-        TextClassifier classifier;
-        try
-        {
-            classifier = TextClassifier.Create(encoder, tokenizer, settings, device);
-        }
-        catch
-        {
-            encoder.Dispose();
-            throw;
-        }
-
-        try
-        {
-            var trainOptions = scratchConfig is null ? options : options with { FreezeTokenEmbeddings = false };
-            return (classifier, Train(classifier, train, trainOptions, validation, cancellation));
-        }
-        catch
-        {
-            classifier.Dispose();
-            throw;
-        }
+        return EncoderStart.BuildAndTrain(
+            encoderFolder, scratchConfig,
+            (encoder, tokenizer) => TextClassifier.Create(encoder, tokenizer, settings, device),
+            (classifier, scratch) => Train(classifier, train, scratch ? options with { FreezeTokenEmbeddings = false } : options, validation, cancellation));
     }
 
     /// <summary>The settings with the training targets' mean and standard deviation.</summary>

@@ -228,15 +228,8 @@ public sealed class TokenClassifier : IDisposable
     /// The folder also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/>.
     /// </summary>
     /// <param name="folder">Created if missing.</param>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, SettingsFile), JsonSerializer.Serialize(Settings, Json));
-        HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), EncoderConfig);
-        Tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));
-        lock (gate)
-            SafeTensors.Write(Path.Combine(folder, PretrainedBert.WeightsFileName), Model.state_dict());
-    }
+    public void Save(string folder) =>
+        BertHeadFolder.Save(folder, SettingsFile, Settings, Json, EncoderConfig, Tokenizer, Model, gate);
 
     /// <summary>Loads a token classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
     /// <param name="folder">The folder.</param>
@@ -244,46 +237,12 @@ public sealed class TokenClassifier : IDisposable
     /// <exception cref="InvalidDataException">A file is missing or does not match the others.</exception>
     public static TokenClassifier Load(string folder, Device? device = null)
     {
-        string Required(string name)
-        {
-            string path = Path.Combine(folder, name);
-            return File.Exists(path) ? path : throw new InvalidDataException($"Saved token classifier folder '{folder}' has no {name}.");
-        }
-
-        TokenClassifierSettings settings;
-        try
-        {
-            settings = (JsonSerializer.Deserialize<TokenClassifierSettings>(File.ReadAllText(Required(SettingsFile)), Json)
-                ?? throw new InvalidDataException($"{SettingsFile} is empty.")).Validate();
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            throw new InvalidDataException($"Saved token classifier folder '{folder}' has an invalid {SettingsFile}: {e.Message}", e);
-        }
-
-        var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
-        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
-        string weightsPath = Required(PretrainedBert.WeightsFileName);
-        var weights = SafeTensors.Read(weightsPath);
-        var classifier = Create(new BertModel(config), tokenizer, settings, CPU);
-        try
-        {
-            StateDictLoader.LoadStrict(classifier.Model, weights, weightsPath);
-        }
-        catch
-        {
-            classifier.Dispose();
-            throw;
-        }
-        finally
-        {
-            foreach (var t in weights.Values)
-                t.Dispose();
-        }
-
+        var classifier = BertHeadFolder.Load<TokenClassifierSettings, TokenClassifier>(
+            folder, SettingsFile, "token classifier", Json, settings => settings.Validate(),
+            (encoder, tokenizer, settings) => Create(encoder, tokenizer, settings, CPU), loaded => loaded.Model);
         if (device is null || device.type == DeviceType.CPU)
             return classifier;
-        return new TokenClassifier(classifier.Model, tokenizer, settings, device);
+        return new TokenClassifier(classifier.Model, classifier.Tokenizer, classifier.Settings, device);
     }
 
     /// <summary>Frees the network.</summary>

@@ -58,51 +58,17 @@ public static class TokenClassifierTrainer
         ArgumentNullException.ThrowIfNull(options);
         settings.Validate();
         options.Validate();
-        if (scratchConfig is not null && encoderFolder is not null)
-        {
-            throw new ArgumentException(
-                "Set either EncoderFolder (fine-tune that encoder) or ScratchConfig (train a new one), not both.", nameof(scratchConfig));
-        }
+        EncoderStart.CheckChoice(encoderFolder, scratchConfig);
 
         CheckLabels(sentences, labels, settings.Labels.Count, nameof(sentences));
         if (validationSentences is not null)
             CheckLabels(validationSentences, validationLabels, settings.Labels.Count, nameof(validationSentences));
 
         Seeding.Apply(options.Seed);
-        BertModel encoder;
-        BertTextTokenizer tokenizer;
-        if (scratchConfig is not null)
-        {
-            tokenizer = PretrainedBert.LoadMiniLmTokenizer();
-            encoder = new BertModel(scratchConfig with { VocabSize = tokenizer.VocabularySize, PadTokenId = tokenizer.PadTokenId });
-        }
-        else
-        {
-            var pretrained = encoderFolder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(encoderFolder);
-            (encoder, tokenizer) = (pretrained.Model, pretrained.Tokenizer);
-        }
-
-        TokenClassifier classifier;
-        try
-        {
-            classifier = TokenClassifier.Create(encoder, tokenizer, settings, device);
-        }
-        catch
-        {
-            encoder.Dispose();
-            throw;
-        }
-
-        try
-        {
-            var trainOptions = scratchConfig is null ? options : options with { FreezeTokenEmbeddings = false };
-            return (classifier, Train(classifier, sentences, labels, trainOptions, validationSentences, validationLabels, cancellation));
-        }
-        catch
-        {
-            classifier.Dispose();
-            throw;
-        }
+        return EncoderStart.BuildAndTrain(
+            encoderFolder, scratchConfig,
+            (encoder, tokenizer) => TokenClassifier.Create(encoder, tokenizer, settings, device),
+            (classifier, scratch) => Train(classifier, sentences, labels, scratch ? options with { FreezeTokenEmbeddings = false } : options, validationSentences, validationLabels, cancellation));
     }
 
     /// <summary>Trains <paramref name="classifier"/> in place.</summary>

@@ -52,11 +52,11 @@ public sealed class TextRegressionTransformer : TextClassificationTransformer
                 throw new ArgumentException($"Candidate {i} is null or empty; every candidate needs a text.", nameof(candidates));
         }
 
-        var scores = MapPairs([.. Enumerable.Repeat(query, candidates.Count)], candidates);
+        var scores = MapPairs([.. Enumerable.Repeat(query, candidates.Count)], candidates).Select(row => ((float[])row)[0]).ToArray();
         return [.. Enumerable.Range(0, candidates.Count)
-            .OrderByDescending(i => scores[i][0]).ThenBy(i => i)
+            .OrderByDescending(i => scores[i]).ThenBy(i => i)
             .Take(top ?? candidates.Count)
-            .Select(i => new RankedCandidate(i, scores[i][0]))];
+            .Select(i => new RankedCandidate(i, scores[i]))];
     }
 }
 
