@@ -41,8 +41,9 @@ var train = mlContext.Data.LoadFromEnumerable(StsRow.From(trainPairs));
 var test = mlContext.Data.LoadFromEnumerable(StsRow.From(testPairs));
 var gold = testPairs.Select(p => p.Score).ToList();
 Console.WriteLine($"STS-B: {precision}, {trainPairs.Count} training pairs, {testPairs.Count} test pairs from {DataDirectory.Root}");
-var progress = new Progress<TrainingProgress>(p => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"  step {p.Step,5}/{p.TotalSteps} epoch {p.Epoch} loss {p.TrainLoss:F4} lr {p.LearningRate:E2} {p.Elapsed:mm\\:ss}")));
+// Synchronous logs (printed as they come) so that each training's last step is known when Fit returns.
+var biLog = new TrainingLog();
+var crossLog = new TrainingLog();
 
 // (1) Pretrained: embed each sentence, score by cosine.
 var clock = Stopwatch.StartNew();
@@ -71,7 +72,7 @@ using var biEncoder = mlContext.Transforms.Text.FineTuneSentenceEmbedding(new Se
     OutputColumnName = "E1",
     InputColumnName = nameof(StsRow.Sentence1),
     TimeBudget = TimeSpan.FromMinutes(biMinutes),
-    Progress = progress,
+    Progress = biLog,
 }).Fit(train);
 var biTraining = clock.Elapsed;
 string encoderFolder = Path.Combine(Path.GetTempPath(), $"similarity-encoder-{Environment.ProcessId}");
@@ -99,7 +100,7 @@ using var crossEncoder = mlContext.Regression.Trainers.TextRegression(new TextCl
     MaxTokens = 128,
     Precision = precision,
     TimeBudget = TimeSpan.FromMinutes(crossMinutes),
-    Progress = progress,
+    Progress = crossLog,
 }).Fit(train);
 var crossTraining = clock.Elapsed;
 var crossScored = mlContext.Data.Cache(crossEncoder.Transform(test));
@@ -136,6 +137,7 @@ for (int i = 0; i < queries; i++)
     crossRanks.Add(1 + ranked.TakeWhile(r => r.Index != own).Count());
 }
 
+long LastStep(TrainingLog log) => log.Reports.Count > 0 ? log.Reports[^1].Step : 0;
 double Mrr(List<int> ranks) => ranks.Count == 0 ? double.NaN : ranks.Average(r => 1.0 / r);
 double Top1(List<int> ranks) => ranks.Count == 0 ? double.NaN : ranks.Count(r => r == 1) / (double)ranks.Count;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -151,7 +153,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"pretrained_spearman={pretrainedMetrics.Spearman:F4} biencoder_spearman={biMetrics.Spearman:F4} crossencoder_spearman={crossMetrics.Spearman:F4} " +
     $"crossencoder_mrr={Mrr(crossRanks):F4} biencoder_mrr={Mrr(biRanks):F4} biencoder_train_minutes={biTraining.TotalMinutes:F1} " +
     $"crossencoder_train_minutes={crossTraining.TotalMinutes:F1} train_minutes={(biTraining + crossTraining).TotalMinutes:F1} " +
-    $"{ProcessCpu.SummaryPairs(0, biTraining + crossTraining)}"));
+    $"{ProcessCpu.SummaryPairs(LastStep(biLog) + LastStep(crossLog), biTraining + crossTraining)}"));
 
 void Report(string name, SimilarityMetrics metrics, TimeSpan total, TimeSpan training) =>
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
