@@ -76,6 +76,7 @@ internal static class BenchmarkRegistry
         new EncoderTrainBenchmark(Network.Training.TrainingPrecision.BFloat16),
         new EmbedBenchmark(bfloat16: false),
         new EmbedBenchmark(bfloat16: true),
+        new OnnxEmbedBenchmark(),
         new PipelineOverheadBenchmark(),
         new KvCacheBenchmark(),
         new MatmulPeakBenchmark(),

@@ -73,13 +73,13 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
         return new BenchmarkResult(Name, Median(oursRates), Median(peerRates), ratio, "sentences/s", bfloat16 ? null : 1.5);
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private static double Spearman(IReadOnlyList<StsPair> pairs, float[][] embeddings) => Correlation.Spearman(
+    internal static double Spearman(IReadOnlyList<StsPair> pairs, float[][] embeddings) => Correlation.Spearman(
         pairs.Select((_, i) => EmbeddingSimilarity.Cosine(embeddings[2 * i], embeddings[2 * i + 1])).ToList(),
         pairs.Select(p => p.Score).ToList());
 }

@@ -216,6 +216,19 @@ public sealed class TextClassifier : IDisposable
         return new TextClassifier(classifier.Model, classifier.Tokenizer, classifier.Settings, device);
     }
 
+    /// <summary>
+    /// Exports the classifier (or regression head) to ONNX (opset 17; inputs <c>input_ids</c>, <c>attention_mask</c>,
+    /// <c>token_type_ids</c>; output <c>logits</c>, and <c>score</c> in the targets' units for a regression head;
+    /// dynamic batch and sequence axes), with <c>vocab.txt</c> and <c>onnx_export.json</c> beside it.
+    /// </summary>
+    /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
+    public Export.OnnxExportManifest ExportOnnx(string folder)
+    {
+        lock (gate)
+            return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings);
+    }
+
     /// <summary>Frees the network.</summary>
     public void Dispose() => Model.Dispose();
 }

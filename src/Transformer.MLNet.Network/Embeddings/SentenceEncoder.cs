@@ -141,6 +141,19 @@ public sealed class SentenceEncoder : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Exports the encoder with its pooling and normalisation to ONNX (opset 17; inputs <c>input_ids</c>,
+    /// <c>attention_mask</c>, <c>token_type_ids</c>; outputs <c>last_hidden_state</c> and <c>sentence_embedding</c>;
+    /// dynamic batch and sequence axes), with <c>vocab.txt</c> and <c>onnx_export.json</c> beside it.
+    /// </summary>
+    /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
+    public Export.OnnxExportManifest ExportOnnx(string folder)
+    {
+        lock (_gate)
+            return Export.OnnxExporter.Export(folder, _model, _tokenizer, Options);
+    }
+
     /// <summary>Releases the converted copy of the weights, if this encoder made one.</summary>
     public void Dispose()
     {

@@ -245,6 +245,19 @@ public sealed class TokenClassifier : IDisposable
         return new TokenClassifier(classifier.Model, classifier.Tokenizer, classifier.Settings, device);
     }
 
+    /// <summary>
+    /// Exports the token classifier to ONNX (opset 17; inputs <c>input_ids</c>, <c>attention_mask</c>,
+    /// <c>token_type_ids</c> and <c>casing_ids</c> (each piece's word casing class); output <c>logits</c> per token;
+    /// dynamic batch and sequence axes), with <c>vocab.txt</c> and <c>onnx_export.json</c> (labels) beside it.
+    /// </summary>
+    /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
+    public Export.OnnxExportManifest ExportOnnx(string folder)
+    {
+        lock (gate)
+            return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings);
+    }
+
     /// <summary>Frees the network.</summary>
     public void Dispose() => Model.Dispose();
 }

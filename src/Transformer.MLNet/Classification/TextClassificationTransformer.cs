@@ -54,6 +54,8 @@ public abstract class TextClassificationTransformer : TextMappingTransformer
     /// <summary>The per-row values the output columns read, from one row of logits.</summary>
     internal abstract float[] FromLogits(float[] logits);
 
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => Classifier.ExportOnnx(folder);
+
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {

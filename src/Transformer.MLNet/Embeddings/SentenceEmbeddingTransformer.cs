@@ -43,6 +43,8 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
 
     internal SentenceEncoder Encoder { get; }
 
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => Encoder.ExportOnnx(folder);
+
     internal SentenceEmbeddingOptions Options { get; }
 
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }

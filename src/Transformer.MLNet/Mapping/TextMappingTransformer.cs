@@ -133,6 +133,28 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         "Save the whole pipeline with mlContext.Model.SavePipeline(model, inputSchema, path) " +
         "and load it with mlContext.Model.LoadPipeline(path, out inputSchema).");
 
+    /// <summary>
+    /// Exports the network to ONNX for deployment without TorchSharp: <c>model.onnx</c> (opset 17, inputs
+    /// <c>input_ids</c>, <c>attention_mask</c>, <c>token_type_ids</c> as Hugging Face's exports name them, dynamic
+    /// batch and sequence axes), <c>vocab.txt</c> and <c>onnx_export.json</c> (task, token limit, labels, scaling).
+    /// Encoder models export: sentence embeddings, text classifiers (binary, multiclass, pairs), text regression and
+    /// cross-encoders, and token classifiers.
+    /// </summary>
+    /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
+    /// <exception cref="NotSupportedException">The model is a translation or text-generation model.</exception>
+    public Network.Export.OnnxExportManifest ExportOnnx(string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        return ExportOnnxCore(folder);
+    }
+
+    private protected virtual Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => throw new NotSupportedException(
+        $"{GetType().Name} cannot be exported to ONNX: only encoder models export (sentence embeddings, text classifiers, " +
+        "text regression and cross-encoders, token classifiers). Translation and text generation decode step by step " +
+        "with a key/value cache, which this exporter does not write; keep them on TorchSharp and save them with " +
+        "mlContext.Model.SavePipeline.");
+
     /// <summary>Releases the network.</summary>
     public void Dispose()
     {

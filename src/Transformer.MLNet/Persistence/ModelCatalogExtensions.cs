@@ -30,6 +30,40 @@ public static class ModelCatalogExtensions
         AtomicFile.Write(filePath, file => catalog.SavePipeline(model, inputSchema, file, embedPretrainedEncoders));
     }
 
+    /// <summary>
+    /// Exports the network of the one Transformer.MLNet transformer in <paramref name="model"/> to ONNX (see
+    /// <see cref="Mapping.TextMappingTransformer.ExportOnnx"/>): <c>model.onnx</c>, <c>vocab.txt</c> and
+    /// <c>onnx_export.json</c> in <paramref name="folder"/>. ML.NET's own transformers in the chain are not part of the
+    /// export.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="model">A fitted transformer or chain with exactly one of this library's transformers.</param>
+    /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
+    /// <exception cref="ArgumentException">The chain has none or several of this library's transformers.</exception>
+    /// <exception cref="NotSupportedException">The transformer is a translation or text-generation model.</exception>
+    public static Network.Export.OnnxExportManifest ExportOnnx(this ModelOperationsCatalog catalog, ITransformer model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        var ours = PipelineArchive.Flatten(model).OfType<Mapping.TextMappingTransformer>().ToList();
+        if (ours.Count == 0)
+        {
+            throw new ArgumentException(
+                "The model contains none of Transformer.MLNet's transformers, so there is no network to export; ML.NET's own " +
+                "transformers convert with mlContext.Model.ConvertToOnnx (package Microsoft.ML.OnnxConverter).", nameof(model));
+        }
+
+        if (ours.Count > 1)
+        {
+            throw new ArgumentException(
+                $"The model contains {ours.Count} Transformer.MLNet transformers ({string.Join(", ", ours.Select(t => t.GetType().Name))}); " +
+                "export each one into its own folder with its ExportOnnx(folder).", nameof(model));
+        }
+
+        return ours[0].ExportOnnx(folder);
+    }
+
     /// <summary>Saves <paramref name="model"/> into <paramref name="stream"/> (see the file overload).</summary>
     /// <param name="catalog"><c>mlContext.Model</c>.</param>
     /// <param name="model">A fitted transformer or chain.</param>

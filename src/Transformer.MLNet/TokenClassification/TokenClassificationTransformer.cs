@@ -45,6 +45,8 @@ public sealed class TokenClassificationTransformer : TextMappingTransformer
 
     internal TokenClassifier Classifier { get; }
 
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => Classifier.ExportOnnx(folder);
+
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
     internal override bool AcceptsWords => true;

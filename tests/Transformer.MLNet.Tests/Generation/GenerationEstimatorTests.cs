@@ -63,6 +63,10 @@ public sealed class GenerationEstimatorTests
         Assert.IsNotNull(inputSchema.GetColumnOrNull("Source"));
         string[] again = [.. loaded.Transform(data).GetColumn<string>("Translation")];
         CollectionAssert.AreEqual(first, again);
+
+        // ONNX export covers encoder models only; a translation model says so.
+        var refused = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.ExportOnnx(model, Path.Combine(Path.GetTempPath(), "never-written")));
+        StringAssert.Contains(refused.Message, "TranslationTransformer cannot be exported to ONNX");
     }
 
     [TestMethod]
@@ -87,6 +91,8 @@ public sealed class GenerationEstimatorTests
         stream.Position = 0;
         var loaded = new MLContext(seed: 3).Model.LoadPipeline(stream, out _);
         CollectionAssert.AreEqual(first, loaded.Transform(data).GetColumn<string>("Completion").Take(20).ToArray());
+        var refused = Assert.ThrowsExactly<NotSupportedException>(() => model.ExportOnnx(Path.Combine(Path.GetTempPath(), "never-written")));
+        StringAssert.Contains(refused.Message, "TextGenerationTransformer cannot be exported to ONNX");
     }
 
     [TestMethod]
