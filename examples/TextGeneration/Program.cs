@@ -11,13 +11,17 @@ using Transformer.MLNet.Network.Training;
 // Tiny Shakespeare, character level, nanoGPT-style: the first 90% of the characters train a decoder-only Transformer,
 // the last 10% measure the validation loss in nats per character; then a sample is drawn from a prompt.
 // The learning rate decays to zero over the time budget; the loss curves are written to artifacts/pictures.
-// Arguments: [--steps N] most updates (default 5000), [--minutes M] training budget (default 19), [--fp32] train in
-// float32 instead of bfloat16, [--quick] small run.
+// Arguments: [--steps N] most updates (default 5000), [--minutes M] training budget (default 19), [--fp32] or [--bf16]
+// to choose the precision (default: bfloat16 where the CPU has native bfloat16 instructions, else float32), [--quick]
+// small run.
 TorchRuntime.EnsureLoaded();
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 bool quick = args.Contains("--quick");
-bool fp32 = args.Contains("--fp32");
+// Without native bfloat16 instructions libtorch's bfloat16 matmuls take a reference kernel that is far slower than
+// float32 (CpuFeatures.HasNativeBFloat16), so the default follows the processor.
+bool fp32 = args.Contains("--fp32") || (!args.Contains("--bf16") && !CpuFeatures.HasNativeBFloat16);
+Console.WriteLine($"precision: {(fp32 ? "float32" : "bfloat16")} (native bfloat16 instructions: {(CpuFeatures.HasNativeBFloat16 ? "yes" : "no")})");
 long steps = (long)ExampleArguments.Number(args, "--steps", quick ? 100 : 5000);
 double minutes = ExampleArguments.Number(args, "--minutes", quick ? 2 : 19);
 
@@ -45,7 +49,7 @@ var options = new GenerativeTrainingOptions
     {
         LearningRate = 2e-3, WarmupSteps = 100, LabelSmoothing = 0.0, WeightDecay = 0.1, Beta2 = 0.99, Epsilon = 1e-8,
         // bfloat16 matmuls with float32 master weights: about 1.8 times the updates of float32 in the same time on CPUs
-        // with bfloat16 units (benchmark encoder-train-bf16); the model is float32 again after training.
+        // with native bfloat16 units (benchmark encoder-train-bf16); the model is float32 again after training.
         Precision = fp32 ? TrainingPrecision.Float32 : TrainingPrecision.BFloat16,
     },
     MaxSteps = steps,

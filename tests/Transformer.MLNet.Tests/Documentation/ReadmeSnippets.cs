@@ -6,6 +6,7 @@ using Transformer.MLNet.Classification;
 using Transformer.MLNet.Embeddings;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Export;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Modules;
@@ -123,6 +124,14 @@ internal static class ReadmeSnippets
         bert.SaveFolder("my-model");                             // config.json + model.safetensors + vocab.txt (Hugging Face layout)
         using var other = PretrainedBert.LoadFolder("my-model"); // any BERT-family checkpoint in that layout
         _ = vectors;
+    }
+
+    public static void Onnx(MLContext mlContext, ITransformer model, SentenceEncoder encoder)
+    {
+        // A fitted pipeline with one of our encoder transformers (embeddings, classifier, cross-encoder, entities):
+        OnnxExportManifest manifest = mlContext.Model.ExportOnnx(model, "sentiment-onnx");   // model.onnx + vocab.txt + onnx_export.json
+        Console.WriteLine($"{manifest.Task}: inputs {string.Join(", ", manifest.Inputs)}, at most {manifest.MaxTokens} tokens");
+        encoder.ExportOnnx("minilm-onnx");                       // a network-library SentenceEncoder, pooled and normalised
     }
 
     public static void Generation()
