@@ -62,35 +62,14 @@ internal sealed class OnnxGraphWriter
     }
 
     /// <summary>A 1-D int64 constant (shapes, axes, indices).</summary>
-    public string Int64s(params long[] values)
-    {
-        string name = $"const_i64_{_next++}";
-        var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-        proto.Dims.Add(values.Length);
-        proto.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
-        _graph.Initializer.Add(proto);
-        return name;
-    }
+    public string Int64s(params long[] values) =>
+        Constant("const_i64", TensorProto.Types.DataType.Int64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), values.Length);
 
     /// <summary>A scalar (0-D) int64 constant.</summary>
-    public string Int64Scalar(long value)
-    {
-        string name = $"const_i64_{_next++}";
-        var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-        proto.RawData = ByteString.CopyFrom(BitConverter.GetBytes(value));
-        _graph.Initializer.Add(proto);
-        return name;
-    }
+    public string Int64Scalar(long value) => Constant("const_i64", TensorProto.Types.DataType.Int64, BitConverter.GetBytes(value), null);
 
     /// <summary>A scalar (0-D) float32 constant, broadcast by the element-wise operators.</summary>
-    public string Float(float value)
-    {
-        string name = $"const_f32_{_next++}";
-        var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        proto.RawData = ByteString.CopyFrom(BitConverter.GetBytes(value));
-        _graph.Initializer.Add(proto);
-        return name;
-    }
+    public string Float(float value) => Constant("const_f32", TensorProto.Types.DataType.Float, BitConverter.GetBytes(value), null);
 
     public static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
@@ -119,6 +98,17 @@ internal sealed class OnnxGraphWriter
         foreach (var (key, value) in metadata)
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
+    }
+
+    // An initializer under a fresh name; a 1-D tensor of `length` values, or a scalar when null.
+    private string Constant(string prefix, TensorProto.Types.DataType type, ReadOnlySpan<byte> bytes, int? length)
+    {
+        string name = $"{prefix}_{_next++}";
+        var proto = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
+        if (length is { } count)
+            proto.Dims.Add(count);
+        _graph.Initializer.Add(proto);
+        return name;
     }
 
     private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, string[] dims)
