@@ -11,7 +11,8 @@ namespace Transformer.MLNet.Benchmarks;
 
 /// <summary>
 /// Sentence embeddings of the 2758 STS-B test sentences: our TorchSharp all-MiniLM-L6-v2 against the NuGet package's
-/// own ONNX Runtime encoder (same model), same process, same thread count, batches of 32; sentences per second.
+/// own ONNX Runtime encoder (same model), same process, same thread count, batches of 32, both sides length-sorted;
+/// sentences per second.
 /// </summary>
 internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
 {
@@ -20,7 +21,7 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
     public string Name => bfloat16 ? "embed-bf16" : "embed-fp32";
 
     public string Description =>
-        $"all-MiniLM-L6-v2 embeddings of STS-B test, ours ({(bfloat16 ? "bfloat16" : "float32")}) vs the package's ONNX Runtime encoder, sentences/s";
+        $"all-MiniLM-L6-v2 embeddings of STS-B test, ours ({(bfloat16 ? "bfloat16" : "float32")}) vs the package's ONNX Runtime encoder on length-sorted batches, sentences/s";
 
     public BenchmarkResult Run(BenchmarkOptions options)
     {
@@ -35,11 +36,24 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
         using var sessionOptions = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
         using var peer = new PackageEncoder(sessionOptions);
 
-        // The peer as its users call it: batches of 32 in input order.
-        float[][] PeerEncode(IEnumerable<string> texts) => [.. texts.Chunk(BatchSize).SelectMany(chunk => peer.Encode(chunk))];
+        // The peer in its best configuration: the length-sorted batches we use ourselves (sorting by our token count is
+        // timed with it), embeddings handed back in input order. Its default, batches in input order, is a side note.
+        float[][] PeerEncodeInOrder(IEnumerable<string> texts) => [.. texts.Chunk(BatchSize).SelectMany(chunk => peer.Encode(chunk))];
+        float[][] PeerEncodeSorted(string[] texts)
+        {
+            int[] order = [.. Enumerable.Range(0, texts.Length).OrderBy(i => bert.Tokenizer.EncodeToIds(texts[i], 256, out _).Length)];
+            var embeddings = new float[texts.Length][];
+            foreach (var chunk in order.Chunk(BatchSize))
+            {
+                var batch = peer.Encode([.. chunk.Select(i => texts[i])]);
+                for (int j = 0; j < chunk.Length; j++)
+                    embeddings[chunk[j]] = batch[j];
+            }
+            return embeddings;
+        }
 
         ours.Encode(sentences.Take(2 * BatchSize).ToList());   // warm-up
-        PeerEncode(sentences.Take(2 * BatchSize));
+        PeerEncodeSorted([.. sentences.Take(2 * BatchSize)]);
         var oursRates = new List<double>();
         var peerRates = new List<double>();
         float[][] oursEmbeddings = [], peerEmbeddings = [];
@@ -49,20 +63,19 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
             oursEmbeddings = ours.Encode(sentences);
             double oursRate = sentences.Length / clock.Elapsed.TotalSeconds;
             clock.Restart();
-            peerEmbeddings = PeerEncode(sentences);
+            peerEmbeddings = PeerEncodeSorted(sentences);
             double peerRate = sentences.Length / clock.Elapsed.TotalSeconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   run {r + 1}: ours {oursRate:F1} sentences/s, peer {peerRate:F1} sentences/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   run {r + 1}: ours {oursRate:F1} sentences/s, peer (length-sorted batches) {peerRate:F1} sentences/s"));
             oursRates.Add(oursRate);
             peerRates.Add(peerRate);
         }
 
         if (!options.Quick)
         {
-            // How much of the gap is length sorting: the peer fed the same length-sorted batches.
-            var sorted = sentences.OrderBy(s => bert.Tokenizer.EncodeToIds(s, 256, out _).Length).ToArray();
+            // Side note: the peer as most of its users call it, batches in input order.
             var clock = Stopwatch.StartNew();
-            PeerEncode(sorted);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   peer with length-sorted batches (not its default): {sentences.Length / clock.Elapsed.TotalSeconds:F1} sentences/s"));
+            PeerEncodeInOrder(sentences);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   side note, peer with batches in input order (its default): {sentences.Length / clock.Elapsed.TotalSeconds:F1} sentences/s"));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -70,7 +83,7 @@ internal sealed class EmbedBenchmark(bool bfloat16) : IBenchmark
         // Medians, and the ratio as the median of back-to-back pairs: on a shared CPU a load dip during one side's
         // run would inflate a best-of ratio.
         double ratio = Median(oursRates.Zip(peerRates, (o, p) => o / p));
-        return new BenchmarkResult(Name, Median(oursRates), Median(peerRates), ratio, "sentences/s", bfloat16 ? null : 1.5);
+        return new BenchmarkResult(Name, Median(oursRates), Median(peerRates), ratio, "sentences/s", bfloat16 ? 2.0 : 1.0);
     }
 
     internal static double Median(IEnumerable<double> values)
