@@ -26,4 +26,27 @@ public sealed record ClassifierTrainingOptions : TrainingLoopOptions
     /// training from scratch.
     /// </summary>
     public bool FreezeTokenEmbeddings { get; init; }
+
+    /// <summary>
+    /// For text pairs whose order carries no meaning (similarity, paraphrase): every epoch trains on each pair in both
+    /// orders, (a, b) and (b, a), so that the model scores a pair the same whichever text comes first. Needs pairs.
+    /// </summary>
+    public bool SymmetricPairs { get; init; }
+
+    /// <summary>
+    /// For a regression head on text pairs whose smallest target means "unrelated" (STS ratings: 0 = "completely
+    /// dissimilar"): each epoch adds this many random pairings per training pair (the first text of one pair with the
+    /// second text of another), labelled with the smallest training target. Pairs of a similarity data set are mostly
+    /// on one topic, so a model trained on them alone has never seen the unrelated texts that a reranker must push to
+    /// the bottom. 0 (default) adds none; at most 10.
+    /// </summary>
+    public double UnrelatedPairFraction { get; init; }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        base.Validate();
+        Require(double.IsFinite(UnrelatedPairFraction) && UnrelatedPairFraction is >= 0 and <= 10, nameof(UnrelatedPairFraction),
+            UnrelatedPairFraction, "must be between 0 (none) and 10 random pairings per training pair");
+    }
 }

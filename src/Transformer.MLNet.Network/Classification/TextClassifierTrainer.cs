@@ -139,7 +139,8 @@ public static class TextClassifierTrainer
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
         options.Validate();
-        var trainSet = Tokenize(classifier, train, "texts");
+        CheckPairOptions(classifier, train, options);
+        var trainSet = Augment(classifier, train, options, Tokenize(classifier, train, "texts"));
         var validationSet = validation is null ? null : Tokenize(classifier, validation, "validationTexts");
         if (trainSet.Inputs.Length == 0)
             throw new ArgumentException("The training set is empty.", nameof(train));
@@ -159,6 +160,81 @@ public static class TextClassifierTrainer
             }
         }
     }
+
+    private static void CheckPairOptions(TextClassifier classifier, TextExamples train, ClassifierTrainingOptions options)
+    {
+        if (options.SymmetricPairs && !classifier.Settings.Pairs)
+        {
+            throw new ArgumentException(
+                "SymmetricPairs swaps the two texts of each pair, but this model reads single texts; train on pairs or leave SymmetricPairs off.",
+                nameof(options));
+        }
+
+        if (options.UnrelatedPairFraction > 0 && !(classifier.Settings.Pairs && classifier.Settings.Regression))
+        {
+            throw new ArgumentException(
+                "UnrelatedPairFraction adds random pairings labelled with the smallest target, which needs a regression head on text pairs; " +
+                "leave it 0 for classifiers and single texts.", nameof(options));
+        }
+
+        if (options.UnrelatedPairFraction > 0 && train.Count < 2)
+            throw new ArgumentException("UnrelatedPairFraction needs at least 2 training pairs to pair texts of different pairs.", nameof(train));
+    }
+
+    /// <summary>
+    /// The training examples of every epoch: the pairs as given, their swapped copies (<see cref="ClassifierTrainingOptions.SymmetricPairs"/>),
+    /// and one block of random pairings per planned epoch (<see cref="ClassifierTrainingOptions.UnrelatedPairFraction"/>).
+    /// </summary>
+    private static TokenizedSet Augment(TextClassifier classifier, TextExamples train, ClassifierTrainingOptions options, TokenizedSet given)
+    {
+        if (!options.SymmetricPairs && options.UnrelatedPairFraction == 0)
+            return given;
+        var inputs = new List<EncodedText>(given.Inputs);
+        var targets = given.Targets is null ? null : new List<float>(given.Targets);
+        var labels = given.Labels is null ? null : new List<int>(given.Labels);
+        int truncated = given.TruncatedCount;
+        if (options.SymmetricPairs)
+        {
+            var swapped = Tokenize(classifier, new TextExamples(train.SecondTexts!, train.Texts) { Labels = train.Labels, Targets = train.Targets }, "texts");
+            inputs.AddRange(swapped.Inputs);
+            targets?.AddRange(swapped.Targets!);
+            labels?.AddRange(swapped.Labels!);
+            truncated += swapped.TruncatedCount;
+        }
+
+        int perEpoch = 0;
+        if (options.UnrelatedPairFraction > 0)
+        {
+            perEpoch = (int)Math.Ceiling(options.UnrelatedPairFraction * train.Count);
+            var random = new Random(HashCode.Combine(options.Seed, 0x5eed));
+            var firsts = new List<string>();
+            var seconds = new List<string>();
+            for (int n = 0; n < perEpoch * options.Epochs; n++)
+            {
+                int i = random.Next(train.Count);
+                int j = random.Next(train.Count);
+                // Another pair's second text, and not a copy of this pair's texts (data sets repeat sentences).
+                for (int tries = 0; tries < 16 && (j == i || SameText(train.SecondTexts![j], train.SecondTexts[i]) || SameText(train.SecondTexts[j], train.Texts[i])); tries++)
+                    j = random.Next(train.Count);
+                firsts.Add(train.Texts[i]);
+                seconds.Add(train.SecondTexts![j]);
+            }
+
+            float lowest = given.Targets!.Min();
+            var unrelated = classifier.Encode(firsts, seconds, "texts", out int cut);
+            truncated += cut;
+            inputs.AddRange(unrelated);
+            targets!.AddRange(Enumerable.Repeat(lowest, unrelated.Length));
+        }
+
+        return new TokenizedSet([.. inputs], labels?.ToArray(), targets?.ToArray(), truncated)
+        {
+            GivenCount = given.Inputs.Length * (options.SymmetricPairs ? 2 : 1),
+            UnrelatedPerEpoch = perEpoch,
+        };
+    }
+
+    private static bool SameText(string a, string b) => string.Equals(a?.Trim(), b?.Trim(), StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Fraction of <paramref name="texts"/> whose most likely class is the label.</summary>
     /// <param name="classifier">The classifier.</param>
@@ -244,24 +320,41 @@ public static class TextClassifierTrainer
         return new TokenizedSet(inputs, labels, targets, truncated);
     }
 
-    /// <summary>Tokenized examples: classes for classification, standardised targets for regression.</summary>
-    private sealed record TokenizedSet(EncodedText[] Inputs, int[]? Labels, float[]? Targets, int TruncatedCount);
+    /// <summary>Tokenized examples: classes for classification, standardised targets for regression. After <see cref="Augment"/>, the first <see cref="GivenCount"/> are trained on every epoch and
+    /// the rest are blocks of <see cref="UnrelatedPerEpoch"/> random pairings, one block per epoch.</summary>
+    private sealed record TokenizedSet(EncodedText[] Inputs, int[]? Labels, float[]? Targets, int TruncatedCount)
+    {
+        public int GivenCount { get; init; } = Inputs.Length;
+
+        public int UnrelatedPerEpoch { get; init; }
+
+        public int PerEpoch => GivenCount + UnrelatedPerEpoch;
+    }
 
     /// <summary>
-    /// Classification or regression as a training task: shuffled micro-batches of texts or pairs under cross-entropy
+    /// Classification or regression as a training task: length-bucketed micro-batches of texts or pairs under cross-entropy
     /// (classes) or squared error (standardised targets); accuracy or root mean squared error as the validation metric.
     /// </summary>
     private sealed class ClassificationTask(TextClassifier classifier, TokenizedSet train, TokenizedSet? validation, ClassifierTrainingOptions options)
-        : TrainingTask(classifier.Model, train.Inputs.Length, (train.Inputs.Length + options.BatchSize - 1) / options.BatchSize,
+        : TrainingTask(classifier.Model, train.PerEpoch, (train.PerEpoch + options.BatchSize - 1) / options.BatchSize,
             validation is null ? null : classifier.Settings.Regression ? ValidationMetric.RootMeanSquaredError : ValidationMetric.Accuracy)
     {
+        /// <summary>Batches per sorted window: enough to pad little, few enough to keep batches varied.</summary>
+        private const int WindowBatches = 8;
         private readonly Random random = new(options.Seed);
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
-            int[] order = Enumerable.Range(0, train.Inputs.Length).ToArray();
-            random.Shuffle(order);
-            return [.. order.Chunk(options.BatchSize).Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
+            var rows = Enumerable.Range(0, train.GivenCount).ToList();
+            if (train.UnrelatedPerEpoch > 0)
+            {
+                int blocks = (train.Inputs.Length - train.GivenCount) / train.UnrelatedPerEpoch;
+                int start = train.GivenCount + epoch % blocks * train.UnrelatedPerEpoch;
+                rows.AddRange(Enumerable.Range(start, train.UnrelatedPerEpoch));
+            }
+
+            return [.. LengthBuckets.Batches(rows, r => train.Inputs[r].Ids.Length, options.BatchSize, WindowBatches, random)
+                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch)))];
         }
 
         public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);

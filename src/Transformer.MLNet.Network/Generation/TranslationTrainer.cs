@@ -146,26 +146,6 @@ public static class TranslationTrainer
             ignoreIndex: GenerationTokenizer.PadId);
     }
 
-    /// <summary>Shuffles, sorts chunks of 50 batches by length so that padding is small, and shuffles the batches.</summary>
-    private static IEnumerable<Example[]> LengthBuckets(Example[] examples, int batchSize, Random random)
-    {
-        var order = examples.ToArray();
-        random.Shuffle(order);
-        var batches = new List<Example[]>();
-        int chunk = batchSize * 50;
-        for (int start = 0; start < order.Length; start += chunk)
-        {
-            var sorted = order.AsSpan(start, Math.Min(chunk, order.Length - start)).ToArray()
-                .OrderBy(e => e.Source.Length).ThenBy(e => e.TargetInput.Length).ToArray();
-            for (int b = 0; b < sorted.Length; b += batchSize)
-                batches.Add(sorted.AsSpan(b, Math.Min(batchSize, sorted.Length - b)).ToArray());
-        }
-
-        var shuffled = batches.ToArray();
-        random.Shuffle(shuffled);
-        return shuffled;
-    }
-
     private static void CheckIds(IReadOnlyList<(int[] Source, int[] Target)> pairs, int vocabSize, string name)
     {
         for (int i = 0; i < pairs.Count; i++)
@@ -195,10 +175,14 @@ public static class TranslationTrainer
             held is { Length: > 0 } ? ValidationMetric.Loss : null)
     {
         private readonly Random random = new(options.Seed);
+        private const int WindowBatches = 50;
+        private readonly int[] indices = [.. Enumerable.Range(0, examples.Length)];
         private readonly Device device = model.parameters().First().device;
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch) =>
-            [.. LengthBuckets(examples, options.BatchSize, random)
+            [.. LengthBuckets.Batches(indices, i => ((long)examples[i].Source.Length << 32) | (uint)examples[i].TargetInput.Length,
+                    options.BatchSize, WindowBatches, random)
+                .Select(rows => rows.Select(i => examples[i]).ToArray())
                 .Select(batch => new MicroBatch(batch.Length, () => Loss(model, batch, options.Optimization.LabelSmoothing, device)))];
 
         public override double Validate() => ValidationLoss(model, held!, options, device);

@@ -164,15 +164,11 @@ public static class TokenClassifierTrainer
         : TrainingTask(classifier.Model, train.Length, (train.Length + options.BatchSize - 1) / options.BatchSize, validation is null ? null : EntityF1)
     {
         private readonly Random random = new(options.Seed);
+        private readonly int[] indices = [.. Enumerable.Range(0, train.Length)];
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
-            int[] order = Enumerable.Range(0, train.Length).ToArray();
-            random.Shuffle(order);
-            var batches = order.Chunk(options.BatchSize * BucketBatches)
-                .SelectMany(window => window.OrderBy(i => train[i].Ids.Length).Chunk(options.BatchSize))
-                .ToArray();
-            random.Shuffle(batches);
+            var batches = LengthBuckets.Batches(indices, i => train[i].Ids.Length, options.BatchSize, BucketBatches, random);
             return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
         }
 

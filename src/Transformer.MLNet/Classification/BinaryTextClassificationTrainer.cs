@@ -27,7 +27,7 @@ public sealed class BinaryTextClassificationTrainer : IEstimator<BinaryTextClass
     internal BinaryTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Validate(regression: false);
         this.environment = environment;
         Options = options;
     }

@@ -26,7 +26,7 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
     internal MulticlassTextClassificationTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Validate(regression: false);
         this.environment = environment;
         Options = options;
     }

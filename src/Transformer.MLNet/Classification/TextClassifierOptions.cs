@@ -37,9 +37,31 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
     [Choice(new object[] { 32, 64, 128, 256 }, 64)]
     public int MaxTokens { get; set; } = 64;
 
+    /// <summary>
+    /// For text pairs whose order carries no meaning (similarity, paraphrase): every epoch trains on each pair in both
+    /// orders, so that the model learns to score (a, b) like (b, a). Needs <see cref="SecondTextColumnName"/>.
+    /// </summary>
+    [BooleanChoice(false)]
+    public bool SymmetricPairs { get; set; }
+
+    /// <summary>
+    /// Regression on text pairs only (<c>TextRegression</c>): each epoch adds this many random pairings per training
+    /// pair (the first text of one row with the second text of another), labelled with the smallest training label.
+    /// Use it when the smallest label means "unrelated" (STS ratings: 0 = completely dissimilar) and the model will
+    /// rank candidates that have nothing to do with the query: a similarity data set's pairs are mostly on one topic.
+    /// 0 (default) adds none; at most 10.
+    /// </summary>
+    [Range(0.0, 1.0, 0.0, false)]
+    public double UnrelatedPairFraction { get; set; }
+
     /// <summary>The network trainer's settings for these options.</summary>
     internal ClassifierTrainingOptions ToTrainingOptions(int seed, IProgress<TrainingProgress>? progress) => ApplyFineTuning(
-        new ClassifierTrainingOptions { FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null }, seed, progress);
+        new ClassifierTrainingOptions
+        {
+            FreezeTokenEmbeddings = FreezeTokenEmbeddings && ScratchConfig is null,
+            SymmetricPairs = SymmetricPairs,
+            UnrelatedPairFraction = UnrelatedPairFraction,
+        }, seed, progress);
 
     /// <summary>Checks that the text column (and the second text column of pairs) are scalar text columns of the input shape.</summary>
     internal void CheckTextColumns(Microsoft.ML.SchemaShape inputSchema)
@@ -50,7 +72,7 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
     }
 
     /// <summary>Checks every option before any data is read; errors name the option, its value and the fix.</summary>
-    internal void Validate()
+    internal void Validate(bool regression)
     {
         ArgumentException.ThrowIfNullOrEmpty(TextColumnName, nameof(TextColumnName));
         ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
@@ -59,5 +81,19 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
         new TextClassifierSettings(2, MaxTokens, Dropout) { Pairs = SecondTextColumnName is not null }.Validate();
         if (SecondTextColumnName is not null && SecondTextColumnName.Length == 0)
             throw new ArgumentException("SecondTextColumnName is empty; name the second text column, or leave it null for single texts.", nameof(SecondTextColumnName));
+        if (SymmetricPairs && SecondTextColumnName is null)
+        {
+            throw new ArgumentException(
+                "SymmetricPairs = true swaps the two texts of each pair; set SecondTextColumnName to the second text column, or leave SymmetricPairs off.",
+                nameof(SymmetricPairs));
+        }
+
+        if (UnrelatedPairFraction > 0 && (!regression || SecondTextColumnName is null))
+        {
+            throw new ArgumentException(
+                $"UnrelatedPairFraction = {UnrelatedPairFraction} adds random pairings labelled with the smallest label, which only a regression " +
+                "trainer on text pairs (mlContext.Regression.Trainers.TextRegression with SecondTextColumnName) can use; set it to 0.",
+                nameof(UnrelatedPairFraction));
+        }
     }
 }

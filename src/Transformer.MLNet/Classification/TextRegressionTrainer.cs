@@ -30,7 +30,7 @@ public sealed class TextRegressionTrainer : IEstimator<TextRegressionTransformer
     internal TextRegressionTrainer(IHostEnvironment environment, TextClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Validate(regression: true);
         this.environment = environment;
         Options = options;
     }
