@@ -39,9 +39,9 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
 
     /// <summary>
     /// For text pairs whose order carries no meaning (similarity, paraphrase): every epoch trains on each pair in both
-    /// orders, so that the model learns to score (a, b) like (b, a). Needs <see cref="SecondTextColumnName"/>.
+    /// orders, so that the model learns to score (a, b) like (b, a). Needs <see cref="SecondTextColumnName"/>. No AutoML
+    /// search-space attribute: it is a property of the data (is the order meaningful?), and single texts reject it.
     /// </summary>
-    [BooleanChoice(false)]
     public bool SymmetricPairs { get; set; }
 
     /// <summary>
@@ -49,9 +49,8 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
     /// pair (the first text of one row with the second text of another), labelled with the smallest training label.
     /// Use it when the smallest label means "unrelated" (STS ratings: 0 = completely dissimilar) and the model will
     /// rank candidates that have nothing to do with the query: a similarity data set's pairs are mostly on one topic.
-    /// 0 (default) adds none; at most 10.
+    /// 0 (default) adds none; at most 10. No AutoML search-space attribute: classifiers and single texts reject it.
     /// </summary>
-    [Range(0.0, 1.0, 0.0, false)]
     public double UnrelatedPairFraction { get; set; }
 
     /// <summary>The network trainer's settings for these options.</summary>
