@@ -81,6 +81,8 @@ internal static class BenchmarkRegistry
         new KvCacheBenchmark(),
         new MatmulPeakBenchmark(),
         new TrainScalingBenchmark(),
+        new FinetuneClassifierBenchmark(),
+        new FinetuneContentionBenchmark(),
 #if SERVE_LOAD
         new ServeLoadBenchmark(),
 #endif

@@ -45,7 +45,7 @@ internal sealed class MatmulPeakBenchmark : IBenchmark
     }
 
     /// <summary>Best FLOP/s of n×n by n×n matmuls (2·n³ FLOPs each) over a few sizes, warm.</summary>
-    private static double MatmulFlops(ScalarType dtype, int repeats, Device device)
+    internal static double MatmulFlops(ScalarType dtype, int repeats, Device device)
     {
         double best = 0;
         foreach (int n in new[] { 1024, 1536, 2048 })

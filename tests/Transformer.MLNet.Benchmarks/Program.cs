@@ -9,6 +9,9 @@ if (args.Contains("--native-check"))
     return NativeCheck.Run([.. args.Where(a => a != "--native-check")]);
 
 TorchRuntime.EnsureLoaded();
+// The competing process that finetune-contention starts (a second copy of this program).
+if (args.Length == 2 && args[0] == "--compete")
+    return FinetuneContentionBenchmark.Compete(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
 var options = BenchmarkOptions.Parse(args);
 var selected = options.Names.Count == 0
     ? BenchmarkRegistry.All

@@ -47,6 +47,8 @@ public sealed record TorchRuntimeStatus(
 /// <para>This runs automatically when this assembly is first used (module initializer). Call
 /// <see cref="EnsureLoaded"/> yourself before touching <c>TorchSharp.torch</c> directly when that can happen
 /// before any use of this library (e.g. the first cell of a notebook).</para>
+/// <para>It also sets <c>OMP_WAIT_POLICY=PASSIVE</c> where the variable is not set, before libtorch loads, so that its
+/// worker threads sleep instead of spinning when another process shares the cores (see docs/performance.md).</para>
 /// </remarks>
 public static class TorchRuntime
 {
@@ -89,6 +91,8 @@ public static class TorchRuntime
 
     private static TorchRuntimeStatus Initialize()
     {
+        // Before anything loads libtorch and its OpenMP runtime, which reads the variable once.
+        OpenMpWaitPolicy.Apply();
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
             return new(TorchRuntimeAction.NotNeeded, "Not Linux x64: TorchSharp's shim loads as shipped.");
 

@@ -25,6 +25,27 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    public void OpenMP_threads_wait_passively_unless_the_user_chose_a_wait_policy()
+    {
+        TorchRuntime.EnsureLoaded();
+        torch.ones(1).Dispose();
+        // What the process started with (Linux: the initial environment stays in /proc/self/environ).
+        string? initial = null;
+        if (OperatingSystem.IsLinux())
+        {
+            initial = File.ReadAllText("/proc/self/environ").Split('\0')
+                .Where(entry => entry.StartsWith(OpenMpWaitPolicy.Variable + "=", StringComparison.Ordinal))
+                .Select(entry => entry[(OpenMpWaitPolicy.Variable.Length + 1)..]).FirstOrDefault();
+        }
+
+        string? native = OpenMpWaitPolicy.NativeValue(OpenMpWaitPolicy.Variable);
+        Assert.AreEqual(Environment.GetEnvironmentVariable(OpenMpWaitPolicy.Variable), native, "the C library sees what .NET sees");
+        if (OperatingSystem.IsLinux())
+            Assert.AreEqual(initial ?? OpenMpWaitPolicy.Passive, native, "PASSIVE where unset; the user's value otherwise");
+        Assert.AreEqual(native, OpenMpWaitPolicy.Apply(), "applying again changes nothing");
+    }
+
+    [TestMethod]
     public void EnsureLoaded_is_idempotent_and_safe_from_many_threads()
     {
         var statuses = new TorchRuntimeStatus[16];
