@@ -38,6 +38,7 @@ internal static class ClassifierFitting
             Regression = regression, Pairs = options.SecondTextColumnName is not null,
         };
         using var log = new TrainingLog(environment, component, options.Progress);
+        log.CheckPrecision(options.Precision, environment.GetTorchDevice());
         string source = options.ScratchConfig is { } scratch ? $"scratch ({scratch.Name}: {scratch.EncoderLayers} layers, width {scratch.ModelDim})"
             : options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{options.EncoderFolder}'";
         string what = (regression ? "a regression head" : $"a {classCount}-class text classifier") + (settings.Pairs ? " on text pairs" : "");

@@ -36,7 +36,14 @@ public sealed class SentenceEmbeddingEstimator : IEstimator<SentenceEmbeddingTra
     {
         ArgumentNullException.ThrowIfNull(input);
         TextColumn.Find(input.Schema, InputColumnName, nameof(Options.InputColumnName));
-        return EncoderLoader.ForEmbedding(Options, InputColumnName, environment.GetTorchDevice());
+        var device = environment.GetTorchDevice();
+        if (BFloat16Advice.Warning(Options.UseBFloat16, device, nameof(Options.UseBFloat16)) is { } warning)
+        {
+            using var channel = environment.Register(nameof(SentenceEmbeddingEstimator)).Start("Fit");
+            channel.Warning(MessageSensitivity.None, warning);
+        }
+
+        return EncoderLoader.ForEmbedding(Options, InputColumnName, device);
     }
 
     /// <inheritdoc/>

@@ -55,6 +55,7 @@ public sealed class SentenceEmbeddingTrainer : IEstimator<SentenceEmbeddingTrans
         }
 
         using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Fine-tuning the sentence encoder ({Options.Loss}) on {train.Count} pairs from " +
             $"{(Options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{Options.EncoderFolder}'")}; seed {seed}.");
         var (encoder, result) = SentenceEncoderTrainer.Fit(

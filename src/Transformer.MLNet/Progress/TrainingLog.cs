@@ -18,6 +18,13 @@ internal sealed class TrainingLog : IProgress<TrainingProgress>, IDisposable
 
     public void Info(string message) => channel.Info(MessageSensitivity.None, message);
 
+    /// <summary>Warns (in <see cref="MLContext.Log"/>) when <paramref name="precision"/> is bfloat16 on a CPU without bfloat16 instructions.</summary>
+    public void CheckPrecision(TrainingPrecision precision, TorchSharp.torch.Device device)
+    {
+        if (BFloat16Advice.Warning(precision == TrainingPrecision.BFloat16, device, "Precision = BFloat16") is { } warning)
+            channel.Warning(MessageSensitivity.None, warning);
+    }
+
     public void Report(TrainingProgress value)
     {
         channel.Info(MessageSensitivity.None, value.ToString());

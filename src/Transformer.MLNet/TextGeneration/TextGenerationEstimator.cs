@@ -54,6 +54,7 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
         List<string> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0])];
         var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
         using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Training a language model on {train.Count} documents ({validation?.Count ?? 0} for validation); seed {seed}.");
         var (generator, result) = LanguageModelTrainer.Fit(
             Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation,

@@ -68,6 +68,7 @@ public sealed class TokenClassificationTrainer : IEstimator<TokenClassificationT
 
         var settings = new TokenClassifierSettings(train.TagNames, Options.MaxTokens, Options.Dropout);
         using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         string source = Options.ScratchConfig is { } scratch ? $"scratch ({scratch.Name}: {scratch.EncoderLayers} layers, width {scratch.ModelDim})"
             : Options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{Options.EncoderFolder}'";
         log.Info($"Training a token classifier ({train.TagNames.Length} tags) on {train.Words.Length} sentences from {source}; seed {seed}.");

@@ -54,6 +54,7 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
             .Select(r => new TranslationPair(r[0], r[1]))];
         var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
         using var log = new TrainingLog(environment, Component, Options.Progress);
+        log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Training a translation model on {train.Count} pairs ({validation?.Count ?? 0} for validation); seed {seed}.");
         var (generator, result) = TranslationTrainer.Fit(
             Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),

@@ -28,6 +28,30 @@ public sealed class SentenceEmbeddingTests
     public static void Cleanup() => transformer?.Dispose();
 
     [TestMethod]
+    public void UseBFloat16_warns_in_the_MLContext_log_on_a_CPU_without_bfloat16_instructions()
+    {
+        var context = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        context.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+                lock (warnings) warnings.Add(e.Message);
+        };
+        var data = context.Data.LoadFromEnumerable(yelp.Take(2).ToList());
+        var options = new SentenceEmbeddingOptions { OutputColumnName = "Features", InputColumnName = nameof(SentenceRow.Text), UseBFloat16 = true };
+        using (context.Transforms.Text.ApplySentenceEmbedding(options).Fit(data))
+        {
+            bool warned = warnings.Any(w => w.Contains("UseBFloat16 asks for bfloat16", StringComparison.Ordinal) && w.Contains("HasNativeBFloat16", StringComparison.Ordinal));
+            Assert.AreEqual(!Network.Runtime.CpuFeatures.HasNativeBFloat16, warned, string.Join(" | ", warnings));
+        }
+
+        warnings.Clear();
+        options.UseBFloat16 = false;
+        using (context.Transforms.Text.ApplySentenceEmbedding(options).Fit(data))
+            Assert.IsFalse(warnings.Any(w => w.Contains("bfloat16", StringComparison.Ordinal)), "float32 never warns");
+    }
+
+    [TestMethod]
     public void Estimator_schema_before_fit_and_transformer_schema_after()
     {
         var estimator = mlContext.Transforms.Text.ApplySentenceEmbedding("Features", nameof(SentenceRow.Text));
