@@ -31,24 +31,20 @@ public sealed class SentenceEmbeddingTests
     public void UseBFloat16_warns_in_the_MLContext_log_on_a_CPU_without_bfloat16_instructions()
     {
         var context = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        context.Log += (_, e) =>
-        {
-            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
-                lock (warnings) warnings.Add(e.Message);
-        };
+        var log = new Infrastructure.LogWarnings(context);
         var data = context.Data.LoadFromEnumerable(yelp.Take(2).ToList());
         var options = new SentenceEmbeddingOptions { OutputColumnName = "Features", InputColumnName = nameof(SentenceRow.Text), UseBFloat16 = true };
         using (context.Transforms.Text.ApplySentenceEmbedding(options).Fit(data))
         {
+            var warnings = log.Snapshot();
             bool warned = warnings.Any(w => w.Contains("UseBFloat16 asks for bfloat16", StringComparison.Ordinal) && w.Contains("HasNativeBFloat16", StringComparison.Ordinal));
             Assert.AreEqual(!Network.Runtime.CpuFeatures.HasNativeBFloat16, warned, string.Join(" | ", warnings));
         }
 
-        warnings.Clear();
+        log.Clear();
         options.UseBFloat16 = false;
         using (context.Transforms.Text.ApplySentenceEmbedding(options).Fit(data))
-            Assert.IsFalse(warnings.Any(w => w.Contains("bfloat16", StringComparison.Ordinal)), "float32 never warns");
+            Assert.IsFalse(log.Snapshot().Any(w => w.Contains("bfloat16", StringComparison.Ordinal)), "float32 never warns");
     }
 
     [TestMethod]

@@ -53,21 +53,14 @@ public sealed class LabelAndTrainingSetTests
     public void Training_in_bfloat16_warns_in_the_MLContext_log_on_a_CPU_without_bfloat16_instructions()
     {
         var mlContext = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        mlContext.Log += (_, e) =>
-        {
-            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
-                lock (warnings) warnings.Add(e.Message);
-        };
+        var log = new Infrastructure.LogWarnings(mlContext);
         var data = mlContext.Data.LoadFromEnumerable(yelp.Take(32).ToList());
         var options = TinyScratch.Options(seed: 1);
         options.Precision = Network.Training.TrainingPrecision.BFloat16;
         mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(data).Dispose();
-        lock (warnings)
-        {
-            bool warned = warnings.Any(w => w.Contains("Precision = BFloat16 asks for bfloat16", StringComparison.Ordinal));
-            Assert.AreEqual(!Network.Runtime.CpuFeatures.HasNativeBFloat16, warned, string.Join(" | ", warnings));
-        }
+        var warnings = log.Snapshot();
+        bool warned = warnings.Any(w => w.Contains("Precision = BFloat16 asks for bfloat16", StringComparison.Ordinal));
+        Assert.AreEqual(!Network.Runtime.CpuFeatures.HasNativeBFloat16, warned, string.Join(" | ", warnings));
     }
 
     [TestMethod]
