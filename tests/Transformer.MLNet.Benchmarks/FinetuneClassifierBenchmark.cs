@@ -25,8 +25,8 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
 {
     private const int Batch = 16, MaxTokens = 64, Seed = 1;
 
-    /// <summary>The classification trainer's batches per sorted window (<c>TextClassifierTrainer</c>).</summary>
-    private const int WindowBatches = 8;
+    /// <summary>The classification trainer's batches per sorted window.</summary>
+    private const int WindowBatches = TextClassifierTrainer.WindowBatches;
 
     public string Name => "finetune-classifier";
 
@@ -37,9 +37,7 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
     public BenchmarkResult Run(BenchmarkOptions options)
     {
         int steps = options.Quick ? 10 : 60, warmupSteps = options.Quick ? 3 : 8;
-        var sentences = UciSentiment.Read("yelp");
-        var texts = sentences.Select(s => s.Text).ToList();
-        var labels = sentences.Select(s => s.Positive ? 1 : 0).ToList();
+        var (texts, labels) = Yelp();
 
         // The peak is a best case: measured before and after the fine-tuning, the better of the two counts, so that a
         // burst of load from elsewhere during one measurement does not flatter the ratio.
@@ -71,6 +69,13 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
         double ours = fp32.Flops / fp32.Seconds;
         return new BenchmarkResult(Name, ours / 1e9, peak / 1e9, ours / peak, "GFLOP/s", Target: 0.6,
             Limit: "limit 1.0 = fp32 matmul peak of this run");
+    }
+
+    /// <summary>The UCI yelp sentences and their labels (1 = positive).</summary>
+    internal static (List<string> Texts, List<int> Labels) Yelp()
+    {
+        var sentences = UciSentiment.Read("yelp");
+        return ([.. sentences.Select(s => s.Text)], [.. sentences.Select(s => s.Positive ? 1 : 0)]);
     }
 
     internal sealed record Measurement(double Seconds, double Flops, long PaddedTokens, long RealTokens, int Examples, double MeanLength)
@@ -228,7 +233,7 @@ internal sealed class FinetuneContentionBenchmark : IBenchmark
     public BenchmarkResult Run(BenchmarkOptions options)
     {
         int steps = options.Quick ? 10 : 40, warmupSteps = options.Quick ? 3 : 8;
-        var (texts, labels) = Yelp();
+        var (texts, labels) = FinetuneClassifierBenchmark.Yelp();
         Console.WriteLine($"   {OpenMpWaitPolicy.Variable}={OpenMpWaitPolicy.NativeValue(OpenMpWaitPolicy.Variable) ?? "(unset)"}, {Environment.ProcessorCount} cores, {get_num_threads()} intra-op threads");
 
         var quiet = FinetuneClassifierBenchmark.Measure(TrainingPrecision.Float32, texts, labels, steps, warmupSteps, options.Device);
@@ -250,7 +255,7 @@ internal sealed class FinetuneContentionBenchmark : IBenchmark
     /// <summary>Entry point of the competitor process (<c>--compete SECONDS</c>): fine-tunes in rounds of 20 updates until the time is up.</summary>
     public static int Compete(int seconds)
     {
-        var (texts, labels) = Yelp();
+        var (texts, labels) = FinetuneClassifierBenchmark.Yelp();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         bool first = true;
         while (clock.Elapsed.TotalSeconds < seconds)
@@ -263,12 +268,6 @@ internal sealed class FinetuneContentionBenchmark : IBenchmark
         }
 
         return 0;
-    }
-
-    private static (List<string> Texts, List<int> Labels) Yelp()
-    {
-        var sentences = UciSentiment.Read("yelp");
-        return ([.. sentences.Select(s => s.Text)], [.. sentences.Select(s => s.Positive ? 1 : 0)]);
     }
 
     /// <summary>A second copy of this program fine-tuning MiniLM in a loop until stopped.</summary>

@@ -15,6 +15,9 @@ namespace Transformer.MLNet.Network.Classification;
 /// </summary>
 public static class TextClassifierTrainer
 {
+    /// <summary>Batches per length-sorted training window: enough to pad little, few enough to keep batches varied.</summary>
+    internal const int WindowBatches = 8;
+
     private const int EvaluationBatchSize = 64;
 
     /// <summary>
@@ -339,8 +342,6 @@ public static class TextClassifierTrainer
         : TrainingTask(classifier.Model, train.PerEpoch, (train.PerEpoch + options.BatchSize - 1) / options.BatchSize,
             validation is null ? null : classifier.Settings.Regression ? ValidationMetric.RootMeanSquaredError : ValidationMetric.Accuracy)
     {
-        /// <summary>Batches per sorted window: enough to pad little, few enough to keep batches varied.</summary>
-        private const int WindowBatches = 8;
         private readonly Random random = new(options.Seed);
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
