@@ -27,8 +27,11 @@ internal static class OnnxBertWeights
             .SelectMany(n => n.Input.Select(input => (input, node: n)))
             .ToLookup(x => x.input, x => x.node);
 
+        // Every tensor made here, including the views and wrappers that TorchSharp creates along the way, belongs to
+        // this scope and is released on this thread when the method returns, rather than later by the finalizer
+        // thread; only the results are detached from it.
+        using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
-        try
         {
             // Weights of linear layers: MatMul(activation, W[in, out]) -> Add(bias) .
             foreach (var matMul in graph.Node.Where(n => n.OpType == "MatMul" && n.Input.Count == 2 && initializers.ContainsKey(n.Input[1])))
@@ -39,7 +42,7 @@ internal static class OnnxBertWeights
                 var bias = add.Input.SingleOrDefault(i => i.EndsWith(".bias", StringComparison.Ordinal) && initializers.ContainsKey(i))
                     ?? throw new InvalidDataException($"The Add after ONNX MatMul '{matMul.Name}' (weight '{weight.Name}') has no '*.bias' initializer input.");
                 string name = bias[..^".bias".Length] + ".weight";
-                using var stored = ToTensor(weight);                           // (in, out)
+                var stored = ToTensor(weight);                                 // (in, out)
                 Add(result, name, stored.t().contiguous(), weight.Name);       // (out, in), as nn.Linear
             }
 
@@ -54,7 +57,7 @@ internal static class OnnxBertWeights
                 string name = weight.Name.EndsWith(".weight", StringComparison.Ordinal) ? weight.Name
                     : gemm.Input.Count > 2 && gemm.Input[2].EndsWith(".bias", StringComparison.Ordinal) ? gemm.Input[2][..^".bias".Length] + ".weight"
                     : throw new InvalidDataException($"ONNX Gemm '{gemm.Name}' has an anonymous weight '{weight.Name}' and no named bias.");
-                using var stored = ToTensor(weight);
+                var stored = ToTensor(weight);
                 Add(result, name, transB ? stored.clone() : stored.t().contiguous(), weight.Name);
             }
 
@@ -67,13 +70,9 @@ internal static class OnnxBertWeights
                 Add(result, init.Name, ToTensor(init), init.Name);
             }
 
-            return result;
-        }
-        catch
-        {
             foreach (var t in result.Values)
-                t.Dispose();
-            throw;
+                t.DetachFromDisposeScope();
+            return result;
         }
     }
 

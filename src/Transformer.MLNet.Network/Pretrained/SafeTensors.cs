@@ -71,8 +71,9 @@ internal static class SafeTensors
         var header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))?.AsObject()
             ?? throw new InvalidDataException($"'{path}' has an empty safetensors header.");
 
+        // TorchSharp's tensor() leaves an intermediate wrapper behind; the scope releases it here, on this thread.
+        using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
-        try
         {
             foreach (var (name, node) in header)
             {
@@ -88,13 +89,9 @@ internal static class SafeTensors
                 result.Add(name, Decode(name, dtype, shape, data, path));
             }
 
-            return result;
-        }
-        catch
-        {
             foreach (var t in result.Values)
-                t.Dispose();
-            throw;
+                t.DetachFromDisposeScope();
+            return result;
         }
     }
 

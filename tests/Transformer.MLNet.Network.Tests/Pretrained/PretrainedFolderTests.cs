@@ -39,6 +39,38 @@ public sealed class PretrainedFolderTests
     }
 
     [TestMethod]
+    public void Reading_weights_leaves_only_the_weights_alive_and_nothing_for_the_finalizer()
+    {
+        string folder = NewFolder();
+        try
+        {
+            MiniLmFixture.Model.SaveFolder(folder);
+            string package = MiniLmPackage.Locate();
+            var onnx = MiniLmPackage.ReadResource(package, MiniLmPackage.ModelResource);
+            foreach (var (what, read) in new (string, Func<Dictionary<string, Tensor>>)[]
+            {
+                ("ONNX", () => OnnxBertWeights.ReadStateDict(onnx)),
+                ("safetensors", () => SafeTensors.Read(Path.Combine(folder, PretrainedBert.WeightsFileName))),
+            })
+            {
+                // Every other tensor made while reading (views, TorchSharp's intermediate wrappers) is disposed on this
+                // thread before the reader returns; one left to the GC would still count here.
+                long before = Tensor.TotalCount;
+                var weights = read();
+                long alive = Tensor.TotalCount - before;
+                foreach (var t in weights.Values)
+                    t.Dispose();
+                Assert.AreEqual(weights.Count, alive, $"{what}: live tensors after reading {alive}, weights returned {weights.Count}");
+                Assert.AreEqual(before, Tensor.TotalCount, $"{what}: disposing the weights returns to the count before reading");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void Loading_fails_loudly_on_missing_unexpected_or_mis_shaped_tensors()
     {
         string folder = NewFolder();
