@@ -11,9 +11,17 @@ using Transformer.MLNet.Network.Runtime;
 // test pair, score each pair by cosine similarity, and compare with the human ratings.
 // Writes two pictures to artifacts/pictures: model similarity against the human rating, and the similarity matrix
 // of a few sentences.
-// Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16]
+// With --export-onnx FOLDER it also writes the encoder as an ONNX export there, for examples/OnnxEmbeddings.
+// Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16] [--export-onnx FOLDER]
 TorchRuntime.EnsureLoaded();
 bool bf16 = args.Contains("--bf16");
+int exportAt = Array.IndexOf(args, "--export-onnx");
+string? exportFolder = exportAt >= 0 && exportAt + 1 < args.Length ? args[exportAt + 1] : null;
+if (exportAt >= 0 && exportFolder is null)
+{
+    Console.Error.WriteLine("--export-onnx needs a folder, e.g. --export-onnx artifacts/onnx/minilm");
+    return 2;
+}
 
 var pairs = StsBenchmark.Read("test");
 var sentences = pairs.SelectMany(p => new[] { p.Sentence1, p.Sentence2 }).ToList();
@@ -50,7 +58,16 @@ for (int a = 0; a < rows.Length; a++)
 string[] labels = [.. rows.Select(r => sentences[r])];
 Console.WriteLine(Charts.SaveHeatmap(Charts.PicturePath("embeddings-similarity.png"), "MiniLM embeddings: cosine similarity", matrix, labels, labels));
 
+if (exportFolder is not null)
+{
+    // Always the float32 encoder: the export is read by ONNX Runtime, whatever precision ran here.
+    using var float32 = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions());
+    var manifest = float32.ExportOnnx(exportFolder);
+    Console.WriteLine($"exported {manifest.Task} to {Path.GetFullPath(exportFolder)} (opset {manifest.Opset})");
+}
+
 // Nothing is trained here: no updates.
 string cpu = ProcessCpu.SummaryPairs(0, TimeSpan.FromSeconds(seconds));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"spearman={Correlation.Spearman(predicted, gold):F4} pearson={Correlation.Pearson(predicted, gold):F4} sentences_per_second={sentences.Count / seconds:F1} {cpu}"));
+return 0;

@@ -66,7 +66,11 @@ public sealed record OnnxExportManifest
     /// <summary>The size of the main output's last axis: the embedding dimension, the class count, 1, or the label count.</summary>
     public int OutputSize { get; init; }
 
-    /// <summary>Token classification: the IOB2 tags, in the order of the logits.</summary>
+    /// <summary>
+    /// Token classification: the IOB2 tags, in the order of the logits. Text classification: the class names in the
+    /// order of the logits for a multiclass model exported from ML.NET; null for a binary classifier (label true when
+    /// the second logit is the larger) and for a classifier exported from the network library without names.
+    /// </summary>
     public IReadOnlyList<string>? Labels { get; init; }
 
     /// <summary>Regression: <c>score = logits · TargetScale + TargetMean</c>.</summary>

@@ -31,20 +31,12 @@ public sealed class BinaryTextClassificationTransformer : TextClassificationTran
 
     /// <summary>The added columns; each row's values are [score, probability].</summary>
     internal static IReadOnlyList<OutputColumn> DefineOutputs(string score, string probability, string predictedLabel) =>
-    [
-        OutputColumn.Single(score, row => row[0], ScoreAnnotations.Binary("Score")),
-        OutputColumn.Single(probability, row => row[1], ScoreAnnotations.Binary("Probability", isNormalized: true)),
-        OutputColumn.Boolean(predictedLabel, row => row[0] > 0, ScoreAnnotations.Binary("PredictedLabel")),
-    ];
+        ClassifierColumns.Binary(score, probability, predictedLabel);
 
     /// <summary>Name of the probability column written.</summary>
     public string ProbabilityColumnName { get; }
 
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
-    internal override float[] FromLogits(float[] logits)
-    {
-        float score = logits[1] - logits[0];
-        return [score, 1f / (1f + MathF.Exp(-score))];
-    }
+    internal override float[] FromLogits(float[] logits) => ClassifierColumns.BinaryFromLogits(logits);
 }

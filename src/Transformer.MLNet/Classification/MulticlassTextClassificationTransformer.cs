@@ -30,37 +30,20 @@ public sealed class MulticlassTextClassificationTransformer : TextClassification
 
     /// <summary>The added columns; each row's values are the class probabilities.</summary>
     internal static IReadOnlyList<OutputColumn> DefineOutputs(IReadOnlyList<string> classNames, string score, string predictedLabel) =>
-    [
-        OutputColumn.Vector(score, classNames.Count, ScoreAnnotations.MulticlassScore(classNames)),
-        OutputColumn.Key(predictedLabel, new KeyDataViewType(typeof(uint), classNames.Count), ArgMaxKey,
-            ScoreAnnotations.MulticlassPredictedLabel(classNames)),
-    ];
+        ClassifierColumns.Multiclass(classNames, score, predictedLabel);
 
     /// <summary>The class names, in key order (key 1 is the first).</summary>
     public IReadOnlyList<string> ClassNames { get; }
 
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
-    internal override float[] FromLogits(float[] logits)
-    {
-        float max = logits.Max();
-        var probabilities = logits.Select(l => MathF.Exp(l - max)).ToArray();
-        float sum = probabilities.Sum();
-        for (int i = 0; i < probabilities.Length; i++)
-            probabilities[i] /= sum;
-        return probabilities;
-    }
+    internal override float[] FromLogits(float[] logits) => ClassifierColumns.Softmax(logits);
 
-    // Keys are 1-based inside a data view; 0 would mean missing.
-    private static uint ArgMaxKey(float[] probabilities)
+    /// <summary>Writes the class names into the export's settings, so that a model run on ONNX Runtime predicts the same labels.</summary>
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder)
     {
-        int best = 0;
-        for (int i = 1; i < probabilities.Length; i++)
-        {
-            if (probabilities[i] > probabilities[best])
-                best = i;
-        }
-
-        return (uint)best + 1;
+        var manifest = base.ExportOnnxCore(folder) with { Labels = [.. ClassNames] };
+        Network.IO.AtomicFile.WriteAllText(Path.Combine(folder, Network.Export.OnnxExportManifest.FileName), manifest.ToJson());
+        return manifest;
     }
 }

@@ -21,7 +21,7 @@ public sealed class TextRegressionTransformer : TextClassificationTransformer
     {
         if (!classifier.Settings.Regression)
             throw new ArgumentException("A text regressor needs a network with a regression head.", nameof(classifier));
-        OutputColumns = [OutputColumn.Single(scoreColumnName, row => row[0], ScoreAnnotations.Regression())];
+        OutputColumns = ClassifierColumns.Regression(scoreColumnName);
     }
 
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }

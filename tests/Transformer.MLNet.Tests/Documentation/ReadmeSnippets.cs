@@ -12,6 +12,7 @@ using Transformer.MLNet.Network.Models;
 using Transformer.MLNet.Network.Modules;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tokenization;
+using Transformer.MLNet.Onnx;
 using Transformer.MLNet.Persistence;
 using Transformer.MLNet.Similarity;
 using Transformer.MLNet.TextGeneration;
@@ -132,6 +133,17 @@ internal static class ReadmeSnippets
         OnnxExportManifest manifest = mlContext.Model.ExportOnnx(model, "sentiment-onnx");   // model.onnx + vocab.txt + onnx_export.json
         Console.WriteLine($"{manifest.Task}: inputs {string.Join(", ", manifest.Inputs)}, at most {manifest.MaxTokens} tokens");
         encoder.ExportOnnx("minilm-onnx");                       // a network-library SentenceEncoder, pooled and normalised
+    }
+
+    public static void OnnxRuntime(MLContext mlContext, IDataView data)
+    {
+        // In an app that references only Transformer.MLNet.Onnx: no TorchSharp, no libtorch.
+        using var classifier = mlContext.Transforms.Text.ApplyOnnxExport("sentiment-onnx", inputColumnName: "Text").Fit(data);
+        IDataView scored = classifier.Transform(data);                 // Score, Probability, PredictedLabel, as before export
+        var metrics = mlContext.BinaryClassification.Evaluate(scored);
+        using var embedder = mlContext.Transforms.Text.ApplyOnnxExport("minilm-onnx", "Text", outputColumnName: "Features").Fit(data);
+        _ = metrics;
+        _ = embedder;
     }
 
     public static void Generation()

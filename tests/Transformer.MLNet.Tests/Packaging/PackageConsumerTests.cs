@@ -18,7 +18,7 @@ namespace Transformer.MLNet.Tests.Packaging;
 [DoNotParallelize]
 public sealed partial class PackageConsumerTests
 {
-    private static readonly string[] s_packages = ["Transformer.MLNet.Tokenization", "Transformer.MLNet.Network", "Transformer.MLNet"];
+    private static readonly string[] s_packages = ["Transformer.MLNet.Tokenization", "Transformer.MLNet.Core", "Transformer.MLNet.Network", "Transformer.MLNet", "Transformer.MLNet.Onnx"];
 
     // Types and strings that belong to the examples (data set readers, repository and data folder search), never to a package.
     private static readonly string[] s_forbiddenTypes = ["DataDirectory", "StsBenchmark", "UciSentiment", "TatoebaSpanishEnglish", "TinyShakespeare", "TranslationSplit"];
@@ -131,6 +131,22 @@ public sealed partial class PackageConsumerTests
             // What an app that runs exported models on ONNX Runtime needs to tokenize: no TorchSharp, no ML.NET.
             Assert.DoesNotContain("id=\"TorchSharp", nuspec, "the tokenization package must not depend on TorchSharp");
             Assert.DoesNotContain("id=\"Microsoft.ML\"", nuspec, "the tokenization package must not depend on ML.NET");
+        }
+        else if (package == "Transformer.MLNet.Core")
+        {
+            // Shared by the TorchSharp and the ONNX Runtime components: ML.NET and the tokenizer, no TorchSharp.
+            StringAssert.Contains(nuspec, "id=\"Microsoft.ML\"");
+            StringAssert.Contains(nuspec, "id=\"Transformer.MLNet.Tokenization\"");
+            Assert.DoesNotContain("id=\"TorchSharp", nuspec, "the core package must not depend on TorchSharp");
+            Assert.DoesNotContain("id=\"Transformer.MLNet.Network\"", nuspec, "the core package must not depend on the network");
+        }
+        else if (package == "Transformer.MLNet.Onnx")
+        {
+            // Exported models on ONNX Runtime: the application needs no TorchSharp and no libtorch.
+            StringAssert.Contains(nuspec, "id=\"Microsoft.ML.OnnxRuntime\"");
+            StringAssert.Contains(nuspec, "id=\"Transformer.MLNet.Core\"");
+            Assert.DoesNotContain("id=\"TorchSharp", nuspec, "the ONNX package must not depend on TorchSharp");
+            Assert.DoesNotContain("id=\"Transformer.MLNet.Network\"", nuspec, "the ONNX package must not depend on the network");
         }
         else if (package == "Transformer.MLNet.Network")
         {

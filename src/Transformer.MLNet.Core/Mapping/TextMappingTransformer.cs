@@ -128,10 +128,13 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     }
 
     /// <summary>Not supported: throws <see cref="NotSupportedException"/> that names the method to use instead.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
+    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(SaveAdvice);
+
+    /// <summary>Why <c>mlContext.Model.Save</c> refuses this transformer, and what to do instead.</summary>
+    private protected virtual string SaveAdvice =>
         $"{GetType().Name} cannot be saved with mlContext.Model.Save: ML.NET's model format is closed to other libraries. " +
         "Save the whole pipeline with mlContext.Model.SavePipeline(model, inputSchema, path) " +
-        "and load it with mlContext.Model.LoadPipeline(path, out inputSchema).");
+        "and load it with mlContext.Model.LoadPipeline(path, out inputSchema).";
 
     /// <summary>
     /// Exports the network to ONNX for deployment without TorchSharp: <c>model.onnx</c> (opset 17, inputs
