@@ -11,15 +11,18 @@ using Transformer.MLNet.Network.Runtime;
 // test pair, score each pair by cosine similarity, and compare with the human ratings.
 // Writes two pictures to artifacts/pictures: model similarity against the human rating, and the similarity matrix
 // of a few sentences.
-// With --export-onnx FOLDER it also writes the encoder as an ONNX export there, for examples/OnnxEmbeddings.
-// Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16] [--export-onnx FOLDER]
+// With --export-onnx FOLDER it also writes the encoder as an ONNX export there, for examples/OnnxEmbeddings, and with
+// --int8 FOLDER2 an int8-weight copy of that export too.
+// Usage: dotnet run -c Release --project examples/Embeddings [-- --bf16] [--export-onnx FOLDER [--int8 FOLDER2]]
 TorchRuntime.EnsureLoaded();
 bool bf16 = args.Contains("--bf16");
 int exportAt = Array.IndexOf(args, "--export-onnx");
 string? exportFolder = exportAt >= 0 && exportAt + 1 < args.Length ? args[exportAt + 1] : null;
-if (exportAt >= 0 && exportFolder is null)
+int int8At = Array.IndexOf(args, "--int8");
+string? int8Folder = int8At >= 0 && int8At + 1 < args.Length ? args[int8At + 1] : null;
+if ((exportAt >= 0 && exportFolder is null) || (int8At >= 0 && (int8Folder is null || exportFolder is null)))
 {
-    Console.Error.WriteLine("--export-onnx needs a folder, e.g. --export-onnx artifacts/onnx/minilm");
+    Console.Error.WriteLine("--export-onnx needs a folder, and --int8 a second one: --export-onnx artifacts/onnx/minilm --int8 artifacts/onnx/minilm-int8");
     return 2;
 }
 
@@ -64,6 +67,11 @@ if (exportFolder is not null)
     using var float32 = SentenceEncoder.FromPretrained(bert, new SentenceEncoderOptions());
     var manifest = float32.ExportOnnx(exportFolder);
     Console.WriteLine($"exported {manifest.Task} to {Path.GetFullPath(exportFolder)} (opset {manifest.Opset})");
+    if (int8Folder is not null)
+    {
+        var quantized = Transformer.MLNet.Network.Export.OnnxInt8Quantizer.Quantize(exportFolder, int8Folder);
+        Console.WriteLine($"quantized ({quantized.WeightQuantization}) to {Path.GetFullPath(int8Folder)}");
+    }
 }
 
 // Nothing is trained here: no updates.

@@ -79,6 +79,12 @@ public sealed record OnnxExportManifest
     /// <summary>Regression: see <see cref="TargetMean"/>.</summary>
     public double TargetScale { get; init; } = 1;
 
+    /// <summary>
+    /// Null for float32 weights; <c>"Int8Dynamic"</c> when the weight matrices are int8 with per-column scales and
+    /// activations are quantized at run time (<c>OnnxInt8Quantizer</c> in the network library).
+    /// </summary>
+    public string? WeightQuantization { get; init; }
+
     /// <summary>The graph's inputs, in order.</summary>
     public IReadOnlyList<string> Inputs { get; init; } = [];
 

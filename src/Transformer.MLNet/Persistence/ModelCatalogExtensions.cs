@@ -64,6 +64,24 @@ public static class ModelCatalogExtensions
         return ours[0].ExportOnnx(folder);
     }
 
+    /// <summary>
+    /// Exports as <see cref="ExportOnnx(ModelOperationsCatalog, ITransformer, string)"/>, then writes a copy with int8
+    /// weights (<see cref="Network.Export.OnnxInt8Quantizer"/>) to <paramref name="int8Folder"/>: about two thirds of the
+    /// size and faster on ONNX Runtime, at a small cost in accuracy (MiniLM on STS-B test: Spearman 0.8174 against
+    /// 0.8203). Check the quantized model on your own data before choosing it.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="model">A fitted transformer or chain with exactly one of this library's transformers.</param>
+    /// <param name="folder">The float32 export; created if missing.</param>
+    /// <param name="int8Folder">The int8 export; another folder, created if missing.</param>
+    /// <returns>The settings written to <paramref name="int8Folder"/>.</returns>
+    public static Network.Export.OnnxExportManifest ExportOnnx(this ModelOperationsCatalog catalog, ITransformer model, string folder, string int8Folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(int8Folder);
+        catalog.ExportOnnx(model, folder);
+        return Network.Export.OnnxInt8Quantizer.Quantize(folder, int8Folder);
+    }
+
     /// <summary>Saves <paramref name="model"/> into <paramref name="stream"/> (see the file overload).</summary>
     /// <param name="catalog"><c>mlContext.Model</c>.</param>
     /// <param name="model">A fitted transformer or chain.</param>

@@ -48,6 +48,48 @@ public sealed class OnnxExportTests
     }
 
     [TestMethod]
+    [TestCategory("Parity")]
+    public void Int8_weights_keep_stsb_spearman_within_half_a_point_and_replace_every_weight_matmul()
+    {
+        string folder = NewFolder(), quantized = NewFolder();
+        using var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model);
+        var manifest = encoder.ExportOnnx(folder);
+        var int8 = OnnxInt8Quantizer.Quantize(folder, quantized);
+        Assert.AreEqual(OnnxInt8Quantizer.Int8Dynamic, int8.WeightQuantization);
+        Assert.AreEqual((manifest with { WeightQuantization = OnnxInt8Quantizer.Int8Dynamic }).ToJson(), int8.ToJson());
+        CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(folder, "vocab.txt")), File.ReadAllBytes(Path.Combine(quantized, "vocab.txt")));
+
+        // Every linear layer's MatMul (6 per layer) became an integer product; the attention products stay float.
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, OnnxExportManifest.ModelFileName))).Graph;
+        var weights = graph.Initializer.Select(i => i.Name).ToHashSet();
+        Assert.AreEqual(6 * MiniLmFixture.Model.Config.EncoderLayers, graph.Node.Count(n => n.OpType == "MatMulInteger"));
+        Assert.AreEqual(0, graph.Node.Count(n => n.OpType == "MatMul" && weights.Contains(n.Input[1])), "a float weight MatMul is left");
+        Assert.AreEqual(2 * MiniLmFixture.Model.Config.EncoderLayers, graph.Node.Count(n => n.OpType == "MatMul"));
+        long floatBytes = new FileInfo(Path.Combine(folder, OnnxExportManifest.ModelFileName)).Length;
+        long int8Bytes = new FileInfo(Path.Combine(quantized, OnnxExportManifest.ModelFileName)).Length;
+
+        var pairs = MiniLmFixture.Pairs;
+        var ids = MiniLmFixture.Sentences.Select(s => MiniLmFixture.Model.Tokenizer.EncodeToIds(s, manifest.MaxTokens, out _)).ToArray();
+        double Spearman(string exported)
+        {
+            using var session = Session(exported);
+            var vectors = RunRows(session, ids, null, null, BertOnnxGraph.SentenceEmbedding, manifest.OutputSize);
+            var cosines = pairs.Select((_, i) => EmbeddingSimilarity.Cosine(vectors[2 * i], vectors[2 * i + 1])).ToList();
+            return Evaluation.Correlation.Spearman(cosines, [.. pairs.Select(p => p.Score)]);
+        }
+
+        double full = Spearman(folder), reduced = Spearman(quantized);
+        TestContext.WriteLine($"STS-B test Spearman: float32 {full:F4}, int8 weights {reduced:F4}; model.onnx {floatBytes / 1e6:F1} MB -> {int8Bytes / 1e6:F1} MB");
+        Assert.AreEqual(0.8203, full, 0.0005);
+        Assert.IsLessThan(0.005, Math.Abs(full - reduced), "int8 weights move STS-B Spearman by less than half a point");
+        Assert.IsLessThan(0.7 * floatBytes, (double)int8Bytes);
+
+        var again = Assert.ThrowsExactly<InvalidDataException>(() => OnnxInt8Quantizer.Quantize(quantized, NewFolder()));
+        StringAssert.Contains(again.Message, "already quantized");
+        Assert.ThrowsExactly<ArgumentException>(() => OnnxInt8Quantizer.Quantize(folder, folder));
+    }
+
+    [TestMethod]
     public void Exported_encoder_weights_read_back_as_the_same_state_dict()
     {
         string folder = NewFolder();

@@ -131,6 +131,7 @@ internal static class ReadmeSnippets
     {
         // A fitted pipeline with one of our encoder transformers (embeddings, classifier, cross-encoder, entities):
         OnnxExportManifest manifest = mlContext.Model.ExportOnnx(model, "sentiment-onnx");   // model.onnx + vocab.txt + onnx_export.json
+        mlContext.Model.ExportOnnx(model, "sentiment-onnx", "sentiment-onnx-int8");        // and a copy with int8 weights
         Console.WriteLine($"{manifest.Task}: inputs {string.Join(", ", manifest.Inputs)}, at most {manifest.MaxTokens} tokens");
         encoder.ExportOnnx("minilm-onnx");                       // a network-library SentenceEncoder, pooled and normalised
     }

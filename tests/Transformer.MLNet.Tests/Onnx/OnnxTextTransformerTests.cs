@@ -88,6 +88,24 @@ public sealed class OnnxTextTransformerTests
     }
 
     [TestMethod]
+    public void An_int8_export_runs_through_the_same_catalog_method_and_agrees_with_the_float32_one()
+    {
+        var mlContext = TinyPipelines.Context;
+        string folder = NewFolder("binary-fp32"), int8Folder = NewFolder("binary-int8");
+        var manifest = mlContext.Model.ExportOnnx(TinyPipelines.BinaryModel, folder, int8Folder);
+        Assert.AreEqual("Int8Dynamic", manifest.WeightQuantization);
+        var data = mlContext.Data.LoadFromEnumerable(UciSentences.Read("imdb"));
+        using var full = mlContext.Transforms.Text.ApplyOnnxExport(folder, nameof(SentenceRow.Text)).Fit(data);
+        using var int8 = mlContext.Transforms.Text.ApplyOnnxExport(int8Folder, nameof(SentenceRow.Text)).Fit(data);
+        var a = full.Transform(data).GetColumn<bool>("PredictedLabel").ToArray();
+        var b = int8.Transform(data).GetColumn<bool>("PredictedLabel").ToArray();
+        double agreement = a.Zip(b, (x, y) => x == y ? 1.0 : 0.0).Average();
+        var accuracy = mlContext.BinaryClassification.Evaluate(int8.Transform(data)).Accuracy;
+        TestContext.WriteLine($"labels agree on {agreement:P1} of {a.Length} sentences; int8 accuracy {accuracy:F4}");
+        Assert.IsGreaterThan(0.95, agreement);
+    }
+
+    [TestMethod]
     public void A_multiclass_classifier_keeps_its_class_names_and_predictions_on_onnx_runtime()
     {
         var mlContext = new MLContext(seed: 1);
