@@ -218,6 +218,13 @@ public sealed class OnnxTextTransformerTests
         StringAssert.Contains(unsupported.Message, "token classifier");
 
         using var onnx = mlContext.Transforms.Text.ApplyOnnxExport(folder, "Text").Fit(data);
+        // Hostile text: empty, control characters, a 20,000-word text (cut to the model's token limit and counted).
+        var hostile = TinyPipelines.Rows("", "\u0000\u0007 tab\tand\r\nnewline \uD83D\uDE00", string.Join(' ', Enumerable.Repeat("word", 20_000)));
+        var hostileScores = onnx.Transform(hostile).GetColumn<float>("Score").ToArray();
+        Assert.HasCount(3, hostileScores);
+        Assert.IsTrue(hostileScores.All(float.IsFinite));
+        Assert.AreEqual(1, onnx.TruncatedTextCount);
+        Assert.IsLessThanOrEqualTo(1e-4, MaxDelta([TinyPipelines.BinaryModel.Transform(hostile).GetColumn<float>("Score").ToArray()], [hostileScores]));
         var save = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(onnx, data.Schema, Path.Combine(folder, "model.zip")));
         StringAssert.Contains(save.Message, "ApplyOnnxExport");
         var again = Assert.ThrowsExactly<NotSupportedException>(() => onnx.ExportOnnx(NewFolder("again")));
