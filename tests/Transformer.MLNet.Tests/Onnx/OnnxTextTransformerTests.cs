@@ -174,6 +174,36 @@ public sealed class OnnxTextTransformerTests
     }
 
     [TestMethod]
+    public void Threads_with_their_own_cursors_and_prediction_engines_get_the_sequential_scores()
+    {
+        var mlContext = TinyPipelines.Context;
+        string folder = NewFolder("threads");
+        mlContext.Model.ExportOnnx(TinyPipelines.BinaryModel, folder);
+        var rows = UciSentences.Read("yelp").Take(200).ToList();
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        using var onnx = mlContext.Transforms.Text.ApplyOnnxExport(new OnnxTextOptions { ModelFolder = folder, InferenceBatchSize = 8 }).Fit(data);
+        var expected = onnx.Transform(data).GetColumn<float>("Score").ToArray();
+
+        var cursors = new float[4][];
+        var singles = new float[4][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
+        {
+            if (k < 4)
+            {
+                cursors[k] = onnx.Transform(data).GetColumn<float>("Score").ToArray();
+                return;
+            }
+
+            var engine = mlContext.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(onnx);
+            singles[k - 4] = [.. rows.Take(50).Select(r => engine.Predict(r).Score)];
+        });
+        foreach (var scores in cursors)
+            Assert.IsLessThanOrEqualTo(1e-6, MaxDelta([expected], [scores]));
+        foreach (var scores in singles)
+            Assert.IsLessThanOrEqualTo(1e-5, MaxDelta([expected[..50]], [scores]));
+    }
+
+    [TestMethod]
     public void Bad_folders_damaged_files_and_unsupported_exports_get_errors_that_say_what_to_do()
     {
         var mlContext = TinyPipelines.Context;
