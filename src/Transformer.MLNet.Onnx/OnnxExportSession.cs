@@ -21,12 +21,7 @@ internal sealed class OnnxExportSession : IDisposable
         Manifest = manifest;
         Tokenizer = tokenizer;
         _session = session;
-        OutputName = manifest.Task switch
-        {
-            OnnxExportTask.SentenceEmbedding => BertOnnxNames.SentenceEmbedding,
-            OnnxExportTask.TextRegression => BertOnnxNames.Score,
-            _ => BertOnnxNames.Logits,
-        };
+        OutputName = OnnxExportNames.MainOutput(manifest.Task);
     }
 
     /// <summary>The export folder.</summary>
@@ -101,7 +96,7 @@ internal sealed class OnnxExportSession : IDisposable
 
         try
         {
-            CheckGraph(folder, manifest, session, tokenizer);
+            CheckGraph(folder, manifest, session);
             return new OnnxExportSession(folder, manifest, tokenizer, session);
         }
         catch
@@ -145,8 +140,8 @@ internal sealed class OnnxExportSession : IDisposable
     private float[][] RunIds(int[][] ids, int[]? secondStarts, int batchSize)
     {
         var result = new float[ids.Length][];
-        // Neighbours in length share a batch, so little compute goes to padding; padding is masked, so a row's output
-        // does not depend on its batch.
+        // Neighbours in length share a batch, so little compute goes to padding. Padding is masked, so in a float32
+        // export a row's output does not depend on its batch (an int8 export quantizes activations per batch).
         int[] order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
         int size = RowSize;
         for (int start = 0; start < order.Length; start += batchSize)
@@ -157,9 +152,9 @@ internal sealed class OnnxExportSession : IDisposable
             int[] dims = [batch.Count, batch.SequenceLength];
             var inputs = new List<NamedOnnxValue>
             {
-                NamedOnnxValue.CreateFromTensor(BertOnnxNames.InputIds, new DenseTensor<long>(batch.InputIds, dims)),
-                NamedOnnxValue.CreateFromTensor(BertOnnxNames.AttentionMask, new DenseTensor<long>(batch.AttentionMask, dims)),
-                NamedOnnxValue.CreateFromTensor(BertOnnxNames.TokenTypeIds, new DenseTensor<long>(batch.TokenTypeIds, dims)),
+                NamedOnnxValue.CreateFromTensor(OnnxExportNames.InputIds, new DenseTensor<long>(batch.InputIds, dims)),
+                NamedOnnxValue.CreateFromTensor(OnnxExportNames.AttentionMask, new DenseTensor<long>(batch.AttentionMask, dims)),
+                NamedOnnxValue.CreateFromTensor(OnnxExportNames.TokenTypeIds, new DenseTensor<long>(batch.TokenTypeIds, dims)),
             };
             using var outputs = _session.Run(inputs, [OutputName]);
             var values = outputs[0].AsTensor<float>();
@@ -186,9 +181,9 @@ internal sealed class OnnxExportSession : IDisposable
         return result;
     }
 
-    private static void CheckGraph(string folder, OnnxExportManifest manifest, InferenceSession session, BertTextTokenizer tokenizer)
+    private static void CheckGraph(string folder, OnnxExportManifest manifest, InferenceSession session)
     {
-        foreach (string input in new[] { BertOnnxNames.InputIds, BertOnnxNames.AttentionMask, BertOnnxNames.TokenTypeIds })
+        foreach (string input in new[] { OnnxExportNames.InputIds, OnnxExportNames.AttentionMask, OnnxExportNames.TokenTypeIds })
         {
             if (!session.InputMetadata.ContainsKey(input))
             {
@@ -203,12 +198,7 @@ internal sealed class OnnxExportSession : IDisposable
                 $"'{folder}': model.onnx reads {string.Join(", ", session.InputMetadata.Keys)}; a sentence encoder, text classifier or regressor reads only input_ids, attention_mask and token_type_ids.");
         }
 
-        string output = manifest.Task switch
-        {
-            OnnxExportTask.SentenceEmbedding => BertOnnxNames.SentenceEmbedding,
-            OnnxExportTask.TextRegression => BertOnnxNames.Score,
-            _ => BertOnnxNames.Logits,
-        };
+        string output = OnnxExportNames.MainOutput(manifest.Task);
         if (!session.OutputMetadata.ContainsKey(output))
         {
             throw new InvalidDataException(
@@ -219,18 +209,5 @@ internal sealed class OnnxExportSession : IDisposable
             throw new InvalidDataException($"'{folder}': a text classifier needs at least 2 classes; {OnnxExportManifest.FileName} says {manifest.OutputSize}.");
         if (manifest.Task == OnnxExportTask.TextClassification && manifest.Labels is { } labels && labels.Count != manifest.OutputSize)
             throw new InvalidDataException($"'{folder}': {OnnxExportManifest.FileName} names {labels.Count} classes for {manifest.OutputSize} logits.");
-        if (tokenizer.VocabularySize < 5)
-            throw new InvalidDataException($"'{folder}': vocab.txt has {tokenizer.VocabularySize} entries; it is not a WordPiece vocabulary.");
     }
-}
-
-/// <summary>Input and output names of the exported graphs (as Hugging Face's ONNX exports name the inputs).</summary>
-internal static class BertOnnxNames
-{
-    public const string InputIds = "input_ids";
-    public const string AttentionMask = "attention_mask";
-    public const string TokenTypeIds = "token_type_ids";
-    public const string SentenceEmbedding = "sentence_embedding";
-    public const string Logits = "logits";
-    public const string Score = "score";
 }

@@ -222,11 +222,21 @@ public sealed class TextClassifier : IDisposable
     /// dynamic batch and sequence axes), with <c>vocab.txt</c> and <c>onnx_export.json</c> beside it.
     /// </summary>
     /// <param name="folder">Created if missing; existing export files are replaced.</param>
+    /// <param name="classNames">A classifier's class names in the order of its logits, written to the settings so that
+    /// the exported model predicts named labels; null to write none (a binary classifier needs none).</param>
     /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
-    public Export.OnnxExportManifest ExportOnnx(string folder)
+    /// <exception cref="ArgumentException"><paramref name="classNames"/> does not name every class, or the model is a regressor.</exception>
+    public Export.OnnxExportManifest ExportOnnx(string folder, IReadOnlyList<string>? classNames = null)
     {
+        if (classNames is not null && (Settings.Regression || classNames.Count != ClassCount))
+        {
+            throw new ArgumentException(
+                $"{classNames.Count} class names for a {(Settings.Regression ? "regression head" : $"{ClassCount}-class classifier")}; name each class once, or pass null.",
+                nameof(classNames));
+        }
+
         lock (gate)
-            return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings);
+            return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings, classNames);
     }
 
     /// <summary>Frees the network.</summary>

@@ -15,14 +15,14 @@ namespace Transformer.MLNet.Network.Export;
 /// </summary>
 internal sealed class BertOnnxGraph
 {
-    public const string InputIds = "input_ids";
-    public const string AttentionMask = "attention_mask";
-    public const string TokenTypeIds = "token_type_ids";
-    public const string CasingIds = "casing_ids";
-    public const string LastHiddenState = "last_hidden_state";
-    public const string SentenceEmbedding = "sentence_embedding";
-    public const string Logits = "logits";
-    public const string Score = "score";
+    public const string InputIds = OnnxExportNames.InputIds;
+    public const string AttentionMask = OnnxExportNames.AttentionMask;
+    public const string TokenTypeIds = OnnxExportNames.TokenTypeIds;
+    public const string CasingIds = OnnxExportNames.CasingIds;
+    public const string LastHiddenState = OnnxExportNames.LastHiddenState;
+    public const string SentenceEmbedding = OnnxExportNames.SentenceEmbedding;
+    public const string Logits = OnnxExportNames.Logits;
+    public const string Score = OnnxExportNames.Score;
 
     private const string Batch = "batch";
     private const string Sequence = "sequence";

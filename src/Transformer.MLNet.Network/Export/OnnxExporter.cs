@@ -40,7 +40,7 @@ internal static class OnnxExporter
         });
     }
 
-    public static OnnxExportManifest Export(string folder, SequenceClassifier model, BertTextTokenizer tokenizer, TextClassifierSettings settings)
+    public static OnnxExportManifest Export(string folder, SequenceClassifier model, BertTextTokenizer tokenizer, TextClassifierSettings settings, IReadOnlyList<string>? classNames = null)
     {
         using var noGrad = no_grad();
         var graph = new BertOnnxGraph(Parameters(model), "bert.", model.EncoderConfig);
@@ -63,6 +63,7 @@ internal static class OnnxExporter
             MaxTokens = settings.MaxTokens,
             Pairs = settings.Pairs,
             OutputSize = settings.ClassCount,
+            Labels = classNames is null ? null : [.. classNames],
             TargetMean = settings.TargetMean,
             TargetScale = settings.TargetScale,
             Inputs = [BertOnnxGraph.InputIds, BertOnnxGraph.AttentionMask, BertOnnxGraph.TokenTypeIds],

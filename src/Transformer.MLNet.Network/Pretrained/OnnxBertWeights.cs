@@ -32,48 +32,46 @@ internal static class OnnxBertWeights
         // thread; only the results are detached from it.
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
+        // Weights of linear layers: MatMul(activation, W[in, out]) -> Add(bias) .
+        foreach (var matMul in graph.Node.Where(n => n.OpType == "MatMul" && n.Input.Count == 2 && initializers.ContainsKey(n.Input[1])))
         {
-            // Weights of linear layers: MatMul(activation, W[in, out]) -> Add(bias) .
-            foreach (var matMul in graph.Node.Where(n => n.OpType == "MatMul" && n.Input.Count == 2 && initializers.ContainsKey(n.Input[1])))
-            {
-                var weight = initializers[matMul.Input[1]];
-                var add = consumers[matMul.Output[0]].SingleOrDefault(n => n.OpType == "Add")
-                    ?? throw new InvalidDataException($"ONNX MatMul '{matMul.Name}' with weight initializer '{weight.Name}' feeds no bias Add; cannot name the weight.");
-                var bias = add.Input.SingleOrDefault(i => i.EndsWith(".bias", StringComparison.Ordinal) && initializers.ContainsKey(i))
-                    ?? throw new InvalidDataException($"The Add after ONNX MatMul '{matMul.Name}' (weight '{weight.Name}') has no '*.bias' initializer input.");
-                string name = bias[..^".bias".Length] + ".weight";
-                var stored = ToTensor(weight);                                 // (in, out)
-                Add(result, name, stored.t().contiguous(), weight.Name);       // (out, in), as nn.Linear
-            }
-
-            // Gemm (the pooler): Y = X Wᵀ + b when transB = 1, i.e. W already [out, in].
-            foreach (var gemm in graph.Node.Where(n => n.OpType == "Gemm" && n.Input.Count >= 2 && initializers.ContainsKey(n.Input[1])))
-            {
-                var weight = initializers[gemm.Input[1]];
-                bool transB = gemm.Attribute.Any(a => a.Name == "transB" && a.I == 1);
-                bool transA = gemm.Attribute.Any(a => a.Name == "transA" && a.I == 1);
-                if (transA)
-                    throw new InvalidDataException($"ONNX Gemm '{gemm.Name}' transposes its input (transA = 1); not a linear layer this importer knows.");
-                string name = weight.Name.EndsWith(".weight", StringComparison.Ordinal) ? weight.Name
-                    : gemm.Input.Count > 2 && gemm.Input[2].EndsWith(".bias", StringComparison.Ordinal) ? gemm.Input[2][..^".bias".Length] + ".weight"
-                    : throw new InvalidDataException($"ONNX Gemm '{gemm.Name}' has an anonymous weight '{weight.Name}' and no named bias.");
-                var stored = ToTensor(weight);
-                Add(result, name, transB ? stored.clone() : stored.t().contiguous(), weight.Name);
-            }
-
-            // Every other float initializer with an HF-style name is a parameter under that name.
-            foreach (var init in graph.Initializer)
-            {
-                if (init.DataType != (int)TensorProto.Types.DataType.Float || IgnoredInitializers.Contains(init.Name)
-                    || !init.Name.Contains('.', StringComparison.Ordinal) || result.ContainsKey(init.Name))
-                    continue;
-                Add(result, init.Name, ToTensor(init), init.Name);
-            }
-
-            foreach (var t in result.Values)
-                t.DetachFromDisposeScope();
-            return result;
+            var weight = initializers[matMul.Input[1]];
+            var add = consumers[matMul.Output[0]].SingleOrDefault(n => n.OpType == "Add")
+                ?? throw new InvalidDataException($"ONNX MatMul '{matMul.Name}' with weight initializer '{weight.Name}' feeds no bias Add; cannot name the weight.");
+            var bias = add.Input.SingleOrDefault(i => i.EndsWith(".bias", StringComparison.Ordinal) && initializers.ContainsKey(i))
+                ?? throw new InvalidDataException($"The Add after ONNX MatMul '{matMul.Name}' (weight '{weight.Name}') has no '*.bias' initializer input.");
+            string name = bias[..^".bias".Length] + ".weight";
+            var stored = ToTensor(weight);                                 // (in, out)
+            Add(result, name, stored.t().contiguous(), weight.Name);       // (out, in), as nn.Linear
         }
+
+        // Gemm (the pooler): Y = X Wᵀ + b when transB = 1, i.e. W already [out, in].
+        foreach (var gemm in graph.Node.Where(n => n.OpType == "Gemm" && n.Input.Count >= 2 && initializers.ContainsKey(n.Input[1])))
+        {
+            var weight = initializers[gemm.Input[1]];
+            bool transB = gemm.Attribute.Any(a => a.Name == "transB" && a.I == 1);
+            bool transA = gemm.Attribute.Any(a => a.Name == "transA" && a.I == 1);
+            if (transA)
+                throw new InvalidDataException($"ONNX Gemm '{gemm.Name}' transposes its input (transA = 1); not a linear layer this importer knows.");
+            string name = weight.Name.EndsWith(".weight", StringComparison.Ordinal) ? weight.Name
+                : gemm.Input.Count > 2 && gemm.Input[2].EndsWith(".bias", StringComparison.Ordinal) ? gemm.Input[2][..^".bias".Length] + ".weight"
+                : throw new InvalidDataException($"ONNX Gemm '{gemm.Name}' has an anonymous weight '{weight.Name}' and no named bias.");
+            var stored = ToTensor(weight);
+            Add(result, name, transB ? stored.clone() : stored.t().contiguous(), weight.Name);
+        }
+
+        // Every other float initializer with an HF-style name is a parameter under that name.
+        foreach (var init in graph.Initializer)
+        {
+            if (init.DataType != (int)TensorProto.Types.DataType.Float || IgnoredInitializers.Contains(init.Name)
+                || !init.Name.Contains('.', StringComparison.Ordinal) || result.ContainsKey(init.Name))
+                continue;
+            Add(result, init.Name, ToTensor(init), init.Name);
+        }
+
+        foreach (var t in result.Values)
+            t.DetachFromDisposeScope();
+        return result;
     }
 
     private static void Add(Dictionary<string, Tensor> result, string name, Tensor tensor, string source)

@@ -74,25 +74,23 @@ internal static class SafeTensors
         // TorchSharp's tensor() leaves an intermediate wrapper behind; the scope releases it here, on this thread.
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
+        foreach (var (name, node) in header)
         {
-            foreach (var (name, node) in header)
-            {
-                if (name == "__metadata__" || node is null)
-                    continue;
-                string dtype = node["dtype"]?.GetValue<string>() ?? "";
-                long[] shape = node["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
-                var offsets = node["data_offsets"]!.AsArray();
-                long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
-                if (begin < 0 || end < begin || dataStart + end > bytes.Length)
-                    throw new InvalidDataException($"Tensor '{name}' in '{path}' has data offsets [{begin}, {end}] outside the file.");
-                var data = bytes.AsSpan(dataStart + (int)begin, (int)(end - begin));
-                result.Add(name, Decode(name, dtype, shape, data, path));
-            }
-
-            foreach (var t in result.Values)
-                t.DetachFromDisposeScope();
-            return result;
+            if (name == "__metadata__" || node is null)
+                continue;
+            string dtype = node["dtype"]?.GetValue<string>() ?? "";
+            long[] shape = node["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
+            var offsets = node["data_offsets"]!.AsArray();
+            long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
+            if (begin < 0 || end < begin || dataStart + end > bytes.Length)
+                throw new InvalidDataException($"Tensor '{name}' in '{path}' has data offsets [{begin}, {end}] outside the file.");
+            var data = bytes.AsSpan(dataStart + (int)begin, (int)(end - begin));
+            result.Add(name, Decode(name, dtype, shape, data, path));
         }
+
+        foreach (var t in result.Values)
+            t.DetachFromDisposeScope();
+        return result;
     }
 
     private static Tensor Decode(string name, string dtype, long[] shape, ReadOnlySpan<byte> data, string path)

@@ -39,11 +39,6 @@ public sealed class MulticlassTextClassificationTransformer : TextClassification
 
     internal override float[] FromLogits(float[] logits) => ClassifierColumns.Softmax(logits);
 
-    /// <summary>Writes the class names into the export's settings, so that a model run on ONNX Runtime predicts the same labels.</summary>
-    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder)
-    {
-        var manifest = base.ExportOnnxCore(folder) with { Labels = [.. ClassNames] };
-        Network.IO.AtomicFile.WriteAllText(Path.Combine(folder, Network.Export.OnnxExportManifest.FileName), manifest.ToJson());
-        return manifest;
-    }
+    /// <summary>Exports with the class names in the settings, so that a model run on ONNX Runtime predicts the same labels.</summary>
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => Classifier.ExportOnnx(folder, ClassNames);
 }
