@@ -13,7 +13,9 @@ using Transformer.MLNet.Network.Training;
 // The learning rate decays to zero over the time budget; the loss curves are written to artifacts/pictures.
 // Arguments: [--steps N] most updates (default 5000), [--minutes M] training budget (default 19), [--fp32] or [--bf16]
 // to choose the precision (default: bfloat16 where the CPU has native bfloat16 instructions, else float32), [--quick]
-// small run.
+// small run; for trying other shapes: [--batch B] windows per update (16), [--dropout P] (0: a 19-minute run sees each
+// character about five times, too few to overfit), [--lr R] peak learning rate (2e-3), [--dim D] d_model (256, d_ff 4·D),
+// [--layers L] (4), [--block T] context (128).
 TorchRuntime.EnsureLoaded();
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
@@ -24,6 +26,12 @@ bool fp32 = args.Contains("--fp32") || (!args.Contains("--bf16") && !CpuFeatures
 Console.WriteLine($"precision: {(fp32 ? "float32" : "bfloat16")} (native bfloat16 instructions: {(CpuFeatures.HasNativeBFloat16 ? "yes" : "no")})");
 long steps = (long)ExampleArguments.Number(args, "--steps", quick ? 100 : 5000);
 double minutes = ExampleArguments.Number(args, "--minutes", quick ? 2 : 19);
+double dropout = ExampleArguments.Number(args, "--dropout", 0.0);
+int batchSize = (int)ExampleArguments.Number(args, "--batch", 16);
+double learningRate = ExampleArguments.Number(args, "--lr", 2e-3);
+int modelDim = (int)ExampleArguments.Number(args, "--dim", 256);
+int layers = (int)ExampleArguments.Number(args, "--layers", 4);
+int block = (int)ExampleArguments.Number(args, "--block", 128);
 
 var (trainText, validationText) = TinyShakespeare.Load();
 var tokenizer = CharacterTokenizer.Train(trainText);
@@ -34,8 +42,8 @@ Console.WriteLine($"tiny Shakespeare: {train.Length} training and {validation.Le
 // GPT-style: pre-LN, learned positions, 4 layers, d_model 256, 4 heads, d_ff 1024, context 128 (about 3.2M parameters).
 var config = TransformerConfig.Base with
 {
-    Name = "Shakespeare", VocabSize = tokenizer.VocabSize, ModelDim = 256, Heads = 4, FeedForwardDim = 1024,
-    EncoderLayers = 0, DecoderLayers = 4, Dropout = 0.1, MaxPositions = 128, PreLayerNorm = true,
+    Name = "Shakespeare", VocabSize = tokenizer.VocabSize, ModelDim = modelDim, Heads = 4, FeedForwardDim = 4 * modelDim,
+    EncoderLayers = 0, DecoderLayers = layers, Dropout = dropout, MaxPositions = block, PreLayerNorm = true,
     PositionalEncoding = PositionalEncodingKind.Learned, ScaleEmbeddings = false,
 };
 Seeding.Apply(1337);
@@ -47,7 +55,7 @@ var options = new GenerativeTrainingOptions
 {
     Optimization = new TrainingOptions
     {
-        LearningRate = 2e-3, WarmupSteps = 100, LabelSmoothing = 0.0, WeightDecay = 0.1, Beta2 = 0.99, Epsilon = 1e-8,
+        LearningRate = learningRate, WarmupSteps = 100, LabelSmoothing = 0.0, WeightDecay = 0.1, Beta2 = 0.99, Epsilon = 1e-8,
         // bfloat16 matmuls with float32 master weights: about 1.8 times the updates of float32 in the same time on CPUs
         // with native bfloat16 units (benchmark encoder-train-bf16); the model is float32 again after training.
         Precision = fp32 ? TrainingPrecision.Float32 : TrainingPrecision.BFloat16,
@@ -55,8 +63,8 @@ var options = new GenerativeTrainingOptions
     MaxSteps = steps,
     Epochs = 1000,
     TimeBudget = TimeSpan.FromMinutes(minutes),
-    BatchSize = 32,
-    BlockSize = 128,
+    BatchSize = batchSize,
+    BlockSize = block,
     EvaluateEvery = quick ? 50 : 250,
     MaxValidationBatches = 20,
     Patience = 0,

@@ -14,11 +14,18 @@ internal sealed class LearnedPositionalEncoding : PositionalEncoding
     /// <summary>Creates the table.</summary>
     /// <param name="maxPositions">Rows of the table.</param>
     /// <param name="modelDim">d_model.</param>
-    public LearnedPositionalEncoding(int maxPositions, int modelDim) : base(nameof(LearnedPositionalEncoding))
+    /// <param name="standardDeviation">
+    /// Spread of the initial vectors: the token embeddings' own, as GPT-2 and BERT initialise both tables at the same
+    /// small scale. (nn.Embedding's default N(0, 1) would be 16 times the tokens' 1/√d_model at d_model 256, so at
+    /// first the normalised input of the first layer would say little but the position.)
+    /// </param>
+    public LearnedPositionalEncoding(int maxPositions, int modelDim, double standardDeviation) : base(nameof(LearnedPositionalEncoding))
     {
         MaxPositions = maxPositions;
         positions = nn.Embedding(maxPositions, modelDim);
         RegisterComponents();
+        using (no_grad())
+            nn.init.normal_(positions.weight!, 0, standardDeviation);
     }
 
     /// <inheritdoc />

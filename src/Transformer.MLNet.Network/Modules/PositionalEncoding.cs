@@ -21,7 +21,9 @@ public abstract class PositionalEncoding : nn.Module<Tensor, long, Tensor>
     public static PositionalEncoding Create(TransformerConfig config) => config.PositionalEncoding switch
     {
         PositionalEncodingKind.Sinusoidal => new SinusoidalPositionalEncoding(config.MaxPositions, config.ModelDim),
-        PositionalEncodingKind.Learned => new LearnedPositionalEncoding(config.MaxPositions, config.ModelDim),
+        // The scale of the token embeddings after TokenEmbedding's optional √d_model factor.
+        PositionalEncodingKind.Learned => new LearnedPositionalEncoding(
+            config.MaxPositions, config.ModelDim, config.ScaleEmbeddings ? 1.0 : 1.0 / Math.Sqrt(config.ModelDim)),
         _ => throw new ArgumentOutOfRangeException(nameof(config), config.PositionalEncoding, "Unknown positional encoding."),
     };
 

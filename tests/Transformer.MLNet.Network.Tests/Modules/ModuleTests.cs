@@ -36,11 +36,34 @@ public sealed class ModuleTests
     {
         using var scope = NewDisposeScope();
         Seeding.Apply(1);
-        var encoding = new LearnedPositionalEncoding(32, 8);
+        var encoding = new LearnedPositionalEncoding(32, 8, 0.02);
         var table = encoding.parameters().Single();
         var added = encoding.call(zeros(2, 3, 8), 4);
         Assert.AreEqual(0.0, (added[0] - table[4..7]).abs().max().ToDouble());
         Assert.AreEqual(0.0, (added[1] - table[4..7]).abs().max().ToDouble());
+    }
+
+    [TestMethod]
+    [DataRow(false, 1.0 / 16)]   // d_model 256 without the √d_model factor: both tables N(0, 1/√256)
+    [DataRow(true, 1.0)]         // with it, tokens reach unit variance after scaling; positions start there too
+    public void Learned_positions_start_at_the_scale_of_the_scaled_token_embeddings(bool scaleEmbeddings, double expected)
+    {
+        using var scope = NewDisposeScope();
+        Seeding.Apply(4);
+        var config = TransformerConfig.Tiny with
+        {
+            ModelDim = 256, Heads = 4, FeedForwardDim = 512, EncoderLayers = 0, DecoderLayers = 1, MaxPositions = 128,
+            PositionalEncoding = PositionalEncodingKind.Learned, ScaleEmbeddings = scaleEmbeddings, VocabSize = 300,
+        };
+        using var model = new Network.Models.DecoderOnlyModel(config);
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var positions = parameters.Single(p => p.Key.EndsWith("position_embeddings.weight", StringComparison.Ordinal)).Value;
+        var tokens = parameters.Single(p => p.Key.EndsWith("tokens.weight", StringComparison.Ordinal)).Value;
+        double tokenScale = tokens.std().ToDouble() * (scaleEmbeddings ? 16 : 1);
+        // nn.Embedding's default N(0, 1) drowned the tokens' 1/16 at first: the first layer then saw mostly positions and
+        // a character model stayed at its unigram loss for about 100 updates.
+        Assert.AreEqual(expected, positions.std().ToDouble(), expected * 0.05, "position table spread");
+        Assert.AreEqual(tokenScale, positions.std().ToDouble(), expected * 0.08, "positions vs tokens as the first layer sees them");
     }
 
     [TestMethod]
