@@ -39,7 +39,7 @@ public sealed record TextClassifierSettings(int ClassCount, int MaxTokens, doubl
                 Pairs ? "MaxTokens must be at least 3 for text pairs ([CLS] and two [SEP])." : "MaxTokens must be at least 2 ([CLS] and [SEP]).");
         }
 
-        if (Dropout is < 0 or >= 1)
+        if (!(Dropout >= 0 && Dropout < 1))   // NaN fails here too
             throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
         if (!double.IsFinite(TargetMean) || !(TargetScale > 0) || !double.IsFinite(TargetScale))
             throw new ArgumentOutOfRangeException(nameof(TargetScale), TargetScale, "TargetMean must be finite and TargetScale positive and finite.");

@@ -13,7 +13,7 @@ public sealed record TokenClassifierSettings(IReadOnlyList<string> Labels, int M
         ArgumentNullException.ThrowIfNull(Labels, nameof(Labels));
         if (MaxTokens < 3)
             throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be at least 3 ([CLS], one word piece and [SEP]).");
-        if (Dropout is < 0 or >= 1)
+        if (!(Dropout >= 0 && Dropout < 1))   // NaN fails here too
             throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
         if (!Labels.Contains(Metrics.EntitySpans.Outside))
         {

@@ -2,6 +2,7 @@ using TorchSharp;
 using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Training;
+using Transformer.MLNet.Network.TokenClassification;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
@@ -113,6 +114,8 @@ public sealed class TrainingStabilityTests
         Expect<ArgumentOutOfRangeException>(() => new TextClassifierSettings(1, 32, 0.1).Validate(), "at least 2 classes");
         Expect<ArgumentOutOfRangeException>(() => new TextClassifierSettings(2, 1, 0.1).Validate(), "MaxTokens");
         Expect<ArgumentOutOfRangeException>(() => new TextClassifierSettings(2, 32, 1.0).Validate(), "Dropout");
+        Expect<ArgumentOutOfRangeException>(() => new TextClassifierSettings(2, 32, double.NaN).Validate(), "Dropout");
+        Expect<ArgumentOutOfRangeException>(() => new TokenClassifierSettings(["O", "B-PER", "I-PER"], 64, double.NaN).Validate(), "Dropout");
         Expect<ArgumentOutOfRangeException>(() => TextClassifier.Create(new Network.Bert.BertModel(TinyClassifiers.Config), classifier.Tokenizer,
             new TextClassifierSettings(2, 65, 0.1)), "MaxPositions (64)");
         Expect<ArgumentOutOfRangeException>(() => classifier.PredictLogits(texts, batchSize: 0), "batchSize");
