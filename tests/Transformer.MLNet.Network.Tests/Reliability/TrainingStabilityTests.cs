@@ -1,8 +1,8 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Embeddings;
-using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Network.TokenClassification;
+using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Tests.Reliability;
