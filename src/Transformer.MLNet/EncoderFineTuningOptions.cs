@@ -92,8 +92,13 @@ public abstract class EncoderFineTuningOptions : TrainableEstimatorOptions
     private protected void ValidateFineTuning()
     {
         ValidateShared();
-        if (InferenceBatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (InferenceBatchSize is < 1 or > Mapping.TextMappingTransformer.MaxInferenceBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize,
+                $"InferenceBatchSize must be between 1 and {Mapping.TextMappingTransformer.MaxInferenceBatchSize}.");
+        }
+
+        Encoders.EncoderLoader.CheckFolder(EncoderFolder, nameof(EncoderFolder));
         if (EncoderFolder is not null && ScratchConfig is not null)
         {
             throw new ArgumentException(

@@ -82,6 +82,8 @@ public abstract class TrainableEstimatorOptions
     {
         if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
+        if (!Enum.IsDefined(Precision))
+            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Float32 or BFloat16.");
         if (Patience < 0)
             throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "Patience must be 0 (never stop early) or more.");
         if (TimeBudget is { } budget && budget <= TimeSpan.Zero)

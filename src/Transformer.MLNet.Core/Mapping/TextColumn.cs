@@ -78,7 +78,7 @@ internal static class TextColumn
 
     private static bool IsWords(DataViewType type) => type is VectorDataViewType { ItemType: TextDataViewType };
 
-    /// <summary>Reads the second text of a pair on the current row; an empty value is an error naming the column and row.</summary>
+    /// <summary>Reads the second text of a pair on the current row; an empty or whitespace-only value is an error naming the column and row.</summary>
     /// <param name="row">The row or cursor.</param>
     /// <param name="column">The second text column.</param>
     /// <param name="optionName">The option that named the column, for the message.</param>
@@ -88,10 +88,10 @@ internal static class TextColumn
         return () =>
         {
             string text = read();
-            if (text.Length == 0)
+            if (string.IsNullOrWhiteSpace(text))
             {
                 throw new InvalidOperationException(
-                    $"Row {row.Position}: the second text column '{column.Name}' ({optionName}) is empty or missing; every pair needs a second text. " +
+                    $"Row {row.Position}: the second text column '{column.Name}' ({optionName}) is empty, blank or missing; every pair needs a second text. " +
                     "Fill it in or filter such rows out.");
             }
 

@@ -19,8 +19,12 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     private protected TextMappingTransformer(string inputColumnName, int batchSize)
     {
         ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
-        if (batchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "BatchSize must be at least 1.");
+        if (batchSize is < 1 or > MaxInferenceBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(
+                "InferenceBatchSize", batchSize, $"InferenceBatchSize = {batchSize} is invalid: it must be between 1 and {MaxInferenceBatchSize}.");
+        }
+
         InputColumnName = inputColumnName;
         BatchSize = batchSize;
         outputColumnsSchema = new Lazy<DataViewSchema>(() => OutputColumn.ToSchema(OutputColumns));
@@ -41,6 +45,10 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>Batches per read-ahead window: wide enough that length sorting leaves little padding and worker
     /// threads start rarely; the window holds only texts and their output vectors.</summary>
     internal const int ReadAheadBatches = 32;
+
+    /// <summary>The largest inference batch accepted: bigger batches gain no speed and their read-ahead window
+    /// (<see cref="ReadAheadBatches"/> batches of texts) would not fit in memory.</summary>
+    internal const int MaxInferenceBatchSize = 4096;
 
     /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>
     public bool IsRowToRowMapper => true;

@@ -57,6 +57,13 @@ public sealed class SentenceEncoder : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "SentenceEncoderOptions.BatchSize must be at least 1.");
         if (options.Threads < 0)
             throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "SentenceEncoderOptions.Threads must be 0 (one per core) or more.");
+        if (!Enum.IsDefined(options.Pooling))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Pooling, "SentenceEncoderOptions.Pooling must be Mean, Cls or Max.");
+        if (!Enum.IsDefined(options.TokenizationRules))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.TokenizationRules,
+                "SentenceEncoderOptions.TokenizationRules must be Reference or MiniLmPackage.");
+        }
         if (options.MaxTokens < 2 || options.MaxTokens > model.Config.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens,

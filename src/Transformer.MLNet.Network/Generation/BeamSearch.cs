@@ -19,12 +19,12 @@ public static class BeamSearch
     /// <param name="maxNewTokens">Token budget per hypothesis, end-of-sequence included.</param>
     /// <param name="eosId">End-of-sequence id.</param>
     /// <returns>The best hypothesis per input, without end-of-sequence.</returns>
-    /// <exception cref="ArgumentException">The width is below 1.</exception>
+    /// <exception cref="ArgumentException">The width is below 1 or above 256.</exception>
     public static int[][] Run(INextTokenScorer scorer, int width, double lengthPenalty, int maxNewTokens, int eosId)
     {
         ArgumentNullException.ThrowIfNull(scorer);
-        if (width < 1)
-            throw new ArgumentException($"Beam width = {width} is invalid: it must be 1 or more.", nameof(width));
+        if (width is < 1 or > GenerationOptions.MaxBeamWidth)
+            throw new ArgumentException($"Beam width = {width} is invalid: it must be between 1 and {GenerationOptions.MaxBeamWidth}.", nameof(width));
 
         int inputs = (int)scorer.Rows;
         var finished = Enumerable.Range(0, inputs).Select(_ => new List<(double Score, int[] Tokens)>()).ToArray();

@@ -36,6 +36,13 @@ public sealed record GenerationOptions
     /// <summary>Inputs decoded together, padded to the longest (default 32).</summary>
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>Most beams per input: each beam holds a row of vocabulary-sized scores per step, so far wider beams
+    /// would exhaust memory (published systems use 4 to 12).</summary>
+    internal const int MaxBeamWidth = 256;
+
+    /// <summary>Most inputs decoded together.</summary>
+    internal const int MaxBatchSize = 4096;
+
     /// <summary>Checks the settings and throws an error naming the offending option and value.</summary>
     /// <returns>This instance.</returns>
     /// <exception cref="ArgumentException">A setting is out of range.</exception>
@@ -49,12 +56,12 @@ public sealed record GenerationOptions
 
         Require(Enum.IsDefined(Strategy), nameof(Strategy), Strategy, "must be Greedy, BeamSearch or Sampling");
         Require(MaxNewTokens >= 1, nameof(MaxNewTokens), MaxNewTokens, "must be 1 or more");
-        Require(BeamWidth >= 1, nameof(BeamWidth), BeamWidth, "must be 1 or more");
+        Require(BeamWidth is >= 1 and <= MaxBeamWidth, nameof(BeamWidth), BeamWidth, $"must be between 1 and {MaxBeamWidth}");
         Require(double.IsFinite(LengthPenalty), nameof(LengthPenalty), LengthPenalty, "must be a finite number");
         Require(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), Temperature, "must be a positive finite number");
         Require(TopK >= 0, nameof(TopK), TopK, "must be 0 (off) or positive");
         Require(TopP is > 0 and <= 1, nameof(TopP), TopP, "must be in (0, 1]");
-        Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be 1 or more");
+        Require(BatchSize is >= 1 and <= MaxBatchSize, nameof(BatchSize), BatchSize, $"must be between 1 and {MaxBatchSize}");
         return this;
     }
 }

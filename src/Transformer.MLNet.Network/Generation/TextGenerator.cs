@@ -33,16 +33,28 @@ public sealed class TextGenerator : SequenceGenerator<DecoderOnlyModel>
     /// <inheritdoc/>
     public override string[] GenerateText(IReadOnlyList<string> inputs, GenerationOptions? options = null) => Complete(inputs, options);
 
-    /// <summary>Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens.</summary>
+    /// <summary>
+    /// Completes text prompts. Each prompt is read as a document start: bos, then the prompt's tokens. A prompt too long
+    /// to leave room for generation within the model's positions keeps only its end (the context nearest the
+    /// continuation): the last <c>MaxPositions − min(MaxNewTokens, MaxPositions / 2)</c> tokens, without bos.
+    /// </summary>
     /// <param name="prompts">Prompts (may be empty strings).</param>
     /// <param name="options">Decoding settings (default: greedy with the cache).</param>
     /// <returns>The generated continuation of each prompt (without the prompt).</returns>
     public string[] Complete(IReadOnlyList<string> prompts, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        int[][] ids = [.. prompts.Select((p, i) => (int[])[GenerationTokenizer.BosId, .. Tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))])];
+        options = (options ?? new GenerationOptions()).Validate();
+        int positions = Model.Config.MaxPositions;
+        int kept = positions - Math.Min(options.MaxNewTokens, positions / 2);
+        int[][] ids = [.. prompts.Select((p, i) => KeepEnd(
+            [GenerationTokenizer.BosId, .. Tokenizer.Encode(p ?? throw new ArgumentException($"Prompt {i} is null.", nameof(prompts)))], positions, kept))];
         return [.. Generate(ids, options).Select(t => Tokenizer.Decode(t))];
     }
+
+    /// <summary>The prompt as it is when it leaves room to generate, else its last <paramref name="kept"/> tokens.</summary>
+    private static int[] KeepEnd(int[] prompt, int positions, int kept) =>
+        prompt.Length < positions ? prompt : prompt[^Math.Max(1, kept)..];
 
     /// <summary>Continues token id prompts.</summary>
     /// <param name="prompts">Prompt ids, each non-empty, used as given.</param>

@@ -125,7 +125,7 @@ public sealed class TokenClassifier : IDisposable
     /// <summary>Tokenizes a sentence's words and records where each word's label is read.</summary>
     internal EncodedSentence Encode(IReadOnlyList<string> words)
     {
-        int[] ids = Tokenizer.EncodeWords(words, Settings.MaxTokens, out int[] firstPieces);
+        int[] ids = Tokenizer.EncodeWords(words, Settings.MaxTokens, out int[] firstPieces, out bool[] blank);
         var casing = new long[ids.Length];   // [CLS], [SEP]: special
         for (int w = 0; w < firstPieces.Length && firstPieces[w] >= 0; w++)
         {
@@ -133,7 +133,7 @@ public sealed class TokenClassifier : IDisposable
             Array.Fill(casing, WordCasing.Of(words[w]), firstPieces[w], end - firstPieces[w]);
         }
 
-        return new EncodedSentence(ids, firstPieces, casing);
+        return new EncodedSentence(ids, firstPieces, casing) { Blank = blank };
     }
 
     /// <summary>Runs the model on encoded sentences, padded to the longest one; the caller owns the scope.</summary>
@@ -196,12 +196,15 @@ public sealed class TokenClassifier : IDisposable
             for (int w = 0; w < wordCount; w++)
             {
                 if (w < counts[b])
+                    row++;
+                if (w < counts[b] && !sentences[b].IsBlank(w))
                 {
-                    result[b][w] = flat.AsSpan(row++ * labels, labels).ToArray();
+                    result[b][w] = flat.AsSpan((row - 1) * labels, labels).ToArray();
                 }
                 else
                 {
-                    // Past the token limit: certainly outside.
+                    // Past the token limit, or a word with no content (an empty string, a lone zero-width space): certainly
+                    // outside, so that no entity starts, ends or is made of nothing.
                     var cut = Enumerable.Repeat(float.MinValue / 4, labels).ToArray();
                     cut[outside] = 0;
                     result[b][w] = cut;
@@ -267,4 +270,10 @@ internal sealed record EncodedSentence(int[] Ids, int[] FirstPieces, long[] Casi
 {
     /// <summary>Whether words were cut off by the token limit.</summary>
     public bool Truncated => FirstPieces.Length > 0 && FirstPieces[^1] < 0;
+
+    /// <summary>Per word, whether it had no content and stands as a placeholder piece (empty when unknown).</summary>
+    public bool[] Blank { get; init; } = [];
+
+    /// <summary>Whether word <paramref name="word"/> had no content.</summary>
+    public bool IsBlank(int word) => word < Blank.Length && Blank[word];
 }

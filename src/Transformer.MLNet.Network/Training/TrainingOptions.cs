@@ -54,14 +54,15 @@ public sealed record TrainingOptions
         }
 
         Require(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a positive finite number");
-        Require(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be zero or more");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be zero or a positive finite number");
         Require(Beta1 is >= 0 and < 1, nameof(Beta1), Beta1, "must be in [0, 1)");
         Require(Beta2 is >= 0 and < 1, nameof(Beta2), Beta2, "must be in [0, 1)");
-        Require(Epsilon > 0, nameof(Epsilon), Epsilon, "must be positive");
+        Require(Epsilon > 0 && double.IsFinite(Epsilon), nameof(Epsilon), Epsilon, "must be a positive finite number");
         Require(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be zero or more");
         Require(MaxGradientNorm >= 0, nameof(MaxGradientNorm), MaxGradientNorm, "must be zero (off) or positive");
         Require(AccumulationSteps >= 1, nameof(AccumulationSteps), AccumulationSteps, "must be 1 or more");
         Require(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing, "must be in [0, 1)");
+        Require(Enum.IsDefined(Precision), nameof(Precision), Precision, "must be Float32 or BFloat16");
         return this;
     }
 }

@@ -110,7 +110,7 @@ internal sealed record LabeledTexts(string[] Texts, string[]? SecondTexts, int[]
 
     /// <summary>
     /// Reads the text columns of every row whose label <paramref name="readLabel"/> keeps (it returns false to skip a
-    /// row); a pair's empty second text is an error naming the column and row.
+    /// row); a pair's empty or whitespace-only second text is an error naming the column and row.
     /// </summary>
     private static (string[] Texts, string[]? SecondTexts, int Skipped) Read(
         IDataView data, TextClassifierOptions options, DataViewSchema.Column label, Func<DataViewRow, Func<bool>> readLabel)

@@ -23,7 +23,7 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
     /// <summary>
     /// The second text column for text pairs, or null (default) for single texts. With it each row is read as BERT
     /// reads a pair, <c>[CLS] text [SEP] second [SEP]</c> with token type 1 on the second text, and the two texts share
-    /// <see cref="MaxTokens"/> (the longer one is cut first). An empty second text is an error naming the column and row.
+    /// <see cref="MaxTokens"/> (the longer one is cut first). An empty or whitespace-only second text is an error naming the column and row.
     /// </summary>
     public string? SecondTextColumnName { get; set; }
 
@@ -75,6 +75,18 @@ public sealed class TextClassifierOptions : EncoderFineTuningOptions
     {
         ArgumentException.ThrowIfNullOrEmpty(TextColumnName, nameof(TextColumnName));
         ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(ScoreColumnName, nameof(ScoreColumnName));
+        if (!regression)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
+            if (string.Equals(ScoreColumnName, PredictedLabelColumnName, StringComparison.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"ScoreColumnName and PredictedLabelColumnName are both '{ScoreColumnName}'; the classifier writes both columns, so give them different names.",
+                    nameof(PredictedLabelColumnName));
+            }
+        }
+
         ValidateFineTuning();
         ToTrainingOptions(0, null).Validate();
         new TextClassifierSettings(2, MaxTokens, Dropout) { Pairs = SecondTextColumnName is not null }.Validate();

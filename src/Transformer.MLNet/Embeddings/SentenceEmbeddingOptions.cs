@@ -57,8 +57,17 @@ public sealed class SentenceEmbeddingOptions
     /// <summary>Throws for values no encoder accepts, naming the option.</summary>
     internal void Validate()
     {
-        if (InferenceBatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be at least 1.");
+        if (InferenceBatchSize is < 1 or > Mapping.TextMappingTransformer.MaxInferenceBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize,
+                $"InferenceBatchSize must be between 1 and {Mapping.TextMappingTransformer.MaxInferenceBatchSize}.");
+        }
+
+        if (!Enum.IsDefined(Pooling))
+            throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Pooling must be Mean, Cls or Max.");
+        if (!Enum.IsDefined(TokenizationRules))
+            throw new ArgumentOutOfRangeException(nameof(TokenizationRules), TokenizationRules, "TokenizationRules must be Reference or MiniLmPackage.");
+        Encoders.EncoderLoader.CheckFolder(EncoderFolder, nameof(EncoderFolder));
         if (MaxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
         ArgumentException.ThrowIfNullOrEmpty(OutputColumnName, nameof(OutputColumnName));

@@ -55,7 +55,8 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
         var options = segment.ReadJson<SentenceEmbeddingOptions>(OptionsEntry);
         segment.Require(!string.IsNullOrEmpty(options.OutputColumnName), OptionsEntry, nameof(options.OutputColumnName), options.OutputColumnName, "must name a column");
         // The entry's key, not the property's name: the archive format kept "batchSize".
-        segment.Require(options.InferenceBatchSize >= 1, OptionsEntry, "batchSize", options.InferenceBatchSize, "must be at least 1");
+        segment.Require(options.InferenceBatchSize is >= 1 and <= Mapping.TextMappingTransformer.MaxInferenceBatchSize, OptionsEntry, "batchSize",
+            options.InferenceBatchSize, $"must be between 1 and {Mapping.TextMappingTransformer.MaxInferenceBatchSize}");
         segment.Require(Enum.IsDefined(options.Pooling), OptionsEntry, nameof(options.Pooling), options.Pooling, "must be Mean, Cls or Max");
         var pretrained = segment.Names.Contains(EncoderReferenceEntry) ? LoadPackaged(segment) : LoadEmbedded(segment);
         try

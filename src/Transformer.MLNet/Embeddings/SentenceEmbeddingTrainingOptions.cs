@@ -93,6 +93,7 @@ public sealed class SentenceEmbeddingTrainingOptions : TrainableEstimatorOptions
                 nameof(LabelColumnName));
         }
 
+        Encoders.EncoderLoader.CheckFolder(EncoderFolder, nameof(EncoderFolder));
         ValidateShared();
         ToTrainingOptions(0, null).Validate();
         ToEmbeddingOptions().Validate();

@@ -34,6 +34,23 @@ internal static class EncoderLoader
         TokenizationRules = options.TokenizationRules,
     };
 
+    /// <summary>Checks an encoder folder option before any data is read, naming the option.</summary>
+    /// <exception cref="ArgumentException">The folder is blank.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    public static void CheckFolder(string? folder, string option)
+    {
+        if (folder is null)
+            return;
+        if (string.IsNullOrWhiteSpace(folder))
+            throw new ArgumentException($"{option} = '{folder}' is blank: give the encoder's folder, or null for the built-in MiniLM-L6.", option);
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException(
+                $"{option} = '{folder}' does not exist: give a folder holding config.json, model.safetensors and vocab.txt " +
+                "(a Hugging Face BERT folder, or one this library saved), or null for the built-in MiniLM-L6.");
+        }
+    }
+
     private static PretrainedBert Load(string? folder) => folder is null ? PretrainedBert.LoadMiniLm() : PretrainedBert.LoadFolder(folder);
 
 }

@@ -52,6 +52,12 @@ public sealed class TokenClassifierOptions : EncoderFineTuningOptions
         ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
         ArgumentException.ThrowIfNullOrEmpty(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
         ArgumentException.ThrowIfNullOrEmpty(EntityColumnPrefix, nameof(EntityColumnPrefix));
+        if (EntityColumnNames.Contains(PredictedLabelColumnName, StringComparer.Ordinal))
+        {
+            throw new ArgumentException(
+                $"PredictedLabelColumnName = '{PredictedLabelColumnName}' is also one of the entity columns written with EntityColumnPrefix = " +
+                $"'{EntityColumnPrefix}' ({string.Join(", ", EntityColumnNames)}); rename one of them.", nameof(PredictedLabelColumnName));
+        }
         ValidateFineTuning();
         ToTrainingOptions(0, null).Validate();
         new TokenClassifierSettings(["O"], MaxTokens, Dropout).Validate();

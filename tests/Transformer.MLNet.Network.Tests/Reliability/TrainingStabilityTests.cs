@@ -119,5 +119,14 @@ public sealed class TrainingStabilityTests
         Expect<ArgumentOutOfRangeException>(() => TextClassifier.Create(new Network.Bert.BertModel(TinyClassifiers.Config), classifier.Tokenizer,
             new TextClassifierSettings(2, 65, 0.1)), "MaxPositions (64)");
         Expect<ArgumentOutOfRangeException>(() => classifier.PredictLogits(texts, batchSize: 0), "batchSize");
+        Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
+            baseOptions with { Optimization = baseOptions.Optimization with { WeightDecay = double.PositiveInfinity } }), "WeightDecay =");
+        Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
+            baseOptions with { Optimization = baseOptions.Optimization with { Epsilon = double.PositiveInfinity } }), "Epsilon =");
+        Expect<ArgumentException>(() => TextClassifierTrainer.Train(classifier, texts, labels,
+            baseOptions with { Optimization = baseOptions.Optimization with { Precision = (TrainingPrecision)99 } }), "Precision = 99");
+        Expect<ArgumentException>(() => new Network.Generation.GenerationOptions { BeamWidth = int.MaxValue }.Validate(), "BeamWidth");
+        Expect<ArgumentException>(() => new Network.Generation.GenerationOptions { BatchSize = int.MaxValue }.Validate(), "BatchSize");
+        Expect<ArgumentOutOfRangeException>(() => SentenceEncoder.FromPretrained(Pretrained.MiniLmFixture.Model, new SentenceEncoderOptions { Pooling = (Pooling)99 }), "Pooling");
     }
 }

@@ -113,6 +113,18 @@ public sealed class PairTests
             TinyPairModels.CrossEncoder.Transform(TinyPairModels.Context.Data.LoadFromEnumerable(test)).GetColumn<float>("Score").ToArray());
         StringAssert.Contains(scoring.Message, "Row 2");
         StringAssert.Contains(scoring.Message, "'Sentence2'");
+
+        // A second text of spaces alone is no text either, at training and at prediction.
+        rows = PairRow.Read("train", 0, 6);
+        rows[1].Sentence2 = " \t\n ";
+        error = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            mlContext.Regression.Trainers.TextRegression(TinyPairModels.PairOptions(nameof(PairRow.Label))).Fit(mlContext.Data.LoadFromEnumerable(rows)));
+        StringAssert.Contains(error.Message, "Row 1");
+        StringAssert.Contains(error.Message, "'Sentence2'");
+        test[2].Sentence2 = "   ";
+        scoring = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            TinyPairModels.CrossEncoder.Transform(TinyPairModels.Context.Data.LoadFromEnumerable(test)).GetColumn<float>("Score").ToArray());
+        StringAssert.Contains(scoring.Message, "Row 2");
     }
 
     [TestMethod]
