@@ -48,6 +48,46 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// The names and shapes of the parameters a model built from <paramref name="config"/> has, computed without
+    /// allocating it, so that a loader can compare a checkpoint's header with a config before building the model.
+    /// </summary>
+    /// <param name="config">A validated BERT config.</param>
+    internal static Dictionary<string, long[]> ParameterShapes(TransformerConfig config)
+    {
+        long h = config.ModelDim, f = config.FeedForwardDim;
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal)
+        {
+            ["embeddings.word_embeddings.weight"] = [config.VocabSize, h],
+            ["embeddings.position_embeddings.weight"] = [config.MaxPositions, h],
+            ["embeddings.token_type_embeddings.weight"] = [Math.Max(1, config.TypeVocabSize), h],
+            ["embeddings.LayerNorm.weight"] = [h],
+            ["embeddings.LayerNorm.bias"] = [h],
+            ["pooler.dense.weight"] = [h, h],
+            ["pooler.dense.bias"] = [h],
+        };
+        for (int i = 0; i < config.EncoderLayers; i++)
+        {
+            string layer = $"encoder.layer.{i}.";
+            foreach (string projection in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
+            {
+                shapes[layer + projection + ".weight"] = [h, h];
+                shapes[layer + projection + ".bias"] = [h];
+            }
+
+            shapes[layer + "attention.output.LayerNorm.weight"] = [h];
+            shapes[layer + "attention.output.LayerNorm.bias"] = [h];
+            shapes[layer + "intermediate.dense.weight"] = [f, h];
+            shapes[layer + "intermediate.dense.bias"] = [f];
+            shapes[layer + "output.dense.weight"] = [h, f];
+            shapes[layer + "output.dense.bias"] = [h];
+            shapes[layer + "output.LayerNorm.weight"] = [h];
+            shapes[layer + "output.LayerNorm.bias"] = [h];
+        }
+
+        return shapes;
+    }
+
     /// <summary>The architecture this model was built from.</summary>
     public TransformerConfig Config { get; }
 

@@ -124,7 +124,17 @@ public sealed record TransformerConfig
         EncoderLayers = 2, DecoderLayers = 2, Dropout = 0.0, MaxPositions = 128,
     };
 
+    // Upper bounds, far above any published Transformer (the largest use ~100 layers, 25k-wide hidden states, 1M
+    // positions and 256k-token vocabularies), so that a damaged or hostile config fails with a message naming the field
+    // instead of asking libtorch for terabytes.
+    private const int MaxVocabSize = 1 << 24, MaxModelDim = 1 << 16, MaxFeedForwardDim = 1 << 20, MaxLayers = 1024,
+        MaxMaxPositions = 1 << 20, MaxTypeVocabSize = 1 << 16;
+
     /// <summary>Checks the config and throws an error naming the offending field and value.</summary>
+    /// <remarks>
+    /// Besides the lower bounds, sizes are capped far above any published model: at most 2^24 tokens, a model width
+    /// of 65536, a feed-forward width of 2^20, 1024 layers per stack, 2^20 positions and 65536 token types.
+    /// </remarks>
     /// <exception cref="ArgumentException">A field is out of range.</exception>
     public TransformerConfig Validate() =>
         Validate(field => "TransformerConfig." + field, field => field, (message, field) => new ArgumentException(message, field));
@@ -144,16 +154,16 @@ public sealed record TransformerConfig
                 throw error($"{subject(name)} = {value} is invalid: {rule}.", name);
         }
 
-        Require(VocabSize > 0, nameof(VocabSize), VocabSize, "must be positive");
-        Require(ModelDim > 0, nameof(ModelDim), ModelDim, "must be positive");
+        Require(VocabSize is > 0 and <= MaxVocabSize, nameof(VocabSize), VocabSize, $"must be between 1 and {MaxVocabSize} (2^24)");
+        Require(ModelDim is > 0 and <= MaxModelDim, nameof(ModelDim), ModelDim, $"must be between 1 and {MaxModelDim}");
         Require(Heads > 0 && ModelDim % Heads == 0, nameof(Heads), Heads, $"must be positive and divide {field(nameof(ModelDim))} ({ModelDim})");
-        Require(FeedForwardDim > 0, nameof(FeedForwardDim), FeedForwardDim, "must be positive");
-        Require(EncoderLayers >= 0, nameof(EncoderLayers), EncoderLayers, "must be zero or more");
-        Require(DecoderLayers >= 0, nameof(DecoderLayers), DecoderLayers, "must be zero or more");
+        Require(FeedForwardDim is > 0 and <= MaxFeedForwardDim, nameof(FeedForwardDim), FeedForwardDim, $"must be between 1 and {MaxFeedForwardDim} (2^20)");
+        Require(EncoderLayers is >= 0 and <= MaxLayers, nameof(EncoderLayers), EncoderLayers, $"must be between 0 and {MaxLayers}");
+        Require(DecoderLayers is >= 0 and <= MaxLayers, nameof(DecoderLayers), DecoderLayers, $"must be between 0 and {MaxLayers}");
         Require(Dropout is >= 0 and < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
         Require(LayerNormEps > 0, nameof(LayerNormEps), LayerNormEps, "must be positive");
-        Require(MaxPositions > 0, nameof(MaxPositions), MaxPositions, "must be positive");
-        Require(TypeVocabSize >= 0, nameof(TypeVocabSize), TypeVocabSize, "must be zero or more");
+        Require(MaxPositions is > 0 and <= MaxMaxPositions, nameof(MaxPositions), MaxPositions, $"must be between 1 and {MaxMaxPositions} (2^20)");
+        Require(TypeVocabSize is >= 0 and <= MaxTypeVocabSize, nameof(TypeVocabSize), TypeVocabSize, $"must be between 0 and {MaxTypeVocabSize}");
         Require(PadTokenId >= 0 && PadTokenId < VocabSize, nameof(PadTokenId), PadTokenId, $"must be a token id below {field(nameof(VocabSize))} ({VocabSize})");
         return this;
     }

@@ -65,6 +65,7 @@ internal static class BertHeadFolder
         var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
         var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
         string weightsPath = Required(PretrainedBert.WeightsFileName);
+        PretrainedBert.CheckConfigFitsWeights(config, Path.Combine(folder, PretrainedBert.ConfigFileName), weightsPath);
         var weights = SafeTensors.Read(weightsPath);
         var loaded = create(new BertModel(config), tokenizer, settings);
         try

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.IO;
@@ -13,48 +14,63 @@ internal static class HuggingFaceBertConfig
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model config '{path}' does not exist; a Hugging Face BERT folder holds config.json, model.safetensors and vocab.txt.", path);
-        JsonObject json;
+
+        // Hugging Face configs are a few kilobytes; even one with a large id2label map stays far below this.
+        const long MaxBytes = 64L << 20;
+        long length = new FileInfo(path).Length;
+        if (length > MaxBytes)
+            throw new InvalidDataException($"'{path}' is {length} bytes, more than the {MaxBytes >> 20} MB a model config.json may have; check that it is the model's config.json.");
+        JsonNode? root;
         try
         {
-            json = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"'{path}' is empty.");
+            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
         }
-        catch (System.Text.Json.JsonException e)
+        catch (JsonException e)
         {
             throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e);
+        }
+
+        var json = root switch
+        {
+            JsonObject o => o,
+            null => throw new InvalidDataException($"'{path}' is empty."),
+            _ => throw new InvalidDataException($"'{path}' holds a JSON {root.GetValueKind()}, not the object of settings (\"hidden_size\": ..., ...) a BERT config.json has."),
+        };
+
+        T Value<T>(string key, JsonNode node, string what)
+        {
+            if (node is JsonValue value && value.TryGetValue<T>(out var result))
+                return result;
+            throw new InvalidDataException($"'{path}': {key} = {node.ToJsonString()} is invalid: must be {what}; fix or remove the entry in config.json.");
         }
 
         int Int(string key)
         {
             var node = json[key] ?? throw new InvalidDataException($"'{path}' lacks \"{key}\", which a BERT config.json must have.");
-            try
-            {
-                return node.GetValue<int>();
-            }
-            catch (Exception e) when (e is InvalidOperationException or FormatException)
-            {
-                throw new InvalidDataException($"'{path}': {key} = {node.ToJsonString()} is invalid: must be an integer.", e);
-            }
+            return Value<int>(key, node, "an integer");
         }
 
-        double Double(string key, double fallback) => json[key]?.GetValue<double>() ?? fallback;
+        int OptionalInt(string key, int fallback) => json[key] is { } node ? Value<int>(key, node, "an integer") : fallback;
+        double Double(string key, double fallback) => json[key] is { } node ? Value<double>(key, node, "a number (not a string)") : fallback;
+        string String(string key, string fallback) => json[key] is { } node ? Value<string>(key, node, "a string") : fallback;
 
-        string modelType = json["model_type"]?.GetValue<string>() ?? "bert";
+        string modelType = String("model_type", "bert");
         if (modelType is not ("bert"))
             throw new InvalidDataException($"'{path}' has model_type \"{modelType}\"; only \"bert\" checkpoints are supported.");
-        string act = json["hidden_act"]?.GetValue<string>() ?? "gelu";
+        string act = String("hidden_act", "gelu");
         var activation = act switch
         {
             "gelu" => Activation.Gelu,
             "relu" => Activation.Relu,
             _ => throw new InvalidDataException($"'{path}' has hidden_act \"{act}\"; supported: \"gelu\" (erf form), \"relu\"."),
         };
-        string positions = json["position_embedding_type"]?.GetValue<string>() ?? "absolute";
+        string positions = String("position_embedding_type", "absolute");
         if (positions != "absolute")
             throw new InvalidDataException($"'{path}' has position_embedding_type \"{positions}\"; only \"absolute\" is supported.");
 
         return new TransformerConfig
         {
-            Name = json["_name_or_path"]?.GetValue<string>() is { Length: > 0 } n ? n : "bert",
+            Name = String("_name_or_path", "") is { Length: > 0 } n ? n : "bert",
             VocabSize = Int("vocab_size"),
             ModelDim = Int("hidden_size"),
             Heads = Int("num_attention_heads"),
@@ -66,8 +82,8 @@ internal static class HuggingFaceBertConfig
             LayerNormEps = Double("layer_norm_eps", 1e-12),
             PositionalEncoding = PositionalEncodingKind.Learned,
             MaxPositions = Int("max_position_embeddings"),
-            TypeVocabSize = json["type_vocab_size"]?.GetValue<int>() ?? 2,
-            PadTokenId = json["pad_token_id"]?.GetValue<int>() ?? 0,
+            TypeVocabSize = OptionalInt("type_vocab_size", 2),
+            PadTokenId = OptionalInt("pad_token_id", 0),
             ScaleEmbeddings = false,
             TieEmbeddings = false,
         }.Validate(
@@ -118,6 +134,6 @@ internal static class HuggingFaceBertConfig
             ["torch_dtype"] = "float32",
             ["initializer_range"] = 0.02,
         };
-        AtomicFile.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

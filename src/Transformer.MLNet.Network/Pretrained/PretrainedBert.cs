@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
@@ -78,31 +79,103 @@ public sealed class PretrainedBert : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(folder);
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"Model folder '{folder}' does not exist.");
-        var config = HuggingFaceBertConfig.Read(Path.Combine(folder, ConfigFileName));
-        var tokenizer = BertTextTokenizer.LoadVocabulary(Path.Combine(folder, VocabularyFileName));
+        string configPath = Path.Combine(folder, ConfigFileName), vocabularyPath = Path.Combine(folder, VocabularyFileName);
+        var config = HuggingFaceBertConfig.Read(configPath);
+        var tokenizer = BertTextTokenizer.LoadVocabulary(vocabularyPath);
         if (tokenizer.VocabularySize != config.VocabSize)
         {
             throw new InvalidDataException(
-                $"'{folder}': vocab.txt has {tokenizer.VocabularySize} tokens but config.json says vocab_size = {config.VocabSize}.");
+                $"'{vocabularyPath}' has {tokenizer.VocabularySize} tokens but '{configPath}' says vocab_size = {config.VocabSize}; " +
+                "both files must come from the same model.");
         }
 
+        // The header alone says which tensors the file holds: compare them with the config before allocating anything,
+        // so that a config that does not describe these weights (or describes a huge model) fails at once.
         string weightsPath = Path.Combine(folder, WeightsFileName);
-        var weights = SafeTensors.Read(weightsPath);
-        // HF checkpoints of task models prefix the encoder with "bert."; older ones also store position_ids.
-        if (weights.Keys.Any(k => k.StartsWith("bert.", StringComparison.Ordinal)))
+        CheckConfigFitsWeights(config, configPath, weightsPath);
+
+        var weights = EncoderEntries(SafeTensors.Read(weightsPath), t => t.Dispose());
+        return Build(config, tokenizer, weights, weightsPath, package: null);
+    }
+
+    // HF checkpoints of task models prefix the encoder with "bert."; older ones also store position_ids.
+    private static Dictionary<string, T> EncoderEntries<T>(Dictionary<string, T> entries, Action<T> drop)
+    {
+        if (entries.Keys.Any(k => k.StartsWith("bert.", StringComparison.Ordinal)))
         {
-            foreach (var key in weights.Keys.Where(k => !k.StartsWith("bert.", StringComparison.Ordinal)).ToList())
+            foreach (var key in entries.Keys.Where(k => !k.StartsWith("bert.", StringComparison.Ordinal)).ToList())
             {
-                weights[key].Dispose();
-                weights.Remove(key);
+                drop(entries[key]);
+                entries.Remove(key);
             }
 
-            weights = weights.ToDictionary(kv => kv.Key["bert.".Length..], kv => kv.Value);
+            entries = entries.ToDictionary(kv => kv.Key["bert.".Length..], kv => kv.Value);
         }
 
-        if (weights.Remove("embeddings.position_ids", out var positionIds))
-            positionIds.Dispose();
-        return Build(config, tokenizer, weights, weightsPath, package: null);
+        if (entries.Remove("embeddings.position_ids", out var positionIds))
+            drop(positionIds);
+        return entries;
+    }
+
+    /// <summary>
+    /// Compares the BERT encoder tensors that the header of <paramref name="weightsPath"/> lists (under a "bert."
+    /// prefix, if it has one) with the model <paramref name="config"/> describes, before any model is allocated.
+    /// Names the config.json key that disagrees where one tensor tells it, else lists the tensors that differ.
+    /// </summary>
+    /// <param name="config">The config read from <paramref name="configPath"/>.</param>
+    /// <param name="configPath">The config.json, for messages.</param>
+    /// <param name="weightsPath">The model.safetensors; only its header is read.</param>
+    /// <exception cref="InvalidDataException">The weights do not fit the config.</exception>
+    internal static void CheckConfigFitsWeights(TransformerConfig config, string configPath, string weightsPath)
+    {
+        var shapes = EncoderEntries(SafeTensors.ReadShapes(weightsPath), _ => { });
+        var mismatches = new List<string>();
+        void Compare(string key, long value, string tensorName, int dim)
+        {
+            if (shapes.TryGetValue(tensorName, out var shape) && shape.Length > dim && shape[dim] != value)
+                mismatches.Add($"{key} = {value} but {tensorName} has shape [{string.Join(", ", shape)}]");
+        }
+
+        Compare("vocab_size", config.VocabSize, "embeddings.word_embeddings.weight", 0);
+        Compare("hidden_size", config.ModelDim, "embeddings.word_embeddings.weight", 1);
+        Compare("max_position_embeddings", config.MaxPositions, "embeddings.position_embeddings.weight", 0);
+        Compare("type_vocab_size", Math.Max(1, config.TypeVocabSize), "embeddings.token_type_embeddings.weight", 0);
+        Compare("intermediate_size", config.FeedForwardDim, "encoder.layer.0.intermediate.dense.weight", 0);
+        int layers = LayerCount(shapes.Keys);
+        if (layers != config.EncoderLayers)
+        {
+            mismatches.Add($"num_hidden_layers = {config.EncoderLayers} but the weights have " +
+                (layers == 0 ? "no encoder.layer.* tensors" : $"{layers} layers (encoder.layer.0 to encoder.layer.{layers - 1})"));
+        }
+
+        if (mismatches.Count > 0)
+        {
+            throw new InvalidDataException(
+                $"'{configPath}' does not describe the weights in '{weightsPath}': {string.Join("; ", mismatches)}. " +
+                "Use the config.json that came with these weights, or correct these keys.");
+        }
+
+        StateDictLoader.CheckShapes(
+            BertModel.ParameterShapes(config), shapes, $"'{weightsPath}'",
+            $"Check that the checkpoint is a BERT model and that '{configPath}' matches it.");
+    }
+
+    // One more than the highest i of the encoder.layer.{i}.* tensors.
+    private static int LayerCount(IEnumerable<string> names)
+    {
+        const string Prefix = "encoder.layer.";
+        int count = 0;
+        foreach (string name in names)
+        {
+            if (!name.StartsWith(Prefix, StringComparison.Ordinal))
+                continue;
+            var rest = name.AsSpan(Prefix.Length);
+            int dot = rest.IndexOf('.');
+            if (dot > 0 && int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < int.MaxValue)
+                count = Math.Max(count, i + 1);
+        }
+
+        return count;
     }
 
     /// <summary>Writes the model as a Hugging Face folder that <c>transformers.BertModel.from_pretrained</c> loads.</summary>

@@ -13,11 +13,31 @@ internal static class StateDictLoader
     public static void LoadStrict(nn.Module module, IReadOnlyDictionary<string, Tensor> weights, string source)
     {
         var expected = module.state_dict();
-        var missing = expected.Keys.Where(k => !weights.ContainsKey(k)).ToList();
-        var unexpected = weights.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        CheckShapes(
+            expected.ToDictionary(kv => kv.Key, kv => kv.Value.shape),
+            weights.ToDictionary(kv => kv.Key, kv => kv.Value.shape),
+            source,
+            "Check that the checkpoint is a BERT model and that config.json matches it.");
+
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in expected)
+            parameter.copy_(weights[name]);
+    }
+
+    /// <summary>Checks that <paramref name="actual"/> has exactly the names and shapes of <paramref name="expected"/>.</summary>
+    /// <param name="expected">The model's parameter shapes by name.</param>
+    /// <param name="actual">The weights' shapes by name.</param>
+    /// <param name="source">Where the weights come from, for error messages.</param>
+    /// <param name="advice">The last sentence of the message: what to check.</param>
+    /// <exception cref="InvalidDataException">A parameter is missing, unexpected or mis-shaped.</exception>
+    public static void CheckShapes(
+        IReadOnlyDictionary<string, long[]> expected, IReadOnlyDictionary<string, long[]> actual, string source, string advice)
+    {
+        var missing = expected.Keys.Where(k => !actual.ContainsKey(k)).ToList();
+        var unexpected = actual.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         var misShaped = expected
-            .Where(kv => weights.TryGetValue(kv.Key, out var w) && !w.shape.SequenceEqual(kv.Value.shape))
-            .Select(kv => $"{kv.Key}: expected [{string.Join(", ", kv.Value.shape)}], got [{string.Join(", ", weights[kv.Key].shape)}]")
+            .Where(kv => actual.TryGetValue(kv.Key, out var w) && !w.SequenceEqual(kv.Value))
+            .Select(kv => $"{kv.Key}: expected [{string.Join(", ", kv.Value)}], got [{string.Join(", ", actual[kv.Key])}]")
             .ToList();
         if (missing.Count + unexpected.Count + misShaped.Count > 0)
         {
@@ -25,12 +45,7 @@ internal static class StateDictLoader
                 items.Count == 0 ? "" : $" {items.Count} {what}: {string.Join("; ", items.Take(8))}{(items.Count > 8 ? "; ..." : "")}.";
             throw new InvalidDataException(
                 $"The weights from {source} do not fit the model ({expected.Count} parameters)." +
-                List("missing", missing) + List("unexpected", unexpected) + List("mis-shaped", misShaped) +
-                " Check that the checkpoint is a BERT model and that config.json matches it.");
+                List("missing", missing) + List("unexpected", unexpected) + List("mis-shaped", misShaped) + " " + advice);
         }
-
-        using var noGrad = no_grad();
-        foreach (var (name, parameter) in expected)
-            parameter.copy_(weights[name]);
     }
 }

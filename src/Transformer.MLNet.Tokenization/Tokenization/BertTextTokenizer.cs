@@ -69,32 +69,40 @@ public sealed partial class BertTextTokenizer
     /// <summary>Builds the tokenizer from a BERT <c>vocab.txt</c> (one token per line, the line number is the id).</summary>
     /// <param name="vocabulary">The vocabulary stream (UTF-8).</param>
     /// <exception cref="InvalidDataException">The vocabulary is empty or lacks BERT's special tokens.</exception>
-    public static BertTextTokenizer FromVocabulary(Stream vocabulary)
+    public static BertTextTokenizer FromVocabulary(Stream vocabulary) => FromVocabulary(vocabulary, source: null);
+
+    /// <summary>Loads a <c>vocab.txt</c> file.</summary>
+    /// <param name="path">Path of the file.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is empty or lacks BERT's special tokens; the message names it.</exception>
+    public static BertTextTokenizer LoadVocabulary(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"BERT vocabulary file '{path}' does not exist.", path);
+        using var stream = File.OpenRead(path);
+        return FromVocabulary(stream, path);
+    }
+
+    // source: the file the stream was opened from, named in errors; null for a caller's stream.
+    private static BertTextTokenizer FromVocabulary(Stream vocabulary, string? source)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
+        string what = source is null ? "The BERT vocabulary" : $"The BERT vocabulary '{source}'";
         using var reader = new StreamReader(vocabulary, Encoding.UTF8);
         var lines = new List<string>();
         while (reader.ReadLine() is { } line)
             lines.Add(line);
         while (lines.Count > 0 && lines[^1].Length == 0)
             lines.RemoveAt(lines.Count - 1); // a trailing newline is not a token
+        if (lines.Count == 0)
+            throw new InvalidDataException($"{what} is empty; a BERT vocab.txt has one token per line, the line number being its id.");
         foreach (var special in new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" })
         {
             if (!lines.Contains(special))
-                throw new InvalidDataException($"The BERT vocabulary ({lines.Count} lines) has no '{special}' line; use a BERT uncased vocab.txt.");
+                throw new InvalidDataException($"{what} ({lines.Count} lines) has no '{special}' line; use a BERT uncased vocab.txt.");
         }
 
         return new BertTextTokenizer([.. lines]);
-    }
-
-    /// <summary>Loads a <c>vocab.txt</c> file.</summary>
-    /// <param name="path">Path of the file.</param>
-    public static BertTextTokenizer LoadVocabulary(string path)
-    {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"BERT vocabulary file '{path}' does not exist.", path);
-        using var stream = File.OpenRead(path);
-        return FromVocabulary(stream);
     }
 
     /// <summary>Writes the vocabulary as <c>vocab.txt</c> (one token per line, in id order).</summary>
