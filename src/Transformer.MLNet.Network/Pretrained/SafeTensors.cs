@@ -62,20 +62,23 @@ internal static class SafeTensors
     public static Dictionary<string, Tensor> Read(string path)
     {
         RequireFile(path);
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 8)
-            throw new InvalidDataException($"'{path}' is too short to be a safetensors file.");
-        int headerLength = CheckHeaderLength(path, BinaryPrimitives.ReadUInt64LittleEndian(bytes), bytes.Length);
-        int dataStart = 8 + headerLength;
-        var entries = ParseHeader(path, bytes.AsSpan(8, headerLength), bytes.Length - dataStart);
+        // Tensor by tensor from the file, never the whole file at once: files over 2 GB load, and the peak memory is the
+        // tensors plus one tensor's bytes.
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var (entries, dataStart) = ReadHeader(path, file);
 
         // TorchSharp's tensor() leaves an intermediate wrapper behind; the scope releases it here, on this thread.
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
         foreach (var (name, entry) in entries)
         {
-            // ParseHeader checked that the offsets lie inside the data section, which is shorter than the array.
-            var data = bytes.AsSpan(dataStart + (int)entry.Begin, (int)(entry.End - entry.Begin));
+            // ParseHeader checked that the offsets lie inside the data section.
+            long length = entry.End - entry.Begin;
+            if (length > Array.MaxLength)
+                throw new InvalidDataException($"Tensor '{name}' in '{path}' has {length} bytes; tensors of more than {Array.MaxLength} bytes are not supported.");
+            var data = new byte[length];
+            file.Position = dataStart + entry.Begin;
+            file.ReadExactly(data);
             result.Add(name, Decode(entry.Dtype, entry.Shape, data));
         }
 
@@ -96,13 +99,19 @@ internal static class SafeTensors
     {
         RequireFile(path);
         using var file = File.OpenRead(path);
+        return ReadHeader(path, file).Entries.ToDictionary(kv => kv.Key, kv => kv.Value.Shape);
+    }
+
+    // Reads and checks the 8-byte length and the JSON header; returns the entries and where the data section starts.
+    private static (Dictionary<string, Entry> Entries, long DataStart) ReadHeader(string path, FileStream file)
+    {
         Span<byte> prefix = stackalloc byte[8];
         if (file.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
             throw new InvalidDataException($"'{path}' is too short to be a safetensors file.");
         int headerLength = CheckHeaderLength(path, BinaryPrimitives.ReadUInt64LittleEndian(prefix), file.Length);
         var header = new byte[headerLength];
         file.ReadExactly(header);
-        return ParseHeader(path, header, file.Length - 8 - headerLength).ToDictionary(kv => kv.Key, kv => kv.Value.Shape);
+        return (ParseHeader(path, header, file.Length - 8 - headerLength), 8 + headerLength);
     }
 
     // One tensor of the header: its dtype, its shape and where its bytes lie in the data section.

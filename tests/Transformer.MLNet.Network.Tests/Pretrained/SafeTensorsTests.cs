@@ -9,6 +9,51 @@ namespace Transformer.MLNet.Network.Tests.Pretrained;
 public sealed class SafeTensorsTests
 {
     [TestMethod]
+    public void A_file_larger_than_2_GB_is_read_tensor_by_tensor()
+    {
+        // A sparse file: its tensor data starts past 2^31 bytes, which a reader holding the whole file in one array
+        // cannot reach. Only the tensors' own bytes are read.
+        string path = Path.GetTempFileName();
+        try
+        {
+            const long far = (1L << 31) + 4096;
+            void WriteSparse(string json)
+            {
+                var header = System.Text.Encoding.UTF8.GetBytes(json);
+                using var file = new FileStream(path, FileMode.Create, FileAccess.Write);
+                Span<byte> prefix = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+                file.Write(prefix);
+                file.Write(header);
+                file.SetLength(8 + header.Length + far + 16);
+                file.Position = 8 + header.Length + far;
+                Span<byte> four = stackalloc byte[4];
+                foreach (float value in new[] { 1.5f, -2f, 3.25f, 0f })
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(four, value);
+                    file.Write(four);
+                }
+            }
+
+            WriteSparse($$$"""{"far.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[{{{far}}},{{{far + 16}}}]}}""");
+            CollectionAssert.AreEqual(new long[] { 2, 2 }, SafeTensors.ReadShapes(path)["far.weight"]);
+            var tensors = SafeTensors.Read(path);
+            using (var weight = tensors["far.weight"])
+                CollectionAssert.AreEqual(new[] { 1.5f, -2f, 3.25f, 0f }, weight.data<float>().ToArray());
+
+            // A single tensor too large for one .NET array is named, not a crash.
+            WriteSparse($$$"""{"huge":{"dtype":"F32","shape":[{{{far / 4}}}],"data_offsets":[0,{{{far}}}]}}""");
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => SafeTensors.Read(path));
+            StringAssert.Contains(error.Message, "'huge'");
+            StringAssert.Contains(error.Message, path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
     public void Written_files_satisfy_the_format_rules_that_the_reference_reader_validates()
     {
         // The reference reader (huggingface/safetensors) requires: u64 little-endian header size, a JSON object header,
