@@ -1,12 +1,15 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Transformer.MLNet.Network.Runtime;
 
 namespace Transformer.MLNet.Mapping;
 
 /// <summary>
 /// Base of this library's transformers: each reads one text column (or a vector of words) and adds columns computed by a network, a batch
 /// of rows per forward pass. Transformation is lazy; the transformer can be used from several threads at once, and
-/// it implements <see cref="IRowToRowMapper"/> so that <c>PredictionEngine</c> works.
+/// it implements <see cref="IRowToRowMapper"/> so that <c>PredictionEngine</c> works. <see cref="Dispose()"/> is safe
+/// while other threads score: it waits for the forward passes running, then frees the network; scoring started
+/// afterwards (a cursor's next window, a <c>PredictionEngine</c> call) throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 /// <remarks>
 /// <see cref="ICanSaveModel.Save"/> is not supported: ML.NET's model format is closed to other libraries. Save a whole
@@ -15,6 +18,7 @@ namespace Transformer.MLNet.Mapping;
 public abstract class TextMappingTransformer : ITransformer, IDisposable
 {
     private readonly Lazy<DataViewSchema> outputColumnsSchema;
+    private readonly UsageGuard lifetime;
 
     private protected TextMappingTransformer(string inputColumnName, int batchSize)
     {
@@ -28,6 +32,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         InputColumnName = inputColumnName;
         BatchSize = batchSize;
         outputColumnsSchema = new Lazy<DataViewSchema>(() => OutputColumn.ToSchema(OutputColumns));
+        lifetime = new UsageGuard(GetType());
     }
 
     /// <summary>The text column this transformer reads.</summary>
@@ -89,9 +94,21 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         throw new NotSupportedException($"{GetType().Name} reads single texts, not pairs.");
 
     /// <summary>The network's output for each input row: single values (texts or words) or pairs.</summary>
-    internal IReadOnlyList<object> MapInputs(IReadOnlyList<TextInput> inputs) => SecondInputColumnName is null
-        ? MapValues([.. inputs.Select(i => i.Value)])
-        : MapPairs([.. inputs.Select(i => (string)i.Value)], [.. inputs.Select(i => i.Second!)]);
+    /// <exception cref="ObjectDisposedException">The transformer has been disposed.</exception>
+    internal IReadOnlyList<object> MapInputs(IReadOnlyList<TextInput> inputs)
+    {
+        using var use = EnterUse();
+        return SecondInputColumnName is null
+            ? MapValues([.. inputs.Select(i => i.Value)])
+            : MapPairs([.. inputs.Select(i => (string)i.Value)], [.. inputs.Select(i => i.Second!)]);
+    }
+
+    /// <summary>
+    /// Enters a use of the network, for every call that runs it (dispose the result when done): any number of threads
+    /// may be inside at once, and <see cref="Dispose()"/> waits for them before it frees the network.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The transformer has been disposed.</exception>
+    internal UsageGuard.Use EnterUse() => lifetime.Enter();
 
     /// <summary>The input columns read, checked: the text column, then the second text column of a pair transformer.</summary>
     internal IReadOnlyList<DataViewSchema.Column> InputColumns(DataViewSchema schema) => SecondInputColumnName is { } second
@@ -125,6 +142,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        lifetime.ThrowIfDisposed();
         return new MappedDataView(this, input, GetOutputSchema(input.Schema));
     }
 
@@ -132,6 +150,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
+        lifetime.ThrowIfDisposed();
         return new TextRowToRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
     }
 
@@ -157,6 +176,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     public Network.Export.OnnxExportManifest ExportOnnx(string folder)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        using var use = EnterUse();
         return ExportOnnxCore(folder);
     }
 
@@ -166,13 +186,16 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         "with a key/value cache, which this exporter does not write; keep them on TorchSharp and save them with " +
         "mlContext.Model.SavePipeline.");
 
-    /// <summary>Releases the network.</summary>
+    /// <summary>
+    /// Releases the network once the forward passes running on other threads have finished; scoring afterwards throws
+    /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+    /// </summary>
     public void Dispose()
     {
-        Dispose(disposing: true);
+        lifetime.Dispose(() => Dispose(disposing: true));
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Releases the network when <paramref name="disposing"/>.</summary>
+    /// <summary>Releases the network when <paramref name="disposing"/>; called once, when no call is using it.</summary>
     protected abstract void Dispose(bool disposing);
 }

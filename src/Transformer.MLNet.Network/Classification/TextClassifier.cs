@@ -5,6 +5,7 @@ using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.IO;
 using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -27,6 +28,7 @@ public sealed class TextClassifier : IDisposable
     };
 
     private readonly Lock gate = new();
+    private readonly UsageGuard lifetime = new(typeof(TextClassifier));
     private long truncatedTextCount;
 
     private TextClassifier(SequenceClassifier model, BertTextTokenizer tokenizer, TextClassifierSettings settings, Device device)
@@ -112,6 +114,7 @@ public sealed class TextClassifier : IDisposable
         int[] order = Enumerable.Range(0, inputs.Length).OrderBy(i => inputs[i].Ids.Length).ToArray();
         int outputs = Model.ClassCount;
         var rows = new float[inputs.Length][];
+        using var use = lifetime.Enter();
         lock (gate)
         {
             using var noGrad = no_grad();
@@ -199,8 +202,12 @@ public sealed class TextClassifier : IDisposable
     /// also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/> (e.g. for sentence embeddings).
     /// </summary>
     /// <param name="folder">Created if missing.</param>
-    public void Save(string folder) =>
+    /// <exception cref="ObjectDisposedException">The classifier has been disposed.</exception>
+    public void Save(string folder)
+    {
+        using var use = lifetime.Enter();
         BertHeadFolder.Save(folder, SettingsFile, Settings, Json, EncoderConfig, Tokenizer, Model, gate);
+    }
 
     /// <summary>Loads a classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
     /// <param name="folder">The folder.</param>
@@ -235,10 +242,12 @@ public sealed class TextClassifier : IDisposable
                 nameof(classNames));
         }
 
+        using var use = lifetime.Enter();
         lock (gate)
             return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings, classNames);
     }
 
-    /// <summary>Frees the network.</summary>
-    public void Dispose() => Model.Dispose();
+    /// <summary>Frees the network once running predictions have finished; later calls throw
+    /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.</summary>
+    public void Dispose() => lifetime.Dispose(Model.Dispose);
 }

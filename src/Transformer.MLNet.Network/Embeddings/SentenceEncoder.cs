@@ -11,7 +11,8 @@ namespace Transformer.MLNet.Network.Embeddings;
 /// <summary>
 /// Turns texts into fixed-size sentence embeddings with a pretrained BERT encoder: WordPiece tokens → encoder → pooling
 /// over the real tokens → optional L2 normalisation. Tuned for throughput: inference mode, texts sorted by length so
-/// that each batch carries little padding, optional bfloat16. <see cref="Encode"/> is thread-safe.
+/// that each batch carries little padding, optional bfloat16. <see cref="Encode"/> is thread-safe, also against
+/// <see cref="Dispose"/>: disposing waits for running calls, and later calls throw <see cref="ObjectDisposedException"/>.
 /// </summary>
 public sealed class SentenceEncoder : IDisposable
 {
@@ -21,6 +22,7 @@ public sealed class SentenceEncoder : IDisposable
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private readonly Lock _gate = new();
+    private readonly UsageGuard _lifetime = new(typeof(SentenceEncoder));
     private long _truncatedTextCount;
 
     private SentenceEncoder(BertModel model, bool ownsModel, BertTextTokenizer tokenizer, SentenceEncoderOptions options, Device device, ScalarType dtype)
@@ -86,9 +88,11 @@ public sealed class SentenceEncoder : IDisposable
     /// <param name="texts">The texts (none null). Longer ones are cut to <see cref="SentenceEncoderOptions.MaxTokens"/> and
     /// counted in <see cref="TruncatedTextCount"/>; an empty text is embedded as <c>[CLS] [SEP]</c> alone.</param>
     /// <returns>One <see cref="Dimension"/>-long row per text, in input order.</returns>
+    /// <exception cref="ObjectDisposedException">The encoder has been disposed.</exception>
     public float[][] Encode(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        using var use = _lifetime.Enter();
         var ids = new int[texts.Count][];
         for (int i = 0; i < texts.Count; i++)
         {
@@ -157,16 +161,18 @@ public sealed class SentenceEncoder : IDisposable
     /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
     public Export.OnnxExportManifest ExportOnnx(string folder)
     {
+        using var use = _lifetime.Enter();
         lock (_gate)
             return Export.OnnxExporter.Export(folder, _model, _tokenizer, Options);
     }
 
-    /// <summary>Releases the converted copy of the weights, if this encoder made one.</summary>
-    public void Dispose()
+    /// <summary>Releases the converted copy of the weights, if this encoder made one, once running calls have
+    /// finished; later calls throw <see cref="ObjectDisposedException"/>. Calling it again does nothing.</summary>
+    public void Dispose() => _lifetime.Dispose(() =>
     {
         if (_ownsModel)
             _model.Dispose();
-    }
+    });
 
     // Dedicated threads rather than the thread pool: each sets its own (thread-local) OpenMP/MKL thread count to 1,
     // which must not outlive the call on threads that other code reuses.

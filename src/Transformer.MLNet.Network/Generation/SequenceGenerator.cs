@@ -1,6 +1,7 @@
 using TorchSharp;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Modules;
+using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -26,6 +27,7 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
         Model = model;
         Tokenizer = tokenizer;
         this.config = config;
+        Lifetime = new UsageGuard(GetType());
     }
 
     /// <summary>The network.</summary>
@@ -38,7 +40,17 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
     public TransformerConfig Config => config;
 
     /// <inheritdoc/>
-    public long ParameterCount => Model.ParameterCount();
+    public long ParameterCount
+    {
+        get
+        {
+            using var use = Lifetime.Enter();
+            return Model.ParameterCount();
+        }
+    }
+
+    /// <summary>Keeps the network alive while a call uses it: generation enters it, <see cref="Dispose"/> waits for it.</summary>
+    private protected UsageGuard Lifetime { get; }
 
     /// <summary>Name of the model kind in the saved file.</summary>
     private protected abstract string Kind { get; }
@@ -48,12 +60,17 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
 
     /// <summary>Writes config, tokenizer and weights to one stream (layout: see <see cref="GenerativeModelFile"/>).</summary>
     /// <param name="stream">Destination; left open.</param>
-    public void Save(Stream stream) => GenerativeModelFile.Save(stream, Kind, config, Tokenizer, Model);
+    public void Save(Stream stream)
+    {
+        using var use = Lifetime.Enter();
+        GenerativeModelFile.Save(stream, Kind, config, Tokenizer, Model);
+    }
 
-    /// <summary>Releases the network's tensors.</summary>
+    /// <summary>Releases the network's tensors once running calls have finished; later calls throw
+    /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.</summary>
     public void Dispose()
     {
-        Model.Dispose();
+        Lifetime.Dispose(Model.Dispose);
         GC.SuppressFinalize(this);
     }
 

@@ -71,6 +71,7 @@ public sealed class TextGenerator : SequenceGenerator<DecoderOnlyModel>
                 throw new ArgumentException($"Prompt {i} has no tokens: give at least one (e.g. bos).", nameof(prompts));
         }
 
+        using var use = Lifetime.Enter();
         Model.eval();
         using var noGrad = no_grad();
         // Prompts of one length per batch: the decoder has no padding mask, so every row's last position is real.

@@ -66,6 +66,7 @@ public sealed class TranslationGenerator : SequenceGenerator<EncoderDecoderModel
 
         int[] encoderInput = [.. sourceIds, GenerationTokenizer.EosId];
         int[] decoderInput = [GenerationTokenizer.BosId, .. targetIds];
+        using var use = Lifetime.Enter();
         var device = Device;
         var recorded = new List<Tensor>();
         Model.eval();
@@ -106,6 +107,7 @@ public sealed class TranslationGenerator : SequenceGenerator<EncoderDecoderModel
         ArgumentNullException.ThrowIfNull(sources);
         options = (options ?? new GenerationOptions()).Validate();
         int[][] inputs = [.. sources.Select(s => TokenBatch.SourceIds(s, Model.Config.MaxPositions))];
+        using var use = Lifetime.Enter();
         Model.eval();
         using var noGrad = no_grad();
         return SequenceDecoding.RunInBatches(inputs, options, equalLengthOnly: false, Device, source =>   // source: (B, S)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
 
 namespace Transformer.MLNet.Network.Pretrained;
@@ -15,6 +16,8 @@ public sealed class PretrainedBert : IDisposable
 {
     /// <summary>File names of a Hugging Face model folder.</summary>
     public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", VocabularyFileName = "vocab.txt";
+
+    private readonly UsageGuard lifetime = new(typeof(PretrainedBert));
 
     private PretrainedBert(TransformerConfig config, BertModel model, BertTextTokenizer tokenizer, PackagedModel? package)
     {
@@ -183,6 +186,7 @@ public sealed class PretrainedBert : IDisposable
     public void SaveFolder(string folder)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
+        using var use = lifetime.Enter();
         Directory.CreateDirectory(folder);
         HuggingFaceBertConfig.Write(Path.Combine(folder, ConfigFileName), Config);
         Tokenizer.SaveVocabulary(Path.Combine(folder, VocabularyFileName));
@@ -196,8 +200,8 @@ public sealed class PretrainedBert : IDisposable
     /// </summary>
     internal PretrainedBert Detached() => new(Config, Model, Tokenizer, package: null);
 
-    /// <summary>Releases the model's tensors.</summary>
-    public void Dispose() => Model.Dispose();
+    /// <summary>Releases the model's tensors once a running <see cref="SaveFolder"/> has finished; calling it again does nothing.</summary>
+    public void Dispose() => lifetime.Dispose(Model.Dispose);
 
     private static PretrainedBert Build(
         TransformerConfig config, BertTextTokenizer tokenizer, Dictionary<string, TorchSharp.torch.Tensor> weights, string source, PackagedModel? package)

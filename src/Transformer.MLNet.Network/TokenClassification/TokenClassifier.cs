@@ -5,6 +5,7 @@ using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.IO;
 using Transformer.MLNet.Network.Metrics;
 using Transformer.MLNet.Network.Pretrained;
+using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Tokenization;
 using static TorchSharp.torch;
 
@@ -25,6 +26,7 @@ public sealed class TokenClassifier : IDisposable
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     private readonly Lock gate = new();
+    private readonly UsageGuard lifetime = new(typeof(TokenClassifier));
     private readonly Iob2Decoder decoder;
     private readonly int outside;
     private long truncatedSentenceCount;
@@ -105,6 +107,7 @@ public sealed class TokenClassifier : IDisposable
 
         var results = new TaggedSentence[encoded.Length];
         int[] order = Enumerable.Range(0, encoded.Length).OrderBy(i => encoded[i].Ids.Length).ToArray();
+        using var use = lifetime.Enter();
         lock (gate)
         {
             using var noGrad = no_grad();
@@ -231,8 +234,12 @@ public sealed class TokenClassifier : IDisposable
     /// The folder also loads as an encoder with <see cref="PretrainedBert.LoadFolder"/>.
     /// </summary>
     /// <param name="folder">Created if missing.</param>
-    public void Save(string folder) =>
+    /// <exception cref="ObjectDisposedException">The classifier has been disposed.</exception>
+    public void Save(string folder)
+    {
+        using var use = lifetime.Enter();
         BertHeadFolder.Save(folder, SettingsFile, Settings, Json, EncoderConfig, Tokenizer, Model, gate);
+    }
 
     /// <summary>Loads a token classifier written by <see cref="Save"/>: the network is built from the saved config, then filled strictly.</summary>
     /// <param name="folder">The folder.</param>
@@ -257,12 +264,14 @@ public sealed class TokenClassifier : IDisposable
     /// <returns>The settings written to <c>onnx_export.json</c>.</returns>
     public Export.OnnxExportManifest ExportOnnx(string folder)
     {
+        using var use = lifetime.Enter();
         lock (gate)
             return Export.OnnxExporter.Export(folder, Model, Tokenizer, Settings);
     }
 
-    /// <summary>Frees the network.</summary>
-    public void Dispose() => Model.Dispose();
+    /// <summary>Frees the network once running predictions have finished; later calls throw
+    /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.</summary>
+    public void Dispose() => lifetime.Dispose(Model.Dispose);
 }
 
 /// <summary>A sentence's token ids, per word the position of its first piece (-1 past the token limit), and per token its word's casing.</summary>

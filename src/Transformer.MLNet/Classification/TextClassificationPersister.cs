@@ -41,6 +41,7 @@ internal sealed class TextClassificationPersister(TextModelKind kind) : ITransfo
         {
             SecondTextColumnName = classifier.SecondTextColumnName,
         });
+        using var use = classifier.EnterUse();
         using var folder = new TemporaryFolder();
         classifier.Classifier.Save(folder.Path);
         segment.WriteDirectory(ClassifierPrefix, folder.Path);

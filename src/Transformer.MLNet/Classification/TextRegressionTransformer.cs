@@ -52,7 +52,9 @@ public sealed class TextRegressionTransformer : TextClassificationTransformer
                 throw new ArgumentException($"Candidate {i} is null or empty; every candidate needs a text.", nameof(candidates));
         }
 
-        var scores = MapPairs([.. Enumerable.Repeat(query, candidates.Count)], candidates).Select(row => ((float[])row)[0]).ToArray();
+        float[] scores;
+        using (EnterUse())
+            scores = MapPairs([.. Enumerable.Repeat(query, candidates.Count)], candidates).Select(row => ((float[])row)[0]).ToArray();
         return [.. Enumerable.Range(0, candidates.Count)
             .OrderByDescending(i => scores[i]).ThenBy(i => i)
             .Take(top ?? candidates.Count)

@@ -104,7 +104,7 @@ public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Emb
             using (await _gate.EnterAsync(cancellationToken).ConfigureAwait(false))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                vectors = await Task.Run(() => _transformer.Encoder.Encode(chunk), CancellationToken.None).ConfigureAwait(false);
+                vectors = await Task.Run(() => _transformer.Encode(chunk), CancellationToken.None).ConfigureAwait(false);
             }
 
             foreach (var vector in vectors)

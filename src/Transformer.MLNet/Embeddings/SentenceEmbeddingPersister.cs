@@ -45,6 +45,7 @@ internal sealed class SentenceEmbeddingPersister : ITransformerPersister
             return;
         }
 
+        using var use = embedding.EnterUse();
         using var folder = new TemporaryFolder();
         embedding.Model.SaveFolder(folder.Path);
         segment.WriteDirectory(EncoderPrefix, folder.Path);

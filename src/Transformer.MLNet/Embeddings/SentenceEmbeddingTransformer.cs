@@ -37,7 +37,11 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
     /// e.g. after <c>FineTuneSentenceEmbedding</c>; <see cref="SentenceEmbeddingOptions.EncoderFolder"/> loads it back.
     /// </summary>
     /// <param name="folder">Created if missing; files of the same names are replaced.</param>
-    public void SaveEncoder(string folder) => Model.SaveFolder(folder);
+    public void SaveEncoder(string folder)
+    {
+        using var use = EnterUse();
+        Model.SaveFolder(folder);
+    }
 
     internal PretrainedBert Model { get; }
 
@@ -50,6 +54,14 @@ public sealed class SentenceEmbeddingTransformer : TextMappingTransformer
     internal override IReadOnlyList<OutputColumn> OutputColumns { get; }
 
     internal override IReadOnlyList<object> Map(IReadOnlyList<string> texts) => Encoder.Encode(texts);
+
+    /// <summary>Embeds texts outside a cursor (the embedding generator), guarded as a cursor's forward passes are.</summary>
+    /// <exception cref="ObjectDisposedException">The transformer has been disposed.</exception>
+    internal float[][] Encode(IReadOnlyList<string> texts)
+    {
+        using var use = EnterUse();
+        return Encoder.Encode(texts);
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -27,6 +27,7 @@ internal sealed class GeneratedTextPersister<TTransformer>(
     {
         var generated = (TTransformer)transformer;
         segment.WriteJson(StateEntry, new State(generated.InputColumnName, generated.OutputColumnName, generated.Decoding));
+        using var use = generated.EnterUse();
         segment.Write(ModelEntry, generated.Generator.Save);
     }
 

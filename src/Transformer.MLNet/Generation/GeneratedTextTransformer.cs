@@ -35,7 +35,12 @@ public abstract class GeneratedTextTransformer : TextMappingTransformer
     /// <param name="inputs">Input texts.</param>
     /// <param name="decoding">Decoding settings; null uses <see cref="Decoding"/>.</param>
     /// <returns>One output text per input, in order.</returns>
-    public string[] Generate(IReadOnlyList<string> inputs, GenerationOptions? decoding = null) => Generator.GenerateText(inputs, decoding ?? Decoding);
+    /// <exception cref="ObjectDisposedException">The transformer has been disposed.</exception>
+    public string[] Generate(IReadOnlyList<string> inputs, GenerationOptions? decoding = null)
+    {
+        using var use = EnterUse();
+        return Generator.GenerateText(inputs, decoding ?? Decoding);
+    }
 
     internal override IReadOnlyList<object> Map(IReadOnlyList<string> texts) => Generator.GenerateText(texts, Decoding);
 

@@ -22,6 +22,7 @@ internal sealed class TokenClassificationPersister : ITransformerPersister
     {
         var tagger = (TokenClassificationTransformer)transformer;
         segment.WriteJson(StateEntry, new State(tagger.InputColumnName, tagger.PredictedLabelColumnName, tagger.EntityColumnPrefix, tagger.BatchSize));
+        using var use = tagger.EnterUse();
         using var folder = new TemporaryFolder();
         tagger.Classifier.Save(folder.Path);
         segment.WriteDirectory(ClassifierPrefix, folder.Path);

@@ -77,6 +77,7 @@ public sealed class TokenClassificationTransformer : TextMappingTransformer
     public IReadOnlyList<Entity[]> FindEntities(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        using var use = EnterUse();
         return [.. Map(texts).Cast<TaggedRow>().Select(row => row.Entities())];
     }
 

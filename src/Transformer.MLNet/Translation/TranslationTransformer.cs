@@ -29,5 +29,9 @@ public sealed class TranslationTransformer : GeneratedTextTransformer
     /// <param name="source">Source text.</param>
     /// <param name="translation">A translation of it, usually from <see cref="Translate"/>.</param>
     /// <returns>The weights with the tokens as text.</returns>
-    public CrossAttentionMap CrossAttention(string source, string translation) => ((TranslationGenerator)Generator).CrossAttention(source, translation);
+    public CrossAttentionMap CrossAttention(string source, string translation)
+    {
+        using var use = EnterUse();
+        return ((TranslationGenerator)Generator).CrossAttention(source, translation);
+    }
 }

@@ -1,12 +1,15 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using TorchSharp;
+using Transformer.MLNet.Classification;
 using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Tests.Classification;
 
 namespace Transformer.MLNet.Tests.Reliability;
 
-/// <summary>One fitted transformer shared by many threads; many predictions; no leaks.</summary>
+/// <summary>One fitted transformer shared by many threads; many predictions; no leaks; Dispose while others score.</summary>
 [TestClass]
 public sealed class ConcurrencyAndMemoryTests
 {
@@ -82,6 +85,91 @@ public sealed class ConcurrencyAndMemoryTests
             $"(leaked {tensorsAfter - tensorsBefore}); RSS {rssBefore / 1048576.0:F1} MiB -> {rssAfter / 1048576.0:F1} MiB");
         Assert.AreEqual(tensorsBefore, tensorsAfter, "leaked tensors");
         Assert.IsLessThan(64L * 1024 * 1024, rssAfter - rssBefore, "RSS grew by more than 64 MiB");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Disposing_while_PredictionEngines_and_cursors_score_lets_each_call_finish_or_throw_ObjectDisposedException()
+    {
+        const int Engines = 4, Cursors = 2;
+        using var oneThread = IntraOpThreads.UseOne();
+        var mlContext = new MLContext(seed: 1);
+        var rows = UciSentences.Read("imdb").Take(60).ToList();
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var model = mlContext.BinaryClassification.Trainers.TextClassifier(TinyScratch.Options(seed: 1))
+            .Fit(mlContext.Data.LoadFromEnumerable(UciSentences.Read("yelp").Take(48).ToList()));
+        var engines = Enumerable.Range(0, Engines).Select(_ => mlContext.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(model)).ToArray();
+        var engineScores = rows.Select(r => engines[0].Predict(r).Score).ToArray();
+        var scored = model.Transform(data);
+        var cursorScores = scored.GetColumn<float>("Score").ToArray();
+
+        var outcome = DisposeWhileCalling(Engines + Cursors, (w, i) =>
+        {
+            if (w < Engines)
+            {
+                int row = (w * 11 + i) % rows.Count;   // a new row each call: a PredictionEngine row reuses the output of an unchanged input
+                float score = engines[w].Predict(rows[row]).Score;
+                Assert.IsTrue(float.IsFinite(score), $"engine {w} call {i}: {score}");
+                Assert.AreEqual(engineScores[row], score, $"engine {w} call {i} row {row}");
+            }
+            else
+            {
+                CollectionAssert.AreEqual(cursorScores, scored.GetColumn<float>("Score").ToArray(), $"cursor thread {w} call {i}");
+            }
+        }, model.Dispose);
+
+        var predict = Assert.ThrowsExactly<ObjectDisposedException>(() => engines[0].Predict(rows[1]));
+        StringAssert.Contains(predict.ObjectName, nameof(BinaryTextClassificationTransformer));
+        var transform = Assert.ThrowsExactly<ObjectDisposedException>(() => model.Transform(data));
+        StringAssert.Contains(transform.ObjectName, nameof(BinaryTextClassificationTransformer));
+        Assert.ThrowsExactly<ObjectDisposedException>(() => scored.GetColumn<float>("Score").ToArray());
+        model.Dispose();   // again: nothing happens
+        Console.WriteLine($"dispose during scoring: {outcome.Completed} calls completed, {outcome.Refused} refused with ObjectDisposedException");
+    }
+
+    // Threads call in a loop until a call throws ObjectDisposedException; once each has finished a few calls, the main
+    // thread disposes. Every call must either complete (its checks pass) or throw ObjectDisposedException; after the
+    // Dispose every thread must have been refused.
+    private static (int Completed, int Refused) DisposeWhileCalling(int threads, Action<int, int> call, Action dispose)
+    {
+        const int CallsBeforeDispose = 3, MaxCalls = 100_000;
+        using var warmedUp = new CountdownEvent(threads);
+        var errors = new ConcurrentQueue<Exception>();
+        int completed = 0, refused = 0;
+        var workers = Enumerable.Range(0, threads).Select(w => new Thread(() =>
+        {
+            for (int i = 0; i < MaxCalls; i++)
+            {
+                try
+                {
+                    call(w, i);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Exception e)
+                {
+                    if (e is ObjectDisposedException)
+                        Interlocked.Increment(ref refused);
+                    else
+                        errors.Enqueue(e);
+                    if (i < CallsBeforeDispose)
+                        warmedUp.Signal();
+                    return;
+                }
+
+                if (i == CallsBeforeDispose - 1)
+                    warmedUp.Signal();
+            }
+
+            errors.Enqueue(new InvalidOperationException($"thread {w}: {MaxCalls} calls and none refused"));
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        Assert.IsTrue(warmedUp.Wait(TimeSpan.FromSeconds(60)), "the threads did not start calling");
+        dispose();
+        Assert.IsTrue(workers.All(t => t.Join(TimeSpan.FromSeconds(60))), "a thread kept calling after Dispose");
+        if (!errors.IsEmpty)
+            throw new AggregateException(errors);
+        Assert.AreEqual(threads, refused, "every thread ends with ObjectDisposedException");
+        return (completed, refused);
     }
 
     // Each worker prepares (e.g. creates its engine), then all start the work at once; failures surface in the test.
