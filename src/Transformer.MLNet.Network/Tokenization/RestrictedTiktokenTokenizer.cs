@@ -8,6 +8,13 @@ namespace Transformer.MLNet.Network.Tokenization;
 /// training corpus and renumbered compactly after the four special tokens, so that embedding tables stay small.
 /// Text whose BPE tokens all occurred in the corpus decodes back exactly; any other token becomes unk.
 /// </summary>
+/// <remarks>
+/// BPE takes time quadratic in the length of one pre-tokenized piece, so a piece longer than
+/// <see cref="MaxPieceBytes"/> UTF-8 bytes (a run of emoji or of one letter with no spaces, never ordinary prose) is
+/// encoded in chunks of at most that many bytes, cut between characters; encoding time stays linear in the text's
+/// length. Such a piece may then get other, equally valid tokens than unchunked BPE would give it; every other piece,
+/// and so all ordinary text, gets exactly <c>o200k_base</c>'s tokens.
+/// </remarks>
 public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
 {
     internal const string KindName = "tiktoken-restricted";
@@ -16,6 +23,9 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
     public const string EncodingName = "o200k_base";
 
     private static readonly Lazy<TiktokenTokenizer> Pretrained = new(() => TiktokenTokenizer.CreateForEncoding(EncodingName));
+
+    /// <summary>Longest pre-tokenized piece, in UTF-8 bytes, that BPE runs on whole; longer ones are chunked.</summary>
+    internal const int MaxPieceBytes = 1024;
 
     private readonly int[] originalIds;
     private readonly Dictionary<int, int> compactIds;
@@ -45,8 +55,8 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
         var counts = new Dictionary<int, int>();
         foreach (string text in corpus)
         {
-            foreach (int id in Pretrained.Value.EncodeToIds(text ?? ""))
-                counts[id] = counts.GetValueOrDefault(id) + 1;
+            foreach (var token in EncodePretrained(text ?? ""))
+                counts[token.Id] = counts.GetValueOrDefault(token.Id) + 1;
         }
 
         if (counts.Count == 0)
@@ -67,7 +77,7 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
     {
         string input = text ?? textSpan.ToString();
         var tokens = new List<EncodedToken>();
-        foreach (var token in Pretrained.Value.EncodeToTokens(input, out _, considerPreTokenization: true, considerNormalization: true))
+        foreach (var token in EncodePretrained(input))
         {
             int id = compactIds.TryGetValue(token.Id, out int compact) ? compact : UnkId;
             tokens.Add(new EncodedToken(id, token.Value, token.Offset));
@@ -75,6 +85,64 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
 
         return Limit(tokens, settings, input.Length);
     }
+
+    /// <summary>
+    /// The <c>o200k_base</c> tokens of <paramref name="text"/> (pretrained ids, offsets into the text): exactly the
+    /// pretrained tokenizer's unless a piece exceeds <see cref="MaxPieceBytes"/>, which is then encoded in chunks.
+    /// </summary>
+    /// <param name="text">Any text.</param>
+    /// <returns>The tokens, in order.</returns>
+    internal static IReadOnlyList<EncodedToken> EncodePretrained(string text)
+    {
+        var pretrained = Pretrained.Value;
+
+        // A UTF-8 byte count is at most 3 per UTF-16 char, so a short text cannot hold a long piece.
+        (int Offset, int Length)[] pieces = text.Length * 3L <= MaxPieceBytes || pretrained.PreTokenizer is null || pretrained.Normalizer is not null
+            ? []
+            : [.. pretrained.PreTokenizer.PreTokenize(text)];
+        if (!pieces.Any(piece => Utf8Length(text.AsSpan(piece.Offset, piece.Length)) > MaxPieceBytes))
+            return pretrained.EncodeToTokens(text, out _, considerPreTokenization: true, considerNormalization: true);
+
+        // Each piece is encoded on its own, as the pretrained tokenizer does after pre-tokenizing; long ones in chunks.
+        var tokens = new List<EncodedToken>();
+        foreach (var (offset, length) in pieces)
+        {
+            int start = offset, end = offset + length;
+            while (start < end)
+            {
+                int stop = ChunkEnd(text, start, end);
+                foreach (var token in pretrained.EncodeToTokens(text[start..stop], out _, considerPreTokenization: false, considerNormalization: true))
+                {
+                    var range = new Range(token.Offset.Start.Value + start, token.Offset.End.Value + start);
+                    tokens.Add(new EncodedToken(token.Id, token.Value, range));
+                }
+
+                start = stop;
+            }
+        }
+
+        return tokens;
+    }
+
+    // The end of the longest run of whole characters from start (before end) of at most MaxPieceBytes UTF-8 bytes; at
+    // least one character. A surrogate pair (one character, four bytes) is never cut.
+    private static int ChunkEnd(string text, int start, int end)
+    {
+        int bytes = 0, i = start;
+        while (i < end)
+        {
+            int width = char.IsHighSurrogate(text[i]) && i + 1 < end && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            int size = Utf8Length(text.AsSpan(i, width));
+            if (bytes + size > MaxPieceBytes && i > start)
+                break;
+            bytes += size;
+            i += width;
+        }
+
+        return i;
+    }
+
+    private static int Utf8Length(ReadOnlySpan<char> text) => System.Text.Encoding.UTF8.GetByteCount(text);
 
     /// <inheritdoc />
     protected override string DecodeIds(IEnumerable<int> ids)

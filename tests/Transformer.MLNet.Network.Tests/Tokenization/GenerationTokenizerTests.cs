@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Microsoft.ML.Tokenizers;
 using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Generation;
 using Transformer.MLNet.Network.Tokenization;
@@ -70,5 +72,68 @@ public sealed class GenerationTokenizerTests
             CollectionAssert.AreEqual(tokenizer.Encode(sample), loaded.Encode(sample));
             Assert.AreEqual(tokenizer.Decode(tokenizer.Encode(sample)), loaded.Decode(loaded.Encode(sample)));
         }
+    }
+
+    [TestMethod]
+    public void RestrictedTiktokenGivesOrdinaryTextExactlyThePretrainedTokens()
+    {
+        var pretrained = TiktokenTokenizer.CreateForEncoding(RestrictedTiktokenTokenizer.EncodingName);
+        Assert.IsNull(pretrained.Normalizer, "Pieces are cut from the raw text, which needs o200k_base to have no normalizer.");
+
+        // Long texts of short pieces, pieces just under the chunking bound, emoji and punctuation.
+        string prose = string.Join("\n", tatoeba.Take(3000).Select(p => p.Source + " " + p.Target));
+        string[] texts =
+        [
+            prose,
+            "see https://example.com/" + new string('x', RestrictedTiktokenTokenizer.MaxPieceBytes - 40) + " " + prose[..2000],
+            new string('b', RestrictedTiktokenTokenizer.MaxPieceBytes) + " " + prose[..5000],
+            prose[..3000] + " <|> ¿¡ 😀👍🏽 " + prose[..3000],
+        ];
+        foreach (string text in texts)
+        {
+            var expected = pretrained.EncodeToTokens(text, out _);
+            var actual = RestrictedTiktokenTokenizer.EncodePretrained(text);
+            CollectionAssert.AreEqual(expected.Select(t => (t.Id, t.Offset)).ToArray(), actual.Select(t => (t.Id, t.Offset)).ToArray());
+        }
+
+        // Beside a chunked piece, the other pieces keep their tokens, and the chunks decode back to the piece.
+        string head = prose[..4000], tail = prose[^4000..];
+        string withLongPiece = head + " " + string.Concat(Enumerable.Repeat("😀", 3000)) + " " + tail;
+        var tokens = RestrictedTiktokenTokenizer.EncodePretrained(withLongPiece);
+        Assert.AreEqual(withLongPiece, pretrained.Decode(tokens.Select(t => t.Id)));
+        int[] headIds = [.. pretrained.EncodeToIds(head)];
+        CollectionAssert.AreEqual(headIds, tokens.Take(headIds.Length).Select(t => t.Id).ToArray());
+        Assert.AreEqual(withLongPiece.Length, tokens[^1].Offset.End.Value);
+    }
+
+    [TestMethod]
+    public void RestrictedTiktokenEncodesOneHugeUnbrokenPieceInLinearTime()
+    {
+        var tokenizer = RestrictedTiktokenTokenizer.Train([.. tatoeba.Take(500).Select(p => p.Source), "😀😀 aaaa"]);
+        static string Emoji(int count) => string.Concat(Enumerable.Repeat("😀", count));
+
+        // BPE on one piece is quadratic in its length: 40k emoji took 4 s and 100k 25 s before pieces were chunked.
+        tokenizer.Encode(Emoji(2_000));
+        double TimeOf(string text)
+        {
+            var watch = Stopwatch.StartNew();
+            int[] ids = tokenizer.Encode(text);
+            watch.Stop();
+            Assert.IsNotEmpty(ids);
+            return watch.Elapsed.TotalSeconds;
+        }
+
+        double small = TimeOf(Emoji(50_000)), large = TimeOf(Emoji(200_000));
+        Assert.IsLessThan(6 * small + 0.05, large, $"50k emoji took {small:F3} s, 200k took {large:F3} s: not linear.");
+
+        // 1 MB of one letter with no spaces.
+        string letters = new('a', 1_000_000);
+        double lettersTime = TimeOf(letters);
+        Assert.IsLessThan(10.0, lettersTime);
+        // "!" shifts the emoji off the 1024-byte boundaries: a chunk ends after 1021 bytes rather than inside a pair.
+        string odd = "!" + Emoji(1_000);
+        var pieces = RestrictedTiktokenTokenizer.EncodePretrained(odd);
+        Assert.AreEqual(odd, TiktokenTokenizer.CreateForEncoding(RestrictedTiktokenTokenizer.EncodingName).Decode(pieces.Select(t => t.Id)));
+        Assert.AreEqual(odd, tokenizer.Decode(tokenizer.Encode(odd)));
     }
 }
