@@ -31,8 +31,6 @@ internal static class PipelineArchive
 {
     private const string InputSchemaEntry = "input-schema.zip";
 
-    private static readonly string[] StoredExtensions = [".safetensors", ".onnx", ".bin", ".zip"];
-
     public static void Save(ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream, bool embedPretrainedEncoders)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -84,12 +82,19 @@ internal static class PipelineArchive
         WriteEntry(archive, PipelineManifest.EntryName, s => JsonSerializer.Serialize(s, manifest, PersistenceJson.Options));
     }
 
-    public static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema)
+    public static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema) =>
+        Load(catalog, stream, out inputSchema, ArchiveEntryLimits.Default);
+
+    /// <summary>Loads with <paramref name="limits"/> on the size of each entry (tests use small ones).</summary>
+    internal static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema, ArchiveEntryLimits limits)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(limits);
+        // Errors about an entry's size name the file when there is one.
+        string where = stream is FileStream file ? $"the pipeline archive '{file.Name}'" : "the pipeline archive";
         using var archive = OpenArchive(stream);
-        var manifest = ReadManifest(archive);
-        using (var schemaStream = ReadEntry(archive, InputSchemaEntry))
+        var manifest = ReadManifest(archive, where, limits);
+        using (var schemaStream = ReadEntry(archive, InputSchemaEntry, where, limits))
         {
             string actual = Sha256(schemaStream);
             if (manifest.InputSchemaSha256 is { } expected && !string.Equals(actual, expected, StringComparison.Ordinal))
@@ -100,7 +105,7 @@ internal static class PipelineArchive
         var transformers = new List<ITransformer>();
         foreach (var segment in manifest.Segments)
         {
-            var reader = new SegmentReader(archive, segment);
+            var reader = new SegmentReader(archive, segment, where, limits);
             if (segment.Kind == MLNetSegment.KindName)
             {
                 using var model = reader.Open(MLNetSegment.ModelEntry);
@@ -133,10 +138,10 @@ internal static class PipelineArchive
         }
     }
 
-    private static PipelineManifest ReadManifest(ZipArchive archive)
+    private static PipelineManifest ReadManifest(ZipArchive archive, string where, ArchiveEntryLimits limits)
     {
         PipelineManifest? manifest;
-        using (var stream = ReadEntry(archive, PipelineManifest.EntryName))
+        using (var stream = ReadEntry(archive, PipelineManifest.EntryName, where, limits))
         {
             try
             {
@@ -192,23 +197,72 @@ internal static class PipelineArchive
         }
     }
 
-    /// <summary>The bytes of an entry; a damaged compressed stream becomes an error naming the entry.</summary>
-    internal static MemoryStream ReadBytes(ZipArchiveEntry entry)
+    /// <summary>
+    /// The bytes of an entry; a damaged compressed stream, or one that inflates beyond <paramref name="limits"/>, becomes an
+    /// error naming the entry. The size the archive declares is checked before reading and the inflated bytes while
+    /// reading (a crafted archive can declare any size), so a zip bomb fails after at most the limit is read.
+    /// </summary>
+    /// <param name="entry">The entry.</param>
+    /// <param name="where">"the pipeline archive", with the file's path where known.</param>
+    /// <param name="limits">The most an entry may inflate to.</param>
+    internal static MemoryStream ReadBytes(ZipArchiveEntry entry, string where, ArchiveEntryLimits limits)
     {
+        long maxBytes = limits.MaxBytes(entry);
+        long maxForRatio = limits.MaxBytesForRatio(entry);
+        CheckSize(entry, entry.Length, declared: true, where, limits, maxBytes, maxForRatio);
+
         var buffer = new MemoryStream();
         try
         {
             using var source = entry.Open();
-            source.CopyTo(buffer);
+            byte[] chunk = new byte[81920];
+            long total = 0;
+            int read;
+            while ((read = source.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                total += read;
+                CheckSize(entry, total, declared: false, where, limits, maxBytes, maxForRatio);
+                buffer.Write(chunk, 0, read);
+            }
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException e) when (e.Data[nameof(ArchiveEntryLimits)] is null)
         {
-            throw new InvalidDataException($"Entry '{entry.FullName}' of the pipeline archive is corrupt: {e.Message}", e);
+            throw new InvalidDataException($"Entry '{entry.FullName}' of {where} is corrupt: {e.Message}", e);
         }
 
         buffer.Position = 0;
         return buffer;
     }
+
+    private static void CheckSize(ZipArchiveEntry entry, long size, bool declared, string where, ArchiveEntryLimits limits, long maxBytes, long maxForRatio)
+    {
+        string? problem = null;
+        if (size > maxBytes)
+        {
+            string kind = ArchiveEntryLimits.IsBinary(entry.FullName) ? "a weights or model entry" : "a settings, manifest or vocabulary entry";
+            problem = declared
+                ? $"declares an inflated size of {size:N0} bytes, more than the {FormatBytes(maxBytes)} allowed for {kind}"
+                : $"inflates to more than the {FormatBytes(maxBytes)} allowed for {kind} (it declares {entry.Length:N0} bytes)";
+        }
+        else if (size > maxForRatio)
+        {
+            problem = (declared
+                ? $"declares an inflated size of {size:N0} bytes"
+                : $"inflates to more than {maxForRatio:N0} bytes (it declares {entry.Length:N0})") +
+                $" from {entry.CompressedLength:N0} compressed bytes, a ratio above the {limits.MaxCompressionRatio}:1 a real entry reaches";
+        }
+
+        if (problem is null)
+            return;
+        var error = new InvalidDataException(
+            $"Entry '{entry.FullName}' of {where} {problem}; the file is damaged or was crafted to exhaust memory, and was not loaded. " +
+            "Load only archives written by mlContext.Model.SavePipeline from a source you trust, or save the pipeline again.");
+        error.Data[nameof(ArchiveEntryLimits)] = true;
+        throw error;
+    }
+
+    private static string FormatBytes(long bytes) =>
+        bytes % (1L << 20) == 0 ? $"{bytes >> 20:N0} MiB" : $"{bytes:N0} bytes";
 
     /// <summary>Writes one entry; weights and nested zips are stored, not deflated.</summary>
     /// <returns>The entry's SHA-256.</returns>
@@ -225,7 +279,7 @@ internal static class PipelineArchive
     // Float weights barely deflate (safetensors grew from 90.9 to 95.2 MB) and nested zips are already compressed;
     // storing them also lets a reader copy them out without inflating.
     private static CompressionLevel CompressionFor(string name) =>
-        StoredExtensions.Any(extension => name.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
+        ArchiveEntryLimits.IsBinary(name)
             ? CompressionLevel.NoCompression
             : CompressionLevel.Fastest;
 
@@ -233,12 +287,12 @@ internal static class PipelineArchive
     internal static string Sha256(MemoryStream buffer) =>
         Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
 
-    private static MemoryStream ReadEntry(ZipArchive archive, string name)
+    private static MemoryStream ReadEntry(ZipArchive archive, string name, string where, ArchiveEntryLimits limits)
     {
         var entry = archive.GetEntry(name)
             ?? throw new InvalidDataException(
                 $"The file is not a Transformer.MLNet pipeline archive: it has no '{name}' entry. " +
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
-        return ReadBytes(entry);
+        return ReadBytes(entry, where, limits);
     }
 }

@@ -9,12 +9,20 @@ internal sealed class SegmentReader
 {
     private readonly ZipArchive archive;
     private readonly SegmentManifest manifest;
+    private readonly string where;
+    private readonly ArchiveEntryLimits limits;
     private readonly List<(string Root, string Prefix)> extracted = [];
 
-    public SegmentReader(ZipArchive archive, SegmentManifest manifest)
+    /// <param name="archive">The pipeline archive.</param>
+    /// <param name="manifest">The segment's record in the manifest.</param>
+    /// <param name="where">"the pipeline archive", with the file's path where known, for errors about an entry's size.</param>
+    /// <param name="limits">The most an entry may inflate to.</param>
+    public SegmentReader(ZipArchive archive, SegmentManifest manifest, string where, ArchiveEntryLimits limits)
     {
         this.archive = archive;
         this.manifest = manifest;
+        this.where = where;
+        this.limits = limits;
     }
 
     /// <summary>Folder of the segment inside the archive, ending with '/'.</summary>
@@ -31,7 +39,7 @@ internal sealed class SegmentReader
             throw new InvalidDataException($"Segment '{manifest.Folder}' ({manifest.Kind}) lists no entry '{name}'; the archive is incomplete.");
         var entry = archive.GetEntry(manifest.Folder + name)
             ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is missing from the pipeline archive.");
-        var buffer = PipelineArchive.ReadBytes(entry);
+        var buffer = PipelineArchive.ReadBytes(entry, where, limits);
         string actual = PipelineArchive.Sha256(buffer);
         if (!string.Equals(actual, expected, StringComparison.Ordinal))
         {

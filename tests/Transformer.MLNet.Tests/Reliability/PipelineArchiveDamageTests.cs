@@ -136,4 +136,122 @@ public sealed class PipelineArchiveDamageTests
             ArchiveEditor.EditJsonAndChecksum(archive, "segments/1/classifier/classifier.json", j => j["MaxTokens"] = 1),
             "'segments/1/classifier' has an invalid classifier.json", "MaxTokens"));
     }
+
+    // The archive with `size` bytes of `fill` before one entry's content (instead of it unless keepContent),
+    // that entry deflated at the smallest size (a run of one byte deflates about 1000:1, so 100 MB take about 100 KB), the others
+    // at the fastest.
+    private static byte[] Inflating(string entryName, long size, byte fill = 0, bool keepContent = true)
+    {
+        using var source = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read);
+        using var result = new MemoryStream();
+        using (var target = new ZipArchive(result, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                var level = entry.FullName == entryName ? CompressionLevel.SmallestSize : CompressionLevel.Fastest;
+                using var write = target.CreateEntry(entry.FullName, level).Open();
+                if (entry.FullName == entryName)
+                {
+                    byte[] chunk = new byte[1 << 20];
+                    Array.Fill(chunk, fill);
+                    for (long left = size; left > 0; left -= chunk.Length)
+                        write.Write(chunk, 0, (int)Math.Min(left, chunk.Length));
+                }
+
+                if (keepContent || entry.FullName != entryName)
+                {
+                    using var read = entry.Open();
+                    read.CopyTo(write);
+                }
+            }
+        }
+
+        return result.ToArray();
+    }
+
+    // Sets the uncompressed size an entry declares, in its local header and in the central directory, as a crafted archive may.
+    private static byte[] DeclaringLength(byte[] zip, string entryName, uint length)
+    {
+        byte[] name = Encoding.UTF8.GetBytes(entryName);
+        int patched = 0;
+        for (int i = 0; i + 46 + name.Length <= zip.Length; i++)
+        {
+            uint signature = BitConverter.ToUInt32(zip, i);
+            (int sizeAt, int nameAt, int nameLengthAt) = signature switch
+            {
+                0x04034b50 => (22, 30, 26),
+                0x02014b50 => (24, 46, 28),
+                _ => (-1, -1, -1),
+            };
+            if (sizeAt < 0 || BitConverter.ToUInt16(zip, i + nameLengthAt) != name.Length || !zip.AsSpan(i + nameAt, name.Length).SequenceEqual(name))
+                continue;
+            BitConverter.TryWriteBytes(zip.AsSpan(i + sizeAt, 4), length);
+            patched++;
+        }
+
+        Assert.AreEqual(2, patched, $"{entryName}: local header and central directory record");
+        return zip;
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void A_manifest_that_inflates_far_beyond_its_cap_is_refused_at_once_naming_the_file_and_the_entry()
+    {
+        // 200 MB of spaces in a file of about 200 KB; the audit's 2.5 GB one drove memory to 5.4 GB and ended in an IOException.
+        string path = Path.Combine(Path.GetTempPath(), $"bomb-{Guid.NewGuid():N}.zip");
+        File.WriteAllBytes(path, Inflating(PipelineManifest.EntryName, 200L << 20, (byte)' '));
+        try
+        {
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Model.LoadPipeline(path, out _));
+            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            foreach (string fragment in new[] { path, "'manifest.json'", "declares an inflated size of 209,71", "64 MiB", "SavePipeline" })
+                StringAssert.Contains(error.Message, fragment);
+            Assert.IsLessThan(16L << 20, allocated, "The entry was refused by its declared size, before reading it.");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void An_entry_that_inflates_beyond_the_size_it_declares_is_stopped_at_the_cap()
+    {
+        var limits = ArchiveEntryLimits.Default with { MaxTextEntryBytes = 1L << 20, MaxBinaryEntryBytes = 200, MinBytesForRatioCheck = 1L << 30 };
+
+        // A stored (uncompressed) entry of more bytes than it declares: the bytes read are counted against the cap.
+        byte[] storedLying = DeclaringLength((byte[])archive.Clone(), "input-schema.zip", 100);
+        var stored = Assert.ThrowsExactly<InvalidDataException>(() => PipelineArchive.Load(mlContext.Model, new MemoryStream(storedLying), out _, limits));
+        StringAssert.Contains(stored.Message, "'input-schema.zip' of the pipeline archive inflates to more than the 200 bytes allowed for a weights or model entry (it declares 100 bytes)");
+
+        // 8 MiB of zeros deflated and declared as 100 bytes: .NET stops inflating at the declared size, and the cut entry is
+        // refused; either way the entry is never buffered whole.
+        byte[] deflatedLying = DeclaringLength(Inflating(PipelineManifest.EntryName, 8L << 20), PipelineManifest.EntryName, 100);
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var deflated = Assert.ThrowsExactly<InvalidDataException>(() => PipelineArchive.Load(mlContext.Model, new MemoryStream(deflatedLying), out _, limits));
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        StringAssert.Contains(deflated.Message, "manifest.json");
+        Assert.IsLessThan(6L << 20, allocated);
+
+        // Declared truthfully, the same entry is refused by the cap before it is read.
+        var capped = Assert.ThrowsExactly<InvalidDataException>(
+            () => PipelineArchive.Load(mlContext.Model, new MemoryStream(Inflating(PipelineManifest.EntryName, 8L << 20)), out _, limits));
+        StringAssert.Contains(capped.Message, "'manifest.json' of the pipeline archive declares an inflated size of 8,38");
+        StringAssert.Contains(capped.Message, "1 MiB allowed for a settings, manifest or vocabulary entry");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Weights_that_deflate_at_an_absurd_ratio_are_refused_naming_the_entry()
+    {
+        // Weights are stored uncompressed; 64 MiB of zeros deflated into a few tens of KB is not a real model.
+        string weights = WeightsEntry();
+        LoadFails(Inflating(weights, 64L << 20, keepContent: false), $"Entry '{weights}'", "compressed bytes, a ratio above the 256:1", "SavePipeline");
+
+        // The same archive with every entry deflated (as an unzip and re-zip would) is within the limits and loads.
+        var loaded = mlContext.Model.LoadPipeline(new MemoryStream(Inflating("no such entry", 0)), out _);
+        Assert.IsNotNull(loaded);
+    }
 }
