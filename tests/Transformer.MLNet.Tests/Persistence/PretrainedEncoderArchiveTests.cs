@@ -111,7 +111,7 @@ public sealed class PretrainedEncoderArchiveTests
     public void Edited_options_and_config_name_the_entry_and_key_not_internal_classes_or_temporary_folders()
     {
         string options = EmbeddingSegment + "options.json";
-        LoadFails(ArchiveEditor.EditJsonAndChecksum(referenced, options, j => j["batchSize"] = 0), $"{options}: batchSize = 0 is invalid: must be at least 1");
+        LoadFails(ArchiveEditor.EditJsonAndChecksum(referenced, options, j => j["batchSize"] = 0), $"{options}: batchSize = 0 is invalid: must be between 1 and 4096");
         LoadFails(ArchiveEditor.EditJsonAndChecksum(referenced, options, j => j["maxTokens"] = 100_000),
             $"{options}: maxTokens = 100000 is invalid", "512 positions");
 
