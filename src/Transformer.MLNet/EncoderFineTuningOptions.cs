@@ -92,11 +92,7 @@ public abstract class EncoderFineTuningOptions : TrainableEstimatorOptions
     private protected void ValidateFineTuning()
     {
         ValidateShared();
-        if (InferenceBatchSize is < 1 or > Mapping.TextMappingTransformer.MaxInferenceBatchSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize,
-                $"InferenceBatchSize must be between 1 and {Mapping.TextMappingTransformer.MaxInferenceBatchSize}.");
-        }
+        Mapping.TextMappingTransformer.CheckInferenceBatchSize(InferenceBatchSize);
 
         Encoders.EncoderLoader.CheckFolder(EncoderFolder, nameof(EncoderFolder));
         if (EncoderFolder is not null && ScratchConfig is not null)

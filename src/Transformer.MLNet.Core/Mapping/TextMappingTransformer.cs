@@ -23,11 +23,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     private protected TextMappingTransformer(string inputColumnName, int batchSize)
     {
         ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
-        if (batchSize is < 1 or > MaxInferenceBatchSize)
-        {
-            throw new ArgumentOutOfRangeException(
-                "InferenceBatchSize", batchSize, $"InferenceBatchSize = {batchSize} is invalid: it must be between 1 and {MaxInferenceBatchSize}.");
-        }
+        CheckInferenceBatchSize(batchSize);
 
         InputColumnName = inputColumnName;
         BatchSize = batchSize;
@@ -54,6 +50,16 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>The largest inference batch accepted: bigger batches gain no speed and their read-ahead window
     /// (<see cref="ReadAheadBatches"/> batches of texts) would not fit in memory.</summary>
     internal const int MaxInferenceBatchSize = 4096;
+
+    /// <summary>Throws, naming the <c>InferenceBatchSize</c> option, unless 1 ≤ <paramref name="batchSize"/> ≤ <see cref="MaxInferenceBatchSize"/>.</summary>
+    internal static void CheckInferenceBatchSize(int batchSize)
+    {
+        if (batchSize is < 1 or > MaxInferenceBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(
+                "InferenceBatchSize", batchSize, $"InferenceBatchSize = {batchSize} is invalid: it must be between 1 and {MaxInferenceBatchSize}.");
+        }
+    }
 
     /// <summary>Always true: rows can be mapped one at a time, as <c>PredictionEngine</c> does.</summary>
     public bool IsRowToRowMapper => true;

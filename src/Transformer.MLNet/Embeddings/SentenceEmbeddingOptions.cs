@@ -57,11 +57,7 @@ public sealed class SentenceEmbeddingOptions
     /// <summary>Throws for values no encoder accepts, naming the option.</summary>
     internal void Validate()
     {
-        if (InferenceBatchSize is < 1 or > Mapping.TextMappingTransformer.MaxInferenceBatchSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize,
-                $"InferenceBatchSize must be between 1 and {Mapping.TextMappingTransformer.MaxInferenceBatchSize}.");
-        }
+        Mapping.TextMappingTransformer.CheckInferenceBatchSize(InferenceBatchSize);
 
         if (!Enum.IsDefined(Pooling))
             throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Pooling must be Mean, Cls or Max.");
