@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Bert;
@@ -25,7 +26,7 @@ internal sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")]
     private readonly LayerNorm _layerNorm;
 
-    private readonly Dropout _dropout;
+    private readonly InvertedDropout _dropout;
 
     private readonly int _maxPositions;
 
@@ -38,7 +39,7 @@ internal sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
         _positionEmbeddings = nn.Embedding(config.MaxPositions, config.ModelDim);
         _tokenTypeEmbeddings = nn.Embedding(Math.Max(1, config.TypeVocabSize), config.ModelDim);
         _layerNorm = nn.LayerNorm(config.ModelDim, config.LayerNormEps);
-        _dropout = nn.Dropout(config.Dropout);
+        _dropout = new InvertedDropout(config.Dropout);
         _maxPositions = config.MaxPositions;
         RegisterComponents();
     }

@@ -18,7 +18,7 @@ internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Ten
     private readonly BertModel _bert;
 
     [ComponentName(Name = "dropout")]
-    private readonly Dropout _dropout;
+    private readonly InvertedDropout _dropout;
 
     [ComponentName(Name = "classifier")]
     private readonly Linear _classifier;
@@ -35,7 +35,7 @@ internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Ten
         if (dropout is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         _bert = bert;
-        _dropout = nn.Dropout(dropout);
+        _dropout = new InvertedDropout(dropout);
         _classifier = nn.Linear(bert.Config.ModelDim, classCount);
         ClassCount = classCount;
         RegisterComponents();

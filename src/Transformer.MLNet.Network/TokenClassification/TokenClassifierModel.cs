@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.TokenClassification;
@@ -25,7 +26,7 @@ internal sealed class TokenClassifierModel : nn.Module
     private readonly Embedding _casing;
 
     [ComponentName(Name = "dropout")]
-    private readonly Dropout _dropout;
+    private readonly InvertedDropout _dropout;
 
     [ComponentName(Name = "classifier")]
     private readonly Linear _classifier;
@@ -39,7 +40,7 @@ internal sealed class TokenClassifierModel : nn.Module
         // Zero: the pretrained token vectors reach the head unchanged at first. Build this module outside a dispose
         // scope: the in-place init returns the parameter itself, which a scope would dispose.
         nn.init.zeros_(_casing.weight!);
-        _dropout = nn.Dropout(dropout);
+        _dropout = new InvertedDropout(dropout);
         _classifier = nn.Linear(bert.Config.ModelDim, labelCount);
         RegisterComponents();
     }

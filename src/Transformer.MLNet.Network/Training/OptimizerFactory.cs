@@ -9,7 +9,8 @@ internal static class OptimizerFactory
 {
     /// <summary>
     /// AdamW with two parameter groups: matrices (projections, embeddings) get weight decay; vectors (biases,
-    /// LayerNorm gains and shifts) do not, since decaying them only shrinks scales the network needs.
+    /// LayerNorm gains and shifts) do not, since decaying them only shrinks scales the network needs. On the CPU its
+    /// step is fused (<see cref="Fused.AdamW"/>).
     /// </summary>
     /// <param name="parameters">Parameters to optimise (a model's, or bfloat16 master copies).</param>
     /// <param name="options">Learning rate, betas, ε and weight decay.</param>
@@ -26,6 +27,6 @@ internal static class OptimizerFactory
             groups.Add(new AdamW.ParamGroup(plain, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, 0.0, false, false));
         if (groups.Count == 0)
             throw new ArgumentException("The model has no parameters to optimise.", nameof(parameters));
-        return optim.AdamW(groups, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+        return new Fused.AdamW(groups, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
     }
 }

@@ -1,0 +1,138 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Transformer.MLNet.Network.Training;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Tests.Training;
+
+/// <summary>The fused CPU step against TorchSharp's own AdamW, the reference implementation, on the same inputs.</summary>
+[TestClass]
+public sealed class FusedAdamWTests
+{
+    // Sizes that exercise the vector body, the scalar tail (odd lengths), several parallel chunks (> 65,536 elements)
+    // and a parameter without a gradient (skipped by both).
+    private static readonly long[][] Shapes = [[300, 257], [70_001], [13], [384], [7, 5]];
+
+    private static List<Parameter> NewParameters(int seed)
+    {
+        Seeding.Apply(seed);
+        return Shapes.Select(s => nn.Parameter(randn(s))).ToList();
+    }
+
+    private static (AdamW.ParamGroup Decayed, AdamW.ParamGroup Plain) Groups(List<Parameter> parameters, double lr) =>
+        (new AdamW.ParamGroup(parameters.Where(p => p.dim() >= 2), lr, 0.9, 0.999, 1e-8, 0.01, false, false),
+         new AdamW.ParamGroup(parameters.Where(p => p.dim() < 2), lr, 0.9, 0.999, 1e-8, 0.0, false, false));
+
+    [TestMethod]
+    public void Forty_steps_match_TorchSharp_AdamW_to_float_rounding_and_leave_equal_state()
+    {
+        using var scope = NewDisposeScope();
+        var reference = NewParameters(5);
+        var fused = NewParameters(5);
+        var (rd, rp) = Groups(reference, 3e-3);
+        var (fd, fp) = Groups(fused, 3e-3);
+        using var referenceOptimizer = optim.AdamW([rd, rp], 3e-3);
+        using var fusedOptimizer = new Network.Training.Fused.AdamW([fd, fp], 3e-3, 0.9, 0.999, 1e-8, 0.01);
+
+        var generator = new Random(11);
+        for (int step = 0; step < 40; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            for (int i = 0; i < Shapes.Length; i++)
+            {
+                if (i == 3)
+                    continue;                                  // never gets a gradient
+                // Gradients of every scale, including exact zeros and steps where the learning rate changes.
+                var gradient = randn(Shapes[i], generator: new Generator((ulong)generator.Next())) * Math.Pow(10, generator.Next(-6, 2));
+                gradient.masked_fill_(gradient.abs() < 0.05, 0);
+                reference[i].grad = gradient.clone();
+                fused[i].grad = gradient.clone();
+            }
+
+            double lr = step < 20 ? 3e-3 : 1e-3;
+            foreach (var group in referenceOptimizer.ParamGroups)
+                group.LearningRate = lr;
+            foreach (var group in fusedOptimizer.ParamGroups)
+                group.LearningRate = lr;
+            referenceOptimizer.step();
+            fusedOptimizer.step();
+            Assert.IsTrue(fusedOptimizer.LastStepFused, "CPU float32 parameters take the fused step");
+        }
+
+        for (int i = 0; i < Shapes.Length; i++)
+        {
+            var expected = reference[i].data<float>().ToArray();
+            var actual = fused[i].data<float>().ToArray();
+            double worst = 0;
+            for (int j = 0; j < expected.Length; j++)
+                worst = Math.Max(worst, Math.Abs(expected[j] - actual[j]) / Math.Max(1e-3, Math.Abs(expected[j])));
+            Assert.IsLessThan(2e-5, worst, $"parameter {i} ({string.Join('x', Shapes[i])}): worst relative difference {worst}");
+        }
+
+        Assert.IsTrue(reference[3].eq(NewParameters(5)[3]).all().ToBoolean(), "a parameter without gradient is left alone");
+        Assert.IsTrue(fused[3].eq(reference[3]).all().ToBoolean());
+
+        // The moments are the base class's own state: saved from the fused optimizer, they load into TorchSharp's
+        // (and the other way round: optimizer states saved before the fused step existed still resume).
+        string path = Path.Combine(Path.GetTempPath(), $"fused-adamw-{Guid.NewGuid():N}.bin");
+        try
+        {
+            using (var file = File.Create(path))
+            using (var writer = new BinaryWriter(file))
+                fusedOptimizer.save_state_dict(writer);
+            var (cd, cp) = Groups(NewParameters(6), 1e-3);
+            using var copy = optim.AdamW([cd, cp], 1e-3);
+            using (var file = File.OpenRead(path))
+            using (var reader = new BinaryReader(file))
+                copy.load_state_dict(reader);
+            // Moments to float32 rounding: within 1e-5 of each moment's largest magnitude (40 steps of rounding).
+            foreach (var (loaded, expected) in copy.state_dict().State.Cast<AdamW.State>().Zip(referenceOptimizer.state_dict().State.Cast<AdamW.State>()))
+            {
+                Assert.AreEqual(expected.step, loaded.step);
+                foreach (var (x, y) in new[] { (loaded.exp_avg, expected.exp_avg), (loaded.exp_avg_sq, expected.exp_avg_sq) })
+                    Assert.IsLessThanOrEqualTo(1e-5 * y.abs().max().ToDouble(), (x - y).abs().max().ToDouble());
+            }
+
+            using (var file = File.Create(path))
+            using (var writer = new BinaryWriter(file))
+                referenceOptimizer.save_state_dict(writer);
+            using (var file = File.OpenRead(path))
+            using (var reader = new BinaryReader(file))
+                fusedOptimizer.load_state_dict(reader);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void Non_float32_parameters_take_the_base_step_with_the_same_result()
+    {
+        using var scope = NewDisposeScope();
+        var reference = nn.Parameter(randn(64, 8, dtype: ScalarType.Float64));
+        var fused = nn.Parameter(reference.detach().clone());
+        using var referenceOptimizer = optim.AdamW([reference], 1e-2, weight_decay: 0.1);
+        using var fusedOptimizer = new Network.Training.Fused.AdamW([new AdamW.ParamGroup([fused], 1e-2, 0.9, 0.999, 1e-8, 0.1, false, false)], 1e-2, 0.9, 0.999, 1e-8, 0.1);
+        for (int step = 0; step < 5; step++)
+        {
+            var gradient = randn(64, 8, dtype: ScalarType.Float64);
+            reference.grad = gradient.clone();
+            fused.grad = gradient.clone();
+            referenceOptimizer.step();
+            fusedOptimizer.step();
+            Assert.IsFalse(fusedOptimizer.LastStepFused);
+        }
+
+        Assert.IsTrue(reference.eq(fused).all().ToBoolean());
+    }
+
+    [TestMethod]
+    public void The_trainers_optimizer_is_the_fused_one()
+    {
+        using var scope = NewDisposeScope();
+        var model = nn.Linear(5, 3);
+        using var optimizer = OptimizerFactory.AdamW(model.parameters(), new TrainingOptions());
+        Assert.IsInstanceOfType<Network.Training.Fused.AdamW>(optimizer);
+    }
+}
