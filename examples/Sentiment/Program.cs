@@ -8,6 +8,7 @@ using Transformer.MLNet.Embeddings;
 using Transformer.MLNet.Examples.Common;
 using Transformer.MLNet.Examples.Data;
 using Transformer.MLNet.Network.Runtime;
+using Transformer.MLNet.Network.Training;
 using Transformer.MLNet.Persistence;
 
 // UCI yelp sentiment (1000 sentences), the ML.NET tutorial's 80/20 split with seeds 0, 1, 2:
@@ -20,7 +21,8 @@ var rows = SentimentRow.Read("yelp");
 Console.WriteLine($"UCI yelp: {rows.Count} sentences ({rows.Count(r => r.Label)} positive) from {DataDirectory.Root}");
 
 // Arguments: optional seeds to run (default 0 1 2); "--threads N" caps TorchSharp's threads (helps on a shared, busy
-// machine, where more threads than free cores spin and slow each other down).
+// machine, where more threads than free cores spin and slow each other down); "--bf16" fine-tunes in bfloat16 with
+// float32 master weights (faster only where the CPU has bfloat16 instructions, see CpuFeatures.HasNativeBFloat16).
 int threadsAt = Array.IndexOf(args, "--threads");
 if (threadsAt >= 0)
 {
@@ -28,6 +30,8 @@ if (threadsAt >= 0)
     args = args.Where((_, i) => i != threadsAt && i != threadsAt + 1).ToArray();
 }
 
+bool bfloat16 = args.Contains("--bf16");
+args = args.Where(a => a != "--bf16").ToArray();
 int[] seeds = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [0, 1, 2];
 var results = new List<Result>();
 ITransformer? fineTuned = null;
@@ -61,6 +65,7 @@ foreach (int seed in seeds)
         BatchSize = 16,
         LearningRate = 1e-4,
         MaxTokens = 64,
+        Precision = bfloat16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
         Progress = progressBar,
     };
     var tuned = mlContext.BinaryClassification.Trainers.TextClassifier(options);

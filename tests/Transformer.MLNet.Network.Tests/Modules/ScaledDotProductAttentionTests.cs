@@ -71,6 +71,42 @@ public sealed class ScaledDotProductAttentionTests
     }
 
     [TestMethod]
+    public void Bfloat16_attention_takes_the_explicit_path_up_to_512_by_512_and_both_paths_match_float32()
+    {
+        using var scope = NewDisposeScope();
+        Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 512, 8, ScalarType.BFloat16), zeros(1, 1, 512, 8, ScalarType.BFloat16), 0));
+        Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 513, 8, ScalarType.BFloat16), zeros(1, 1, 512, 8, ScalarType.BFloat16), 0));
+        Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 8, 8), zeros(1, 1, 8, 8), 0), "float32 without dropout keeps the fused kernel");
+        Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 8, 8), zeros(1, 1, 8, 8), 0.1));
+
+        // Both bfloat16 paths (explicit at 8 × 8, fused at 600 × 600) give float32's output and gradients to bfloat16's precision.
+        foreach (long length in new long[] { 8, 600 })
+        {
+            Seeding.Apply(5);
+            var q = randn(1, 2, length, 16); var k = randn(1, 2, length, 16); var v = randn(1, 2, length, 16);
+            var upstream = randn(1, 2, length, 16);
+            var padding = arange(length).ge(length - 3).unsqueeze(0);          // the last 3 keys are padding
+            var mask = ScaledDotProductAttention.KeyMask(padding);
+
+            (Tensor Output, Tensor[] Gradients) Run(ScalarType type)
+            {
+                var inputs = new[] { q, k, v }.Select(t => t.to(type).detach().requires_grad_(true)).ToArray();
+                var output = ScaledDotProductAttention.Compute(inputs[0], inputs[1], inputs[2], mask, causal: true);
+                output.backward(new[] { upstream.to(type) });
+                return (output.detach().to(ScalarType.Float32), inputs.Select(t => t.grad!.to(ScalarType.Float32)).ToArray());
+            }
+            var reference = Run(ScalarType.Float32);
+            var half = Run(ScalarType.BFloat16);
+            Assert.IsLessThan(0.05, (half.Output - reference.Output).abs().max().ToDouble(), $"output at length {length}");
+            for (int i = 0; i < 3; i++)
+            {
+                double scale = reference.Gradients[i].abs().max().ToDouble();
+                Assert.IsLessThan(0.05 * scale, (half.Gradients[i] - reference.Gradients[i]).abs().max().ToDouble(), $"gradient {"qkv"[i]} at length {length}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void Wrong_shapes_are_reported()
     {
         using var scope = NewDisposeScope();
