@@ -45,9 +45,7 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor keyMask)
     {
         using var scope = NewDisposeScope();
-        var q = ScaledDotProductAttention.SplitHeads(_query.forward(hidden), _heads);   // (B, T, D) -> (B, h, T, d)
-        var k = ScaledDotProductAttention.SplitHeads(_key.forward(hidden), _heads);
-        var v = ScaledDotProductAttention.SplitHeads(_value.forward(hidden), _heads);
+        var (q, k, v) = ScaledDotProductAttention.ProjectPacked(hidden, _query, _key, _value, _heads);   // (B, T, D) -> 3 × (B, h, T, d)
 
         // The project's one attention (libtorch's fused kernel); the bool mask drops padding keys. Every row keeps at
         // least its [CLS] key, so no row is fully masked.

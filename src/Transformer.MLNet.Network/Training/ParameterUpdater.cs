@@ -179,9 +179,7 @@ public sealed class ParameterUpdater : IDisposable
         using var scope = NewDisposeScope();
         masterWeights?.CopyGradientsToMasters();
         var withGradients = optimised.Where(p => p.grad is not null).ToList();
-        LastGradientNorm = options.MaxGradientNorm > 0
-            ? nn.utils.clip_grad_norm_(withGradients, options.MaxGradientNorm)
-            : GlobalNorm(withGradients);
+        LastGradientNorm = Fused.GradientNorm.Compute(withGradients);
         if (!double.IsFinite(LastGradientNorm))
         {
             if (!options.SkipNonFiniteBatches)
@@ -198,6 +196,22 @@ public sealed class ParameterUpdater : IDisposable
             return false;
         }
 
+        // Global-norm clipping (Pascanu et al. 2013) with libtorch's coefficient, max / (norm + 1e-6), where below 1;
+        // the fused AdamW applies it as it reads each gradient, other optimizers get the gradients scaled in place.
+        float clip = options.MaxGradientNorm > 0 ? (float)(options.MaxGradientNorm / (LastGradientNorm + 1e-6)) : 1;
+        if (clip < 1)
+        {
+            if (optimizer is Fused.AdamW fused)
+            {
+                fused.GradientScale = clip;
+            }
+            else
+            {
+                foreach (var parameter in withGradients)
+                    parameter.grad!.mul_(clip);
+            }
+        }
+
         double rate = schedule.At(CompletedSteps, MinimumScheduleProgress);
         foreach (var group in optimizer.ParamGroups)
             group.LearningRate = rate;
@@ -212,15 +226,6 @@ public sealed class ParameterUpdater : IDisposable
         pendingMicroBatches = 0;
         CompletedSteps++;
         return true;
-    }
-
-    private static double GlobalNorm(IReadOnlyList<Parameter> parameters)
-    {
-        if (parameters.Count == 0)
-            return 0;
-        using var scope = NewDisposeScope();
-        var squares = parameters.Select(p => p.grad!.to_type(ScalarType.Float32).square().sum()).ToArray();
-        return stack(squares).sum().sqrt().ToDouble();
     }
 
     /// <summary>

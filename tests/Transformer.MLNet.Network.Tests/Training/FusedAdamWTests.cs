@@ -128,6 +128,71 @@ public sealed class FusedAdamWTests
     }
 
     [TestMethod]
+    public void Clipping_folded_into_the_step_matches_libtorch_clip_grad_norm_then_AdamW()
+    {
+        using var scope = NewDisposeScope();
+        var reference = NewParameters(7);
+        var fused = NewParameters(7);
+        var (rd, rp) = Groups(reference, 1e-3);
+        var (fd, fp) = Groups(fused, 1e-3);
+        using var referenceOptimizer = optim.AdamW([rd, rp], 1e-3);
+        using var fusedOptimizer = new Network.Training.Fused.AdamW([fd, fp], 1e-3, 0.9, 0.999, 1e-8, 0.01);
+        var generator = new Random(3);
+        int clipped = 0;
+        for (int step = 0; step < 20; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            for (int i = 0; i < Shapes.Length; i++)
+            {
+                if (i == 3)
+                    continue;
+                var gradient = randn(Shapes[i], generator: new Generator((ulong)generator.Next())) * Math.Pow(10, generator.Next(-4, 1));
+                reference[i].grad = gradient.clone();
+                fused[i].grad = gradient.clone();
+            }
+
+            const double maxNorm = 20;
+            double expectedNorm = nn.utils.clip_grad_norm_(reference, maxNorm);
+            double norm = Network.Training.Fused.GradientNorm.Compute(fused);
+            Assert.AreEqual(expectedNorm, norm, 1e-6 * expectedNorm, $"step {step}");
+            float coefficient = (float)(maxNorm / (norm + 1e-6));
+            if (coefficient < 1)
+            {
+                fusedOptimizer.GradientScale = coefficient;
+                clipped++;
+            }
+
+            referenceOptimizer.step();
+            fusedOptimizer.step();
+            Assert.IsTrue(fusedOptimizer.LastStepFused);
+            Assert.AreEqual(1f, fusedOptimizer.GradientScale, "each step resets the scale");
+        }
+
+        Assert.IsGreaterThan(5, clipped, "the gradients' scales make clipping act on some steps and not on others");
+        Assert.IsLessThan(20, clipped);
+        for (int i = 0; i < Shapes.Length; i++)
+        {
+            double difference = (reference[i] - fused[i]).abs().max().ToDouble();
+            Assert.IsLessThan(1e-5 * Math.Max(1, reference[i].abs().max().ToDouble()), difference, $"parameter {i}");
+        }
+
+        // The base step (float64 here) gets its gradients scaled in place first.
+        var reference64 = nn.Parameter(randn(64, 8, dtype: ScalarType.Float64));
+        var fused64 = nn.Parameter(reference64.detach().clone());
+        using var base64 = optim.AdamW([reference64], 1e-2, weight_decay: 0.01);
+        using var fused64Optimizer = new Network.Training.Fused.AdamW([new AdamW.ParamGroup([fused64], 1e-2, 0.9, 0.999, 1e-8, 0.01, false, false)], 1e-2, 0.9, 0.999, 1e-8, 0.01);
+        var gradient64 = randn(64, 8, dtype: ScalarType.Float64) * 10;
+        reference64.grad = gradient64 * 0.25f;
+        fused64.grad = gradient64.clone();
+        fused64Optimizer.GradientScale = 0.25f;
+        base64.step();
+        fused64Optimizer.step();
+        Assert.IsFalse(fused64Optimizer.LastStepFused);
+        Assert.IsLessThan(1e-12, (reference64 - fused64).abs().max().ToDouble());
+        Assert.AreEqual(Math.Sqrt(gradient64.square().sum().ToDouble()) * 0.25, Network.Training.Fused.GradientNorm.Compute([fused64]), 1e-9);
+    }
+
+    [TestMethod]
     public void The_trainers_optimizer_is_the_fused_one()
     {
         using var scope = NewDisposeScope();

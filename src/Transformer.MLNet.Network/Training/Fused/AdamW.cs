@@ -35,12 +35,24 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     /// <summary>Updates for the most recent <see cref="step"/> ran fused (false: the base class's step ran).</summary>
     public bool LastStepFused { get; private set; }
 
+    /// <summary>
+    /// A factor for every gradient of the next <see cref="step"/> (global-norm clipping's coefficient), applied as the
+    /// fused step reads each gradient instead of in a pass of its own over all of them; the base step gets gradients
+    /// scaled in place first. Each step resets it to 1.
+    /// </summary>
+    public float GradientScale { get; set; } = 1;
+
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        float scale = GradientScale;
+        GradientScale = 1;
+
         // A closure recomputes the gradients inside the step; the base class handles that rare form.
         if (closure is not null || !CanFuse())
         {
             LastStepFused = false;
+            if (scale != 1)
+                ScaleGradients(scale);
             return base.step(closure);
         }
 
@@ -57,7 +69,7 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
                     continue;
                 var state = (State)_state[parameter.Handle];
                 state.step += 1;
-                var coefficients = new Coefficients(options, state.step);
+                var coefficients = new Coefficients(options, state.step, scale);
                 int count = (int)parameter.numel();
                 for (int offset = 0; offset < count; offset += ChunkElements)
                     work.Add(new Chunk(parameter, gradient, state, coefficients, offset, Math.Min(ChunkElements, count - offset)));
@@ -89,7 +101,17 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
         return true;
     }
 
-    private static bool Fusable(Tensor tensor) =>
+    private void ScaleGradients(float scale)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var group in _parameter_groups)
+        {
+            foreach (var parameter in group.Parameters)
+                parameter.grad?.mul_(scale);
+        }
+    }
+
+    internal static bool Fusable(Tensor tensor) =>
         tensor.device_type == DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous()
         && tensor.numel() <= int.MaxValue / sizeof(float);
 
@@ -120,9 +142,10 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
             var sqrtCorrection2 = new Vector<float>(c.SqrtCorrection2);
             var epsilon = new Vector<float>(c.Epsilon);
             var negativeStep = new Vector<float>(-c.StepSize);
+            var gradientScale = new Vector<float>(c.GradientScale);
             for (int i = 0; i < pv.Length; i++)
             {
-                var grad = gv[i];
+                var grad = gv[i] * gradientScale;
                 var first = mv[i] * beta1 + oneMinusBeta1 * grad;
                 var second = vv[i] * beta2 + oneMinusBeta2 * grad * grad;
                 mv[i] = first;
@@ -135,7 +158,7 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
 
         for (int i = done; i < p.Length; i++)
         {
-            float grad = g[i];
+            float grad = g[i] * c.GradientScale;
             float first = m[i] * c.Beta1 + c.OneMinusBeta1 * grad;
             float second = v[i] * c.Beta2 + c.OneMinusBeta2 * grad * grad;
             m[i] = first;
@@ -147,8 +170,9 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     /// <summary>The per-step scalars of one parameter group, in float32 as the base class's kernels use them.</summary>
     internal readonly struct Coefficients
     {
-        public Coefficients(Options options, long step)
+        public Coefficients(Options options, long step, float gradientScale = 1)
         {
+            GradientScale = gradientScale;
             double lr = options.LearningRate!.Value, beta1 = options.beta1!.Value, beta2 = options.beta2!.Value;
             Decay = (float)(1 - lr * options.weight_decay!.Value);
             Beta1 = (float)beta1;
@@ -159,6 +183,9 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
             Epsilon = (float)options.eps!.Value;
             StepSize = (float)(lr / (1 - Math.Pow(beta1, step)));
         }
+
+        /// <summary>The factor each gradient is multiplied by as it is read (1: none).</summary>
+        public float GradientScale { get; }
 
         public float Decay { get; }
 
