@@ -23,16 +23,23 @@ public sealed class FusedAdamWTests
         (new AdamW.ParamGroup(parameters.Where(p => p.dim() >= 2), lr, 0.9, 0.999, 1e-8, 0.01, false, false),
          new AdamW.ParamGroup(parameters.Where(p => p.dim() < 2), lr, 0.9, 0.999, 1e-8, 0.0, false, false));
 
+    /// <summary>The same parameters twice, under TorchSharp's AdamW and under the fused one (decay 0.01 except on vectors).</summary>
+    private static (List<Parameter> Reference, List<Parameter> Fused, AdamW ReferenceOptimizer, Network.Training.Fused.AdamW FusedOptimizer) Pair(int seed, double lr)
+    {
+        var reference = NewParameters(seed);
+        var fused = NewParameters(seed);
+        var (rd, rp) = Groups(reference, lr);
+        var (fd, fp) = Groups(fused, lr);
+        return (reference, fused, optim.AdamW([rd, rp], lr), new Network.Training.Fused.AdamW([fd, fp], lr, 0.9, 0.999, 1e-8, 0.01));
+    }
+
     [TestMethod]
     public void Forty_steps_match_TorchSharp_AdamW_to_float_rounding_and_leave_equal_state()
     {
         using var scope = NewDisposeScope();
-        var reference = NewParameters(5);
-        var fused = NewParameters(5);
-        var (rd, rp) = Groups(reference, 3e-3);
-        var (fd, fp) = Groups(fused, 3e-3);
-        using var referenceOptimizer = optim.AdamW([rd, rp], 3e-3);
-        using var fusedOptimizer = new Network.Training.Fused.AdamW([fd, fp], 3e-3, 0.9, 0.999, 1e-8, 0.01);
+        var (reference, fused, referenceOptimizer, fusedOptimizer) = Pair(5, 3e-3);
+        using var disposeReference = referenceOptimizer;
+        using var disposeFused = fusedOptimizer;
 
         var generator = new Random(11);
         for (int step = 0; step < 40; step++)
@@ -131,12 +138,9 @@ public sealed class FusedAdamWTests
     public void Clipping_folded_into_the_step_matches_libtorch_clip_grad_norm_then_AdamW()
     {
         using var scope = NewDisposeScope();
-        var reference = NewParameters(7);
-        var fused = NewParameters(7);
-        var (rd, rp) = Groups(reference, 1e-3);
-        var (fd, fp) = Groups(fused, 1e-3);
-        using var referenceOptimizer = optim.AdamW([rd, rp], 1e-3);
-        using var fusedOptimizer = new Network.Training.Fused.AdamW([fd, fp], 1e-3, 0.9, 0.999, 1e-8, 0.01);
+        var (reference, fused, referenceOptimizer, fusedOptimizer) = Pair(7, 1e-3);
+        using var disposeReference = referenceOptimizer;
+        using var disposeFused = fusedOptimizer;
         var generator = new Random(3);
         int clipped = 0;
         for (int step = 0; step < 20; step++)
