@@ -38,6 +38,13 @@ public static class ScaledDotProductAttention
             return output;
         }
 
+        return ComputeFused(query, key, value, mask, causal, dropout);
+    }
+
+    /// <summary>libtorch's fused kernel, whatever the device and shapes (<see cref="Compute"/> picks between the paths).</summary>
+    internal static Tensor ComputeFused(Tensor query, Tensor key, Tensor value, Tensor? mask, bool causal, double dropout)
+    {
+        causal &= query.shape[2] > 1;
         if (causal && mask is null && query.shape[2] == key.shape[2])
             return nn.functional.scaled_dot_product_attention(query, key, value, p: dropout, is_casual: true);
 
@@ -49,19 +56,67 @@ public static class ScaledDotProductAttention
 
     /// <summary>
     /// Where the explicit formula beats libtorch's fused CPU kernel (measured on a 2-core Zen 4 EPYC, forward and
-    /// backward): with dropout, which the fused kernel only supports by falling back to the same formula with a mask
-    /// drawn element by element (1.5–3× slower than <see cref="InvertedDropout"/>'s); and in bfloat16, where the fused
-    /// kernel was 2× slower for inference and 3–5× slower for training at sequences 18 and 128. In bfloat16 the
-    /// explicit path keeps the (B, h, T_q, T_k) weights, so it is used only up to <see cref="ExplicitBFloat16Scores"/>
-    /// scores per head, beyond which the fused kernel's memory saving matters more.
+    /// backward, attention of (B, 12, T, 32) heads at about 512 tokens per batch):
+    /// <list type="bullet">
+    /// <item>with dropout, which the fused kernel only supports by falling back to the same formula with a mask drawn
+    /// element by element (1.5–3× slower than <see cref="InvertedDropout"/>'s);</item>
+    /// <item>in bfloat16, where the fused kernel was 1.4–5.6× slower for inference and 2.3–13× slower for training at
+    /// 14 to 256 keys;</item>
+    /// <item>in float32 with fewer than 16 keys, where the explicit path's <see cref="Softmax"/> avoids libtorch's scalar
+    /// short-row kernel (1.5× for inference, 1.2× for training, one thread);</item>
+    /// <item>in float32 on more than one intra-op thread up to 256 × 256 scores, where the fused kernel's many short
+    /// parallel regions cost more than they share out (explicit 1.2–3.8× faster on two threads, while on one thread
+    /// the fused kernel was 1.1–1.4× faster from 18 keys on).</item>
+    /// </list>
+    /// The explicit path keeps the (B, h, T_q, T_k) weights for backward, so it is used only up to
+    /// <see cref="ExplicitBFloat16Scores"/> scores per head (<see cref="ExplicitFloat32Scores"/> in float32), beyond which
+    /// the fused kernel's memory saving matters more.
     /// </summary>
-    internal static bool PrefersExplicit(Tensor query, Tensor key, double dropout) =>
-        query.device_type == DeviceType.CPU
-        && (dropout > 0
-            || (query.dtype == ScalarType.BFloat16 && query.shape[2] * key.shape[2] <= ExplicitBFloat16Scores));
+    internal static bool PrefersExplicit(Tensor query, Tensor key, double dropout)
+    {
+        if (query.device_type != DeviceType.CPU)
+            return false;
+        if (dropout > 0)
+            return true;
+        long keys = key.shape[2], scores = query.shape[2] * keys;
+        return query.dtype switch
+        {
+            ScalarType.BFloat16 => scores <= ExplicitBFloat16Scores,
+            ScalarType.Float32 => scores <= ExplicitBFloat16Scores && (keys < ShortSoftmaxRow || (scores <= ExplicitFloat32Scores && get_num_threads() > 1)),
+            _ => false,
+        };
+    }
 
     /// <summary>Largest T_q·T_k for which bfloat16 attention on the CPU takes the explicit path (512 × 512).</summary>
     internal const long ExplicitBFloat16Scores = 512 * 512;
+
+    /// <summary>Largest T_q·T_k for which float32 attention on several CPU threads takes the explicit path (256 × 256).</summary>
+    internal const long ExplicitFloat32Scores = 256 * 256;
+
+    /// <summary>
+    /// Softmax over the last dimension. libtorch's CPU kernel vectorises along each row, so rows shorter than one
+    /// AVX-512 vector of floats (16) run its scalar tail element by element: at 14 keys, (32, 12, 14, 14) float32 scores
+    /// took 1.07 ms against 0.32 ms at 18 keys (one thread, 2-core Zen 4 EPYC). There the same formula as separate
+    /// whole-tensor operations, exp(x − max) / Σ, is 2–4× faster forward and backward in float32, and for bfloat16
+    /// inference when computed in float32; other cases keep libtorch's kernel. The row maximum is a constant for
+    /// autograd (softmax does not change when a row is shifted), so gradients are softmax's own.
+    /// </summary>
+    internal static Tensor Softmax(Tensor scores)
+    {
+        bool composite = scores.device_type == DeviceType.CPU && scores.shape[^1] < ShortSoftmaxRow
+            && (scores.dtype == ScalarType.Float32 || (scores.dtype == ScalarType.BFloat16 && !(scores.requires_grad && is_grad_enabled())));
+        if (!composite)
+            return scores.softmax(-1);
+        using var scope = NewDisposeScope();
+        var wide = scores.dtype == ScalarType.Float32 ? scores : scores.to(ScalarType.Float32);
+        var max = wide.detach().amax([-1], keepdim: true);
+        var exponentials = (wide - max).exp_();
+        var weights = exponentials / exponentials.sum(-1, keepdim: true);
+        return (scores.dtype == ScalarType.Float32 ? weights : weights.to(scores.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rows shorter than this take <see cref="Softmax"/>'s whole-tensor formula on the CPU.</summary>
+    internal const long ShortSoftmaxRow = 16;
 
     /// <summary>Explicit attention that also returns the weights.</summary>
     /// <param name="query">(B, h, T_q, d).</param>
@@ -94,7 +149,7 @@ public static class ScaledDotProductAttention
             }
         }
 
-        var weights = scores.softmax(-1);
+        var weights = Softmax(scores);
         using var used = dropout > 0 ? InvertedDropout.Apply(weights, dropout) : weights.alias();
         return (matmul(used, value), weights);
     }

@@ -55,13 +55,13 @@ public sealed class ScaledDotProductAttentionTests
 
         var cases = new (string Name, Func<Tensor> Fused, Func<Tensor> Explicit)[]
         {
-            ("no mask", () => ScaledDotProductAttention.Compute(q, k, v), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v).Output),
-            ("boolean padding", () => ScaledDotProductAttention.Compute(q, k, v, boolMask), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, boolMask).Output),
-            ("additive padding", () => ScaledDotProductAttention.Compute(q, k, v, additive), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, additive).Output),
-            ("causal", () => ScaledDotProductAttention.Compute(q, k, v, causal: true), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, causal: true).Output),
-            ("causal + padding", () => ScaledDotProductAttention.Compute(q, k, v, boolMask, causal: true), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, boolMask, causal: true).Output),
-            ("causal + additive", () => ScaledDotProductAttention.Compute(q, k, v, additive, causal: true), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, additive, causal: true).Output),
-            ("causal after cached past", () => ScaledDotProductAttention.Compute(q3, k7, v7, causal: true), () => ScaledDotProductAttention.ComputeWithWeights(q3, k7, v7, causal: true).Output),
+            ("no mask", () => ScaledDotProductAttention.ComputeFused(q, k, v, null, false, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v).Output),
+            ("boolean padding", () => ScaledDotProductAttention.ComputeFused(q, k, v, boolMask, false, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, boolMask).Output),
+            ("additive padding", () => ScaledDotProductAttention.ComputeFused(q, k, v, additive, false, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, additive).Output),
+            ("causal", () => ScaledDotProductAttention.ComputeFused(q, k, v, null, true, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, causal: true).Output),
+            ("causal + padding", () => ScaledDotProductAttention.ComputeFused(q, k, v, boolMask, true, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, boolMask, causal: true).Output),
+            ("causal + additive", () => ScaledDotProductAttention.ComputeFused(q, k, v, additive, true, 0), () => ScaledDotProductAttention.ComputeWithWeights(q, k, v, additive, causal: true).Output),
+            ("causal after cached past", () => ScaledDotProductAttention.ComputeFused(q3, k7, v7, null, true, 0), () => ScaledDotProductAttention.ComputeWithWeights(q3, k7, v7, causal: true).Output),
         };
         foreach (var (name, fused, explicitPath) in cases)
         {
@@ -71,13 +71,26 @@ public sealed class ScaledDotProductAttentionTests
     }
 
     [TestMethod]
-    public void Bfloat16_attention_takes_the_explicit_path_up_to_512_by_512_and_both_paths_match_float32()
+    public void The_path_rules_and_bfloat16_attention_on_both_paths_match_float32()
     {
         using var scope = NewDisposeScope();
         Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 512, 8, ScalarType.BFloat16), zeros(1, 1, 512, 8, ScalarType.BFloat16), 0));
         Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 513, 8, ScalarType.BFloat16), zeros(1, 1, 512, 8, ScalarType.BFloat16), 0));
-        Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 8, 8), zeros(1, 1, 8, 8), 0), "float32 without dropout keeps the fused kernel");
-        Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 8, 8), zeros(1, 1, 8, 8), 0.1));
+        Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 8, 8), zeros(1, 1, 8, 8), 0), "float32 rows under 16 keys: the short-row softmax");
+        Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 600, 8), zeros(1, 1, 600, 8), 0.1), "dropout at any length");
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 64, 8), zeros(1, 1, 64, 8), 0), "float32 on one thread keeps the fused kernel");
+            set_num_threads(2);
+            Assert.IsTrue(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 64, 8), zeros(1, 1, 64, 8), 0), "float32 on two threads up to 256 × 256");
+            Assert.IsFalse(ScaledDotProductAttention.PrefersExplicit(zeros(1, 1, 257, 8), zeros(1, 1, 256, 8), 0));
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
 
         // Both bfloat16 paths (explicit at 8 × 8, fused at 600 × 600) give float32's output and gradients to bfloat16's precision.
         foreach (long length in new long[] { 8, 600 })
@@ -102,6 +115,39 @@ public sealed class ScaledDotProductAttentionTests
             {
                 double scale = reference.Gradients[i].abs().max().ToDouble();
                 Assert.IsLessThan(0.05 * scale, (half.Gradients[i] - reference.Gradients[i]).abs().max().ToDouble(), $"gradient {"qkv"[i]} at length {length}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void The_short_row_softmax_matches_libtorch_in_values_and_gradients()
+    {
+        using var scope = NewDisposeScope();
+        foreach (long keys in new long[] { 1, 5, 14, 15, 16, 33 })
+        {
+            Seeding.Apply((int)keys);
+            var scores = randn(3, 4, 7, keys) * 4;
+            if (keys > 2)
+                scores[.., .., .., ..2] = double.NegativeInfinity;            // masked keys, as attention masks them
+            var upstream = randn(3, 4, 7, keys);
+            var reference = scores.detach().requires_grad_(true);
+            var ours = scores.detach().requires_grad_(true);
+            var expected = reference.softmax(-1);
+            var actual = ScaledDotProductAttention.Softmax(ours);
+            expected.backward(new[] { upstream });
+            actual.backward(new[] { upstream });
+            Assert.IsLessThan(1e-6, (actual - expected).abs().max().ToDouble(), $"values at {keys} keys");
+            Assert.IsLessThan(1e-5, (ours.grad! - reference.grad!).abs().max().ToDouble(), $"gradients at {keys} keys");
+            if (keys > 2)
+                Assert.AreEqual(0.0, actual[.., .., .., ..2].abs().max().ToDouble(), "masked keys get no weight");
+
+            using (no_grad())
+            {
+                var half = scores.to(ScalarType.BFloat16);
+                var halfExpected = half.softmax(-1).to(ScalarType.Float32);
+                var halfActual = ScaledDotProductAttention.Softmax(half);
+                Assert.AreEqual(ScalarType.BFloat16, halfActual.dtype);
+                Assert.IsLessThan(8e-3, (halfActual.to(ScalarType.Float32) - halfExpected).abs().max().ToDouble(), $"bfloat16 at {keys} keys");
             }
         }
     }

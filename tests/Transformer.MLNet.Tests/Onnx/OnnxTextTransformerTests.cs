@@ -79,7 +79,9 @@ public sealed class OnnxTextTransformerTests
         var onnxMetrics = mlContext.BinaryClassification.Evaluate(actual);
         TestContext.WriteLine($"accuracy torch {torchMetrics.Accuracy:F4} onnx {onnxMetrics.Accuracy:F4}; AUC {torchMetrics.AreaUnderRocCurve:F4} / {onnxMetrics.AreaUnderRocCurve:F4}");
         Assert.AreEqual(torchMetrics.Accuracy, onnxMetrics.Accuracy);
-        Assert.AreEqual(torchMetrics.AreaUnderRocCurve, onnxMetrics.AreaUnderRocCurve, 1e-6);
+        // The tiny model's scores nearly tie (AUC about 0.5), and scores that agree to 1e-4 may swap the order of two
+        // near-tied rows: each swapped (positive, negative) pair moves the AUC by 1 / (500 × 500) = 4e-6.
+        Assert.AreEqual(torchMetrics.AreaUnderRocCurve, onnxMetrics.AreaUnderRocCurve, 2e-5);
 
         var engine = mlContext.Model.CreatePredictionEngine<SentenceRow, BinaryPrediction>(onnx);
         var one = engine.Predict(new SentenceRow { Text = "The food was cold and the waiter rude." });
