@@ -177,8 +177,12 @@ public sealed class ParameterUpdater : IDisposable
     private bool Update()
     {
         using var scope = NewDisposeScope();
-        masterWeights?.CopyGradientsToMasters();
-        var withGradients = optimised.Where(p => p.grad is not null).ToList();
+        // bfloat16 training with the fused AdamW: the step reads the model's bfloat16 gradients and writes its bfloat16
+        // weights itself; otherwise the gradients go to the float32 masters first and the masters back afterwards.
+        var copies = masterWeights is not null && optimizer is Fused.AdamW ? CopiesByMaster() : null;
+        if (copies is null)
+            masterWeights?.CopyGradientsToMasters();
+        var withGradients = (copies is null ? optimised : model.parameters()).Where(p => p.grad is not null).ToList();
         LastGradientNorm = Fused.GradientNorm.Compute(withGradients);
         if (!double.IsFinite(LastGradientNorm))
         {
@@ -215,17 +219,29 @@ public sealed class ParameterUpdater : IDisposable
         double rate = schedule.At(CompletedSteps, MinimumScheduleProgress);
         foreach (var group in optimizer.ParamGroups)
             group.LearningRate = rate;
+        if (copies is not null)
+            ((Fused.AdamW)optimizer).BFloat16Copies = copies;
         optimizer.step();
         optimizer.zero_grad();
         if (masterWeights is not null)
         {
             model.zero_grad();
-            masterWeights.CopyMastersToModel();
+            if (copies is null)
+                masterWeights.CopyMastersToModel();
         }
 
         pendingMicroBatches = 0;
         CompletedSteps++;
         return true;
+    }
+
+    /// <summary>The model's bfloat16 parameters by the handle of their float32 master (the same order in both lists).</summary>
+    private Dictionary<IntPtr, Parameter> CopiesByMaster()
+    {
+        var copies = new Dictionary<IntPtr, Parameter>();
+        foreach (var (master, copy) in masterWeights!.Masters.Zip(model.parameters()))
+            copies[master.Handle] = copy;
+        return copies;
     }
 
     /// <summary>

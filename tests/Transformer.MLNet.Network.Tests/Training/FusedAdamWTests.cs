@@ -197,6 +197,113 @@ public sealed class FusedAdamWTests
     }
 
     [TestMethod]
+    public void Bfloat16_rounding_matches_libtorch_bit_for_bit()
+    {
+        using var scope = NewDisposeScope();
+        Seeding.Apply(2);
+        // Normal values of every scale, exact ties (a 1 followed by zeros in the dropped half, odd and even kept halves),
+        // infinities and a NaN; lengths with a vector body and a scalar tail.
+        var values = (randn(5003) * exp(randn(5003) * 10)).data<float>().ToArray().ToList();
+        foreach (uint bits in new uint[] { 0x3F808000, 0x3F818000, 0xBF808000, 0x3F80C000, 0x7F7FFFFF })
+            values.Add(BitConverter.UInt32BitsToSingle(bits));
+        values.AddRange([float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f]);
+        var source = values.ToArray();
+        var expected = MemoryMarshalBits(tensor(source).to(ScalarType.BFloat16));
+        var actual = new ushort[source.Length];
+        Network.Training.Fused.BFloat16Bits.Round(source, actual);
+        for (int i = 0; i < source.Length; i++)
+        {
+            if (float.IsNaN(source[i]))
+            {
+                Assert.IsTrue((actual[i] & 0x7F80) == 0x7F80 && (actual[i] & 0x7F) != 0, "NaN stays NaN");   // libtorch: 0xFFFF vectorised, 0x7FC0 scalar
+                continue;
+            }
+
+            Assert.AreEqual(expected[i], actual[i], $"value {i} ({BitConverter.SingleToUInt32Bits(source[i]):X8}): libtorch {expected[i]:X4}, ours {actual[i]:X4}");
+        }
+
+        var widened = new float[actual.Length];
+        Network.Training.Fused.BFloat16Bits.Widen(actual, widened);
+        var reference = tensor(source).to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray();
+        for (int i = 0; i < widened.Length; i++)
+            Assert.IsTrue(widened[i].Equals(reference[i]), $"value {i}: {widened[i]} against {reference[i]}");   // float.Equals: NaN equals NaN
+    }
+
+    private static ushort[] MemoryMarshalBits(Tensor bfloat16) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bfloat16.bytes).ToArray();
+
+    [TestMethod]
+    public void A_step_on_bfloat16_copies_equals_converting_the_gradients_stepping_and_copying_back()
+    {
+        using var scope = NewDisposeScope();
+        var (reference, fused, referenceOptimizer, fusedOptimizer) = Pair(9, 2e-3);
+        using var disposeReference = referenceOptimizer;
+        using var disposeFused = fusedOptimizer;
+        var referenceCopies = reference.Select(p => nn.Parameter(p.detach().to(ScalarType.BFloat16))).ToList();
+        var fusedCopies = fused.Select(p => nn.Parameter(p.detach().to(ScalarType.BFloat16))).ToList();
+        var generator = new Random(5);
+        for (int step = 0; step < 12; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            for (int i = 0; i < Shapes.Length; i++)
+            {
+                if (i == 3)
+                    continue;
+                var gradient = (randn(Shapes[i], generator: new Generator((ulong)generator.Next())) * Math.Pow(10, generator.Next(-3, 1))).to(ScalarType.BFloat16);
+                referenceCopies[i].grad = gradient.clone();
+                fusedCopies[i].grad = gradient.clone();
+            }
+
+            // The reference: float32 gradients from the copies, TorchSharp's step (clipped on odd steps), copies rounded back.
+            float scale = step % 2 == 1 ? 0.5f : 1f;
+            for (int i = 0; i < Shapes.Length; i++)
+                reference[i].grad = referenceCopies[i].grad is { } g ? g.to(ScalarType.Float32) * scale : null;
+            referenceOptimizer.step();
+            using (no_grad())
+            {
+                for (int i = 0; i < Shapes.Length; i++)
+                    referenceCopies[i].copy_(reference[i]);
+            }
+
+            fusedOptimizer.GradientScale = scale;
+            fusedOptimizer.BFloat16Copies = fused.Zip(fusedCopies).ToDictionary(p => p.First.Handle, p => p.Second);
+            fusedOptimizer.step();
+            Assert.IsTrue(fusedOptimizer.LastStepFused);
+            Assert.IsNull(fusedOptimizer.BFloat16Copies, "each step resets the copies");
+        }
+
+        for (int i = 0; i < Shapes.Length; i++)
+        {
+            double difference = (reference[i] - fused[i]).abs().max().ToDouble();
+            Assert.IsLessThan(1e-5 * Math.Max(1, reference[i].abs().max().ToDouble()), difference, $"master {i}");
+            Assert.IsNull(fused[i].grad, "the float32 masters never needed gradients of their own");
+            var expectedCopy = fused[i].detach().to(ScalarType.BFloat16);
+            CollectionAssert.AreEqual(MemoryMarshalBits(expectedCopy), MemoryMarshalBits(fusedCopies[i]), $"copy {i} is its master rounded");
+        }
+    }
+
+    [TestMethod]
+    public void Bfloat16_copies_of_parameters_the_fused_step_cannot_take_go_through_the_base_step()
+    {
+        using var scope = NewDisposeScope();
+        var master = nn.Parameter(randn(64, 8, dtype: ScalarType.Float64));
+        var copy = nn.Parameter(master.detach().to(ScalarType.BFloat16));
+        var reference = nn.Parameter(master.detach().clone());
+        using var fusedOptimizer = new Network.Training.Fused.AdamW([new AdamW.ParamGroup([master], 1e-2, 0.9, 0.999, 1e-8, 0.01, false, false)], 1e-2, 0.9, 0.999, 1e-8, 0.01);
+        using var referenceOptimizer = optim.AdamW([reference], 1e-2, weight_decay: 0.01);
+        var gradient = randn(64, 8).to(ScalarType.BFloat16);
+        copy.grad = gradient;
+        reference.grad = gradient.to(ScalarType.Float64) * 0.5;
+        fusedOptimizer.BFloat16Copies = new Dictionary<IntPtr, Parameter> { [master.Handle] = copy };
+        fusedOptimizer.GradientScale = 0.5f;
+        fusedOptimizer.step();
+        referenceOptimizer.step();
+        Assert.IsFalse(fusedOptimizer.LastStepFused);
+        Assert.IsLessThan(1e-12, (reference - master).abs().max().ToDouble());
+        Assert.IsTrue(copy.eq(master.detach().to(ScalarType.BFloat16)).all().ToBoolean(), "the copy gets the updated weights");
+    }
+
+    [TestMethod]
     public void The_trainers_optimizer_is_the_fused_one()
     {
         using var scope = NewDisposeScope();

@@ -42,18 +42,34 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     /// </summary>
     public float GradientScale { get; set; } = 1;
 
+    /// <summary>
+    /// bfloat16 working copies of float32 parameters (mixed-precision training), keyed by the float32 parameter's
+    /// handle. For such a parameter the next <see cref="step"/> reads the gradient from the copy's bfloat16 gradient
+    /// instead of its own, and writes the updated value back into the copy, rounded to bfloat16 as <c>copy_</c> rounds
+    /// (to nearest, ties to even): one pass instead of a conversion of the gradients, the step and a conversion back.
+    /// Each step resets it to null.
+    /// </summary>
+    public IReadOnlyDictionary<IntPtr, Parameter>? BFloat16Copies { get; set; }
+
     public override Tensor step(Func<Tensor>? closure = null)
     {
         float scale = GradientScale;
         GradientScale = 1;
+        var copies = BFloat16Copies;
+        BFloat16Copies = null;
 
         // A closure recomputes the gradients inside the step; the base class handles that rare form.
-        if (closure is not null || !CanFuse())
+        if (closure is not null || !CanFuse(copies))
         {
             LastStepFused = false;
+            if (copies is not null)
+                GradientsFromCopies(copies);
             if (scale != 1)
                 ScaleGradients(scale);
-            return base.step(closure);
+            var result = base.step(closure);
+            if (copies is not null)
+                CopiesFromParameters(copies);
+            return result;
         }
 
         LastStepFused = true;
@@ -64,7 +80,8 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
             var work = new List<Chunk>();
             foreach (var parameter in group.Parameters)
             {
-                var gradient = parameter.grad;                   // in the step's dispose scope
+                var copy = copies?.GetValueOrDefault(parameter.Handle);
+                var gradient = copy is null ? parameter.grad : copy.grad;    // in the step's dispose scope
                 if (gradient is null)
                     continue;
                 var state = (State)_state[parameter.Handle];
@@ -72,15 +89,15 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
                 var coefficients = new Coefficients(options, state.step, scale);
                 int count = (int)parameter.numel();
                 for (int offset = 0; offset < count; offset += ChunkElements)
-                    work.Add(new Chunk(parameter, gradient, state, coefficients, offset, Math.Min(ChunkElements, count - offset)));
+                    work.Add(new Chunk(parameter, gradient, copy, state, coefficients, offset, Math.Min(ChunkElements, count - offset)));
             }
 
             Parallel.ForEach(work, parallel, Update);
         });
     }
 
-    /// <summary>Whether every parameter with a gradient, the gradient and the moments suit the fused step.</summary>
-    private bool CanFuse()
+    /// <summary>Whether every parameter with a gradient, the gradient, the moments and any bfloat16 copy suit the fused step.</summary>
+    private bool CanFuse(IReadOnlyDictionary<IntPtr, Parameter>? copies)
     {
         foreach (var group in _parameter_groups)
         {
@@ -89,16 +106,44 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
                 return false;
             foreach (var parameter in group.Parameters)
             {
-                using var gradient = parameter.grad;
+                var copy = copies?.GetValueOrDefault(parameter.Handle);
+                using var gradient = copy is null ? parameter.grad : copy.grad;
                 if (gradient is null)
                     continue;
                 var state = (State)_state[parameter.Handle];
-                if (!Fusable(parameter) || !Fusable(gradient) || !Fusable(state.exp_avg) || !Fusable(state.exp_avg_sq))
+                if (!Fusable(parameter) || !Fusable(state.exp_avg) || !Fusable(state.exp_avg_sq))
+                    return false;
+                if (copy is null ? !Fusable(gradient) : !FusableBFloat16(copy) || !FusableBFloat16(gradient) || copy.numel() != parameter.numel())
                     return false;
             }
         }
 
         return true;
+    }
+
+    /// <summary>The base step's way: float32 gradients converted from the copies' bfloat16 ones.</summary>
+    private void GradientsFromCopies(IReadOnlyDictionary<IntPtr, Parameter> copies)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var group in _parameter_groups)
+        {
+            foreach (var parameter in group.Parameters)
+            {
+                if (copies.GetValueOrDefault(parameter.Handle)?.grad is { } gradient)
+                    parameter.grad = gradient.to_type(parameter.dtype);
+            }
+        }
+    }
+
+    private void CopiesFromParameters(IReadOnlyDictionary<IntPtr, Parameter> copies)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var group in _parameter_groups)
+        {
+            foreach (var parameter in group.Parameters)
+                copies.GetValueOrDefault(parameter.Handle)?.copy_(parameter);
+        }
     }
 
     private void ScaleGradients(float scale)
@@ -115,13 +160,45 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
         tensor.device_type == DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous()
         && tensor.numel() <= int.MaxValue / sizeof(float);
 
+    internal static bool FusableBFloat16(Tensor tensor) =>
+        tensor.device_type == DeviceType.CPU && tensor.dtype == ScalarType.BFloat16 && tensor.is_contiguous()
+        && tensor.numel() <= int.MaxValue / sizeof(ushort);
+
     private static void Update(Chunk chunk)
     {
         var p = MemoryMarshal.Cast<byte, float>(chunk.Parameter.bytes).Slice(chunk.Offset, chunk.Length);
-        var g = MemoryMarshal.Cast<byte, float>(chunk.Gradient.bytes).Slice(chunk.Offset, chunk.Length);
         var m = MemoryMarshal.Cast<byte, float>(chunk.State.exp_avg.bytes).Slice(chunk.Offset, chunk.Length);
         var v = MemoryMarshal.Cast<byte, float>(chunk.State.exp_avg_sq.bytes).Slice(chunk.Offset, chunk.Length);
-        Update(p, g, m, v, chunk.Coefficients);
+        if (chunk.Copy is null)
+        {
+            var g = MemoryMarshal.Cast<byte, float>(chunk.Gradient.bytes).Slice(chunk.Offset, chunk.Length);
+            Update(p, g, m, v, chunk.Coefficients);
+        }
+        else
+        {
+            var g = MemoryMarshal.Cast<byte, ushort>(chunk.Gradient.bytes).Slice(chunk.Offset, chunk.Length);
+            var copy = MemoryMarshal.Cast<byte, ushort>(chunk.Copy.bytes).Slice(chunk.Offset, chunk.Length);
+            UpdateBFloat16(p, g, m, v, copy, chunk.Coefficients);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Update(Span{float}, ReadOnlySpan{float}, Span{float}, Span{float}, in Coefficients)"/> with a bfloat16
+    /// gradient <paramref name="g"/>, writing the updated <paramref name="p"/> rounded to bfloat16 into <paramref name="copy"/>.
+    /// </summary>
+    internal static void UpdateBFloat16(Span<float> p, ReadOnlySpan<ushort> g, Span<float> m, Span<float> v, Span<ushort> copy, in Coefficients c)
+    {
+        // In blocks of 1024: widen the bfloat16 gradients into a float32 stack buffer, update, then round the block.
+        const int Block = 1024;
+        Span<float> gradient = stackalloc float[Block];
+        for (int start = 0; start < p.Length; start += Block)
+        {
+            int length = Math.Min(Block, p.Length - start);
+            var block = gradient[..length];
+            BFloat16Bits.Widen(g.Slice(start, length), block);
+            Update(p.Slice(start, length), block, m.Slice(start, length), v.Slice(start, length), c);
+            BFloat16Bits.Round(p.Slice(start, length), copy.Slice(start, length));
+        }
     }
 
     /// <summary>One AdamW update of <paramref name="p"/> in place, moments <paramref name="m"/> and <paramref name="v"/> with it.</summary>
@@ -204,5 +281,5 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
         public float StepSize { get; }
     }
 
-    private sealed record Chunk(Parameter Parameter, Tensor Gradient, State State, Coefficients Coefficients, int Offset, int Length);
+    private sealed record Chunk(Parameter Parameter, Tensor Gradient, Parameter? Copy, State State, Coefficients Coefficients, int Offset, int Length);
 }
