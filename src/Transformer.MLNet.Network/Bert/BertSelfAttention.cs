@@ -47,8 +47,8 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (q, k, v) = ScaledDotProductAttention.ProjectPacked(hidden, _query, _key, _value, _heads);   // (B, T, D) -> 3 × (B, h, T, d)
 
-        // The project's one attention (libtorch's fused kernel); the bool mask drops padding keys. Every row keeps at
-        // least its [CLS] key, so no row is fully masked.
+        // The project's one attention (libtorch's fused kernel or the explicit formula, whichever is faster here); the
+        // bool mask drops padding keys. Every row keeps at least its [CLS] key, so no row is fully masked.
         var context = ScaledDotProductAttention.Compute(q, k, v, keyMask, causal: false, dropout: training ? _dropout : 0.0);   // (B, h, T, d)
         return ScaledDotProductAttention.MergeHeads(context).MoveToOuterDisposeScope();   // (B, T, D)
     }

@@ -7,8 +7,8 @@ namespace Transformer.MLNet.Network.Modules;
 /// <summary>
 /// Attention(Q, K, V) = softmax(QKᵀ/√d_k) V (paper, section 3.2.1), on per-head tensors, shared by every attention
 /// module of the project. Two paths give the same numbers: <see cref="Compute"/> calls libtorch's fused kernel
-/// (no (T×T) weight matrix is kept for backward) except where the explicit formula is faster on the CPU (dropout, and
-/// bfloat16 up to 512 × 512 scores per head), <see cref="ComputeWithWeights"/> spells the formula out and returns
+/// (no (T×T) weight matrix is kept for backward) except where the explicit formula is faster on the CPU
+/// (<see cref="PrefersExplicit"/>), <see cref="ComputeWithWeights"/> spells the formula out and returns
 /// the weights for inspection.
 /// </summary>
 /// <remarks>

@@ -125,13 +125,10 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     private void GradientsFromCopies(IReadOnlyDictionary<IntPtr, Parameter> copies)
     {
         using var scope = NewDisposeScope();
-        foreach (var group in _parameter_groups)
+        foreach (var parameter in AllParameters)
         {
-            foreach (var parameter in group.Parameters)
-            {
-                if (copies.GetValueOrDefault(parameter.Handle)?.grad is { } gradient)
-                    parameter.grad = gradient.to_type(parameter.dtype);
-            }
+            if (copies.GetValueOrDefault(parameter.Handle)?.grad is { } gradient)
+                parameter.grad = gradient.to_type(parameter.dtype);
         }
     }
 
@@ -139,22 +136,18 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        foreach (var group in _parameter_groups)
-        {
-            foreach (var parameter in group.Parameters)
-                copies.GetValueOrDefault(parameter.Handle)?.copy_(parameter);
-        }
+        foreach (var parameter in AllParameters)
+            copies.GetValueOrDefault(parameter.Handle)?.copy_(parameter);
     }
 
     private void ScaleGradients(float scale)
     {
         using var scope = NewDisposeScope();
-        foreach (var group in _parameter_groups)
-        {
-            foreach (var parameter in group.Parameters)
-                parameter.grad?.mul_(scale);
-        }
+        foreach (var parameter in AllParameters)
+            parameter.grad?.mul_(scale);
     }
+
+    private IEnumerable<Parameter> AllParameters => _parameter_groups.SelectMany(group => group.Parameters);
 
     internal static bool Fusable(Tensor tensor) =>
         tensor.device_type == DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous()

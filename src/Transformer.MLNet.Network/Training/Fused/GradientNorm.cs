@@ -50,29 +50,29 @@ internal static class GradientNorm
         Parallel.For(0, chunks.Count, parallel, i =>
         {
             var (gradient, bfloat16, offset, length) = chunks[i];
-            if (bfloat16)
-            {
-                Span<float> widened = stackalloc float[1024];
-                var bits = MemoryMarshal.Cast<byte, ushort>(gradient.bytes).Slice(offset, length);
-                double sum = 0;
-                for (int start = 0; start < length; start += widened.Length)
-                {
-                    int count = Math.Min(widened.Length, length - start);
-                    BFloat16Bits.Widen(bits.Slice(start, count), widened[..count]);
-                    sum += SumOfSquares(widened[..count]);
-                }
-
-                partial[i] = sum;
-            }
-            else
-            {
-                partial[i] = SumOfSquares(MemoryMarshal.Cast<byte, float>(gradient.bytes).Slice(offset, length));
-            }
+            partial[i] = bfloat16
+                ? SumOfSquares(MemoryMarshal.Cast<byte, ushort>(gradient.bytes).Slice(offset, length))
+                : SumOfSquares(MemoryMarshal.Cast<byte, float>(gradient.bytes).Slice(offset, length));
         });
         double total = partial.Sum();
         foreach (var other in others)
             total += other.ToDouble();
         return Math.Sqrt(total);
+    }
+
+    /// <summary>Σ x² in float64 over bfloat16 bits, widened to float32 a block at a time.</summary>
+    internal static double SumOfSquares(ReadOnlySpan<ushort> bits)
+    {
+        Span<float> widened = stackalloc float[1024];
+        double sum = 0;
+        for (int start = 0; start < bits.Length; start += widened.Length)
+        {
+            var block = widened[..Math.Min(widened.Length, bits.Length - start)];
+            BFloat16Bits.Widen(bits.Slice(start, block.Length), block);
+            sum += SumOfSquares(block);
+        }
+
+        return sum;
     }
 
     /// <summary>Σ x² in float64.</summary>
