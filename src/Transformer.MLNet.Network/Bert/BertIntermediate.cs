@@ -3,6 +3,7 @@ using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Bert;
 
@@ -30,7 +31,7 @@ internal sealed class BertIntermediate : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var projected = _dense.forward(hidden);
+        var projected = _dense.Project(hidden);
         // BERT's "gelu" is the exact erf form, not the tanh approximation.
         var activated = _activation switch
         {

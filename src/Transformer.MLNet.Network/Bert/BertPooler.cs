@@ -3,6 +3,7 @@ using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Bert;
 
@@ -28,6 +29,6 @@ internal sealed class BertPooler : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var first = lastHiddenState.select(1, 0);   // (B, T, D) -> (B, D)
-        return _dense.forward(first).tanh_().MoveToOuterDisposeScope();
+        return _dense.Project(first).tanh_().MoveToOuterDisposeScope();
     }
 }

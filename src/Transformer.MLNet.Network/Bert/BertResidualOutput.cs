@@ -4,6 +4,7 @@ using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Bert;
 
@@ -40,6 +41,6 @@ internal sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor residual)
     {
         // The post-LN residual of the paper's blocks, with the projection of x as the sub-layer.
-        return Residual.Apply(residual, _layerNorm, preNorm: false, _dropout, training, _ => _dense.forward(x));
+        return Residual.Apply(residual, _layerNorm, preNorm: false, _dropout, training, _ => _dense.Project(x));
     }
 }

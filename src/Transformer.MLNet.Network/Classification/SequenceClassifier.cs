@@ -4,6 +4,7 @@ using TorchSharp.Utils;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Classification;
 
@@ -62,6 +63,6 @@ internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Ten
         using var scope = NewDisposeScope();
         var hidden = _bert.forward(inputIds, attentionMask, tokenTypeIds);        // (B, T, D)
         var pooled = _dropout.forward(TokenPooling.Mean(hidden, attentionMask));  // (B, T, D) -> (B, D)
-        return _classifier.forward(pooled).MoveToOuterDisposeScope();              // (B, D) -> (B, C)
+        return _classifier.Project(pooled).MoveToOuterDisposeScope();              // (B, D) -> (B, C)
     }
 }

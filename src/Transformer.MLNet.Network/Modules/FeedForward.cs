@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using Transformer.MLNet.Network.Configuration;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Modules;
 
@@ -34,8 +35,8 @@ internal sealed class FeedForward : nn.Module<Tensor, Tensor>
     /// <returns>(B, T, D).</returns>
     public override Tensor forward(Tensor x)
     {
-        using var inner = linear1.call(x);                                      // (B, T, D) -> (B, T, F)
+        using var inner = linear1.Project(x);                                      // (B, T, D) -> (B, T, F)
         using var activated = activation == Activation.Relu ? inner.relu_() : nn.functional.gelu(inner);
-        return linear2.call(activated);                                         // (B, T, F) -> (B, T, D)
+        return linear2.Project(activated);                                         // (B, T, F) -> (B, T, D)
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Modules;
 
@@ -46,6 +47,6 @@ internal sealed class GeneratorHead : nn.Module<Tensor, Tensor>
     /// <returns>(B, T, V) logits.</returns>
     public override Tensor forward(Tensor hidden) =>
         projection is not null
-            ? projection.call(hidden)
-            : nn.functional.linear(hidden, tiedWeight!(), tiedBias!);
+            ? projection.Project(hidden)
+            : Projection.Linear(hidden, tiedWeight!(), tiedBias!);
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Modules;
 
@@ -103,8 +104,8 @@ public sealed class MultiHeadAttention : nn.Module
     public Tensor CrossAttention(Tensor query, Tensor memory, AttentionCache cache, Tensor? mask = null)
     {
         if (cache.Key is null)
-            cache.Update(SplitHeads(keyProjection.call(memory)), SplitHeads(valueProjection.call(memory)));
-        using var q = SplitHeads(queryProjection.call(query));
+            cache.Update(SplitHeads(keyProjection.Project(memory)), SplitHeads(valueProjection.Project(memory)));
+        using var q = SplitHeads(queryProjection.Project(query));
         return Attend(q, cache.Key!, cache.Value!, mask, causal: false);
     }
 
@@ -131,7 +132,7 @@ public sealed class MultiHeadAttention : nn.Module
         ScaledDotProductAttention.ProjectPacked(x, queryProjection, keyProjection, valueProjection, heads);
 
     private (Tensor Q, Tensor K, Tensor V) ProjectCross(Tensor query, Tensor keyValue) =>
-        (SplitHeads(queryProjection.call(query)), SplitHeads(keyProjection.call(keyValue)), SplitHeads(valueProjection.call(keyValue)));
+        (SplitHeads(queryProjection.Project(query)), SplitHeads(keyProjection.Project(keyValue)), SplitHeads(valueProjection.Project(keyValue)));
 
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
     {
@@ -157,6 +158,6 @@ public sealed class MultiHeadAttention : nn.Module
     private Tensor MergeHeads(Tensor x)
     {
         using var merged = ScaledDotProductAttention.MergeHeads(x);   // (B, h, T, d) -> (B, T, D)
-        return outputProjection.call(merged);
+        return outputProjection.Project(merged);
     }
 }

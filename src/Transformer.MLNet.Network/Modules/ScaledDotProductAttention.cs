@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Modules;
 
@@ -198,7 +199,7 @@ public static class ScaledDotProductAttention
     {
         using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
         using var bias = query.bias is null ? null : cat([query.bias, key.bias!, value.bias!], 0);   // (3D)
-        using var packed = nn.functional.linear(x, weight, bias);                // (B, T, 3D)
+        using var packed = Projection.Linear(x, weight, bias);                // (B, T, 3D)
         long batch = x.shape[0], length = x.shape[1], headDim = query.weight!.shape[0] / heads;
         using var split = packed.view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);   // (3, B, h, T, d)
         var parts = split.unbind(0);

@@ -4,6 +4,7 @@ using TorchSharp.Utils;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.TokenClassification;
 
@@ -64,6 +65,6 @@ internal sealed class TokenClassifierModel : nn.Module
         using var scope = NewDisposeScope();
         var tokens = _bert.forward(inputIds, attentionMask, tokenTypeIds);                     // (B, T, D)
         var hidden = _dropout.forward(tokens + _casing.forward(casing));                       // (B, T, D)
-        return _classifier.forward(hidden).MoveToOuterDisposeScope();                          // (B, T, D) -> (B, T, L)
+        return _classifier.Project(hidden).MoveToOuterDisposeScope();                          // (B, T, D) -> (B, T, L)
     }
 }

@@ -1,0 +1,19 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Kernels;
+
+/// <summary>Raw access to a CPU tensor's float32 elements, for the kernels in this folder.</summary>
+internal static unsafe class TensorMemory
+{
+    /// <summary>
+    /// The address of the first element of <paramref name="tensor"/> (a contiguous float32 CPU tensor); valid while the
+    /// tensor is alive (libtorch's storage does not move).
+    /// </summary>
+    public static float* Floats(Tensor tensor)
+    {
+        var bytes = tensor.bytes;
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
+    }
+}
