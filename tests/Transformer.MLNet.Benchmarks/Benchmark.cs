@@ -98,7 +98,8 @@ internal static class MachineDescription
     public static string Describe() =>
         $"machine: {CpuModel()}, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}, " +
         $"{Environment.ProcessorCount} logical cores, {TotalMemoryGiB()}, .NET {Environment.Version}, TorchSharp threads {TorchSharp.torch.get_num_threads()}" +
-        $" (OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "unset"})";
+        $" (OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "unset"}), float32 projections on the CPU by " +
+        (Network.Kernels.Projection.UsesGemm ? "our 512-bit-vector product" : "libtorch's matmul");
 
     private static string CpuModel() =>
         File.Exists("/proc/cpuinfo")

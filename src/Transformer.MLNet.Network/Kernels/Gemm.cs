@@ -105,6 +105,7 @@ internal static unsafe class Gemm
     }
 
     // One thread's share: row panels [rowPanel0, rowPanel1) × column panels [columnPanel0, columnPanel1) of C.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call (no tier-0 code)
     private static void Share(int rowPanel0, int rowPanel1, int columnPanel0, int columnPanel1, int m, int n, int k,
         Operand a, Operand b, float* c, long ldc, float* bias, bool accumulate)
     {
@@ -141,6 +142,7 @@ internal static unsafe class Gemm
     }
 
     // Row panel: rows [row0, row0 + rows) of op(A) for inner steps [depth0, depth0 + depth), as depth × MR floats.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call (no tier-0 code)
     private static void PackA(Operand a, int row0, int rows, int depth0, int depth, float* target)
     {
         if (!a.Transposed)
@@ -180,6 +182,7 @@ internal static unsafe class Gemm
 
     // Column panel: columns [column0, column0 + columns) of op(B) for inner steps [depth0, depth0 + depth), as
     // depth × NR floats.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call (no tier-0 code)
     private static void PackB(Operand b, int column0, int columns, int depth0, int depth, float* target)
     {
         if (!b.Transposed)
@@ -222,6 +225,7 @@ internal static unsafe class Gemm
 
     // The element-by-element part of a transposing pack: `lines` memory rows (row l at first + l·stride) become
     // columns l of a panel `width` wide, for steps [p0, depth); the panel's columns from `lines` on are zero throughout.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call (no tier-0 code)
     private static void TransposeRest(float* first, long stride, int lines, int width, int p0, int depth, float* target)
     {
         for (int l = 0; l < lines; l++)
@@ -293,6 +297,7 @@ internal static unsafe class Gemm
 
     private static bool DirectB(Operand b, int columns) => !b.Transposed && columns == NR;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call (no tier-0 code)
     private static void Tiles(int rowPanel0, int rowPanel1, int columnPanel0, int columnPanel1, int m, int n,
         int depth0, int depth, Operand a, Operand b, float* packedA, float* packedB, float* c, long ldc, float* bias,
         bool accumulate)
