@@ -90,9 +90,16 @@ internal static unsafe class Gemm
         }
 
         // One fork per product: each thread takes a contiguous range of column panels or of row panels, packs its own
-        // panels of that operand and the whole block of the other, with no barrier between the threads. The split
-        // packs the smaller operand twice (A when m ≤ n), unless the larger one has too few panels to share.
-        bool byColumns = columnPanels >= 2 * threads && rowPanels >= 2 * threads ? m <= n : columnPanels >= rowPanels;
+        // panels of that operand and the whole block of the other, with no barrier between the threads. The shared
+        // operand is the one read in place where there is one (a transposed A, a plain B), else the smaller one (A when
+        // m ≤ n), packed by both threads; unless one side has too few panels to share.
+        bool byColumns;
+        if (columnPanels < 2 * threads || rowPanels < 2 * threads)
+            byColumns = columnPanels >= rowPanels;
+        else if (a.Transposed != b.Transposed)
+            byColumns = a.Transposed;          // the operand read in place is the one shared: nothing packed twice
+        else
+            byColumns = m <= n;
         int units = byColumns ? columnPanels : rowPanels;
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
