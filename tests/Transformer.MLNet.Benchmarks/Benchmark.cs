@@ -80,6 +80,7 @@ internal static class BenchmarkRegistry
         new PipelineOverheadBenchmark(),
         new KvCacheBenchmark(),
         new MatmulPeakBenchmark(),
+        new GemmBenchmark(),
         new TrainScalingBenchmark(),
         new FinetuneClassifierBenchmark(),
         new FinetuneContentionBenchmark(),

@@ -19,7 +19,8 @@ namespace Transformer.MLNet.Network.Kernels;
 /// 2008) as in BLIS: for each block of <see cref="KC"/> steps of the inner dimension, A is packed into row panels of
 /// <see cref="MR"/> rows and B into column panels of <see cref="NR"/> columns (zero-padded at the edges), and a
 /// micro-kernel keeps an MR×NR tile of C in 24 vector registers while it streams one A panel and one B panel. The B
-/// panel (KC·NR floats, 24 KB) stays in the L1 cache while the kernel walks down the A panels. Tiles are shared
+/// panel (KC·NR floats, 24 KB) stays in the L1 cache while the kernel walks down the A panels; A is packed in blocks of
+/// <see cref="MC"/> rows (L2) and B in blocks of <see cref="NC"/> columns, which bounds the packing space. Tiles are shared
 /// between threads by column panels (by row panels when there are few of those).</para>
 /// <para>Results agree with a BLAS product to float32 rounding: each element is a sum of the same products, added in
 /// a different order.</para>
@@ -34,6 +35,12 @@ internal static unsafe class Gemm
 
     /// <summary>Inner-dimension steps per packed block: the B panel (KC × NR floats) fits half of a 48 KB L1 cache.</summary>
     internal const int KC = 192;
+
+    /// <summary>Rows per packed A block (MC × KC floats, 288 KB: within a core's L2 cache).</summary>
+    internal const int MC = 32 * MR;
+
+    /// <summary>Columns per packed B block (KC × NC floats, 3 MB).</summary>
+    internal const int NC = 128 * NR;
 
     /// <summary>An operand: a pointer, its row stride (in floats) and whether it is used transposed.</summary>
     internal readonly struct Operand(float* data, long stride, bool transposed)
@@ -118,28 +125,39 @@ internal static unsafe class Gemm
     {
         if (rowPanel0 >= rowPanel1 || columnPanel0 >= columnPanel1)
             return;
-        int rowPanels = rowPanel1 - rowPanel0, columnPanels = columnPanel1 - columnPanel0;
         int blockDepth = Math.Min(KC, k);
-        var buffer = Rent((long)rowPanels * MR * blockDepth, (long)columnPanels * NR * blockDepth);
+        int rowBlock = Math.Min(MC / MR, rowPanel1 - rowPanel0), columnBlock = Math.Min(NC / NR, columnPanel1 - columnPanel0);
+        var buffer = Rent((long)rowBlock * MR * blockDepth, (long)columnBlock * NR * blockDepth);
         try
         {
-            for (int depth0 = 0; depth0 < k; depth0 += KC)
+            // Blocks of at most NC columns (their packed B block, KC × NC, stays in the shared cache), KC inner steps
+            // and MC rows (the packed A block, MC × KC, stays in this core's L2): the packing space is bounded whatever
+            // the operands' sizes.
+            for (int columns0 = columnPanel0; columns0 < columnPanel1; columns0 += columnBlock)
             {
-                int depth = Math.Min(KC, k - depth0);
-                for (int i = 0; i < rowPanels; i++)
+                int columns1 = Math.Min(columns0 + columnBlock, columnPanel1);
+                for (int depth0 = 0; depth0 < k; depth0 += KC)
                 {
-                    int row0 = (rowPanel0 + i) * MR, rows = Math.Min(MR, m - row0);
-                    if (!DirectA(a, rows))
-                        PackA(a, row0, rows, depth0, depth, buffer.A + (long)i * MR * depth);
+                    int depth = Math.Min(KC, k - depth0);
+                    for (int jp = columns0; jp < columns1; jp++)
+                    {
+                        int column0 = jp * NR, columns = Math.Min(NR, n - column0);
+                        if (!DirectB(b, columns))
+                            PackB(b, column0, columns, depth0, depth, buffer.B + (long)(jp - columns0) * NR * depth);
+                    }
+                    for (int rows0 = rowPanel0; rows0 < rowPanel1; rows0 += rowBlock)
+                    {
+                        int rows1 = Math.Min(rows0 + rowBlock, rowPanel1);
+                        for (int ip = rows0; ip < rows1; ip++)
+                        {
+                            int row0 = ip * MR, rows = Math.Min(MR, m - row0);
+                            if (!DirectA(a, rows))
+                                PackA(a, row0, rows, depth0, depth, buffer.A + (long)(ip - rows0) * MR * depth);
+                        }
+                        Tiles(rows0, rows1, columns0, columns1, m, n, depth0, depth, a, b, buffer.A, buffer.B, c, ldc,
+                            depth0 == 0 ? bias : null, accumulate || depth0 > 0);
+                    }
                 }
-                for (int j = 0; j < columnPanels; j++)
-                {
-                    int column0 = (columnPanel0 + j) * NR, columns = Math.Min(NR, n - column0);
-                    if (!DirectB(b, columns))
-                        PackB(b, column0, columns, depth0, depth, buffer.B + (long)j * NR * depth);
-                }
-                Tiles(rowPanel0, rowPanel1, columnPanel0, columnPanel1, m, n, depth0, depth, a, b, buffer.A, buffer.B,
-                    c, ldc, depth0 == 0 ? bias : null, accumulate || depth0 > 0);
             }
         }
         finally

@@ -55,6 +55,28 @@ public sealed unsafe class GemmTests
     }
 
     [TestMethod]
+    public void Products_larger_than_one_packing_block_match_libtorch_matmul()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(4);
+        // More rows than one A block (MC), more columns than one B block (NC), more steps than one KC block, with edges.
+        int m = Gemm.MC + 17, n = Gemm.NC + 45, k = Gemm.KC + 9;
+        foreach (bool tb in new[] { false, true })
+        {
+            using var caseScope = NewDisposeScope();
+            var a = Stored(m, k, false, generator);
+            var b = Stored(k, n, tb, generator);
+            var bias = randn([n], generator: generator);
+            var expected = a.matmul(Op(b, tb)) + bias;
+            var c = empty(m, n);
+            Gemm.Multiply(m, n, k, new Gemm.Operand(TensorMemory.Floats(a), k, false),
+                new Gemm.Operand(TensorMemory.Floats(b), tb ? k : n, tb), TensorMemory.Floats(c), n,
+                TensorMemory.Floats(bias), accumulate: false, threads: 2);
+            AssertClose(expected, c, k, $"m={m} n={n} k={k} transposedB={tb}");
+        }
+    }
+
+    [TestMethod]
     public void Accumulating_into_a_strided_result_adds_the_product_and_leaves_the_padding_alone()
     {
         using var scope = NewDisposeScope();
