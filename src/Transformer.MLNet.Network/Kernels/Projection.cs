@@ -10,9 +10,10 @@ namespace Transformer.MLNet.Network.Kernels;
 /// backward) where that is faster than libtorch's matmul on this CPU, and by <c>nn.functional.linear</c> elsewhere.
 /// </summary>
 /// <remarks>
-/// The choice is made once per process by timing both on a projection of encoder size (256 × 384 by 384 × 384, one
-/// thread, best of seven after a warm-up): the vectorised product is used only where it took at most 0.87 of libtorch's time, so that
-/// machines where libtorch's BLAS already uses the full vector width (Intel AVX-512, or AVX2-only CPUs) keep it.
+/// The choice is made once per process by timing both on a projection of encoder size (256 × 384 by 384 × 384, on the
+/// intra-op threads of the moment, best of seven after a warm-up): the vectorised product is used only where it took
+/// at most 0.87 of libtorch's time, so that machines where libtorch's BLAS already uses the full vector width (Intel
+/// AVX-512), or that have no 512-bit vectors, keep libtorch.
 /// Only float32 CPU tensors with a contiguous 2-D weight qualify; anything else goes to libtorch unchanged.
 /// </remarks>
 internal static unsafe class Projection
@@ -46,9 +47,9 @@ internal static unsafe class Projection
             || bias.dim() != 1 || bias.shape[0] != weight.shape[0] || !bias.is_contiguous()))
             return false;
         long rows = x.numel() / Math.Max(1, x.shape[^1]), outputs = weight.shape[0], inputs = weight.shape[1];
-        // Tiny products (a classifier head, one decoding step) are not worth a packing pass; int-sized dimensions only.
-        return rows >= 32 && rows * outputs * inputs >= 1 << 16 && rows <= int.MaxValue && outputs <= int.MaxValue
-            && inputs <= int.MaxValue;
+        // Int-sized dimensions only; tiny products (a classifier head, one decoding step) are not worth a packing pass.
+        return rows <= int.MaxValue && outputs <= int.MaxValue && inputs <= int.MaxValue
+            && rows >= 32 && (double)rows * outputs * inputs >= 1 << 16;
     }
 
     /// <summary>The forward product without autograd: (…, in) → (…, out).</summary>
@@ -102,38 +103,31 @@ internal static unsafe class Projection
 
     private static int Threads => Math.Max(1, torch.get_num_threads());
 
+    // Times both on the intra-op threads as they are (changing libtorch's process-wide thread count here could race
+    // with IntraOpThreads holders on other threads).
     private static bool MeasureFaster()
     {
         if (!Vector512.IsHardwareAccelerated)
             return false;
-        int previous = torch.get_num_threads();
-        try
+        using var scope = NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var x = randn(256, 384);
+        var weight = randn(384, 384);
+        var bias = randn(384);
+        // Both warmed first (the first calls compile and allocate), then the best of seven alternating runs each.
+        Forward(x, weight, bias).Dispose();
+        nn.functional.linear(x, weight, bias).Dispose();
+        double ours = double.MaxValue, theirs = double.MaxValue;
+        for (int round = 0; round < 7; round++)
         {
-            torch.set_num_threads(1);
-            using var scope = NewDisposeScope();
-            using var noGrad = torch.no_grad();
-            var x = randn(256, 384);
-            var weight = randn(384, 384);
-            var bias = randn(384);
-            // Both warmed first (the first calls compile and allocate), then the best of seven alternating runs each.
+            var clock = Stopwatch.StartNew();
             Forward(x, weight, bias).Dispose();
+            ours = Math.Min(ours, clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
             nn.functional.linear(x, weight, bias).Dispose();
-            double ours = double.MaxValue, theirs = double.MaxValue;
-            for (int round = 0; round < 7; round++)
-            {
-                var clock = Stopwatch.StartNew();
-                Forward(x, weight, bias).Dispose();
-                ours = Math.Min(ours, clock.Elapsed.TotalMilliseconds);
-                clock.Restart();
-                nn.functional.linear(x, weight, bias).Dispose();
-                theirs = Math.Min(theirs, clock.Elapsed.TotalMilliseconds);
-            }
-            return ours <= 0.87 * theirs;
+            theirs = Math.Min(theirs, clock.Elapsed.TotalMilliseconds);
         }
-        finally
-        {
-            torch.set_num_threads(previous);
-        }
+        return ours <= 0.87 * theirs;
     }
 
     /// <summary>The autograd node of <see cref="Linear"/> when a gradient is needed.</summary>
