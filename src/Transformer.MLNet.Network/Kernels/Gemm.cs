@@ -20,8 +20,9 @@ namespace Transformer.MLNet.Network.Kernels;
 /// <see cref="MR"/> rows and B into column panels of <see cref="NR"/> columns (zero-padded at the edges), and a
 /// micro-kernel keeps an MR×NR tile of C in 24 vector registers while it streams one A panel and one B panel. The B
 /// panel (KC·NR floats, 24 KB) stays in the L1 cache while the kernel walks down the A panels; A is packed in blocks of
-/// <see cref="MC"/> rows (L2) and B in blocks of <see cref="NC"/> columns, which bounds the packing space. Tiles are shared
-/// between threads by column panels (by row panels when there are few of those).</para>
+/// <see cref="MC"/> rows (L2) and B in blocks of <see cref="NC"/> columns, which bounds the packing space. Panels whose
+/// memory already has the packed layout are read in place. Threads split C by column or by row panels (see
+/// <see cref="Multiply"/>).</para>
 /// <para>Results agree with a BLAS product to float32 rounding: each element is a sum of the same products, added in
 /// a different order.</para>
 /// </remarks>
