@@ -29,7 +29,8 @@ internal static unsafe class Projection
     /// <summary><c>x·Wᵀ + b</c> for x of shape (…, in), W (out, in), b (out) or null; differentiable.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (!Eligible(x, weight, bias) || !UsesGemm)
+        // The cached choice first: where libtorch was chosen, no per-call checks of the operands.
+        if (!UsesGemm || !Eligible(x, weight, bias))
             return nn.functional.linear(x, weight, bias);
         bool differentiable = torch.is_grad_enabled()
             && (x.requires_grad || weight.requires_grad || (bias is not null && bias.requires_grad));
