@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Transformer.MLNet.Examples.Common;
+using Transformer.MLNet.Network.Runtime;
 
 namespace Transformer.MLNet.Benchmarks;
 
@@ -32,6 +33,16 @@ internal sealed record BenchmarkResult(string Name, double Ours, double Peer, do
 /// <param name="Device">Where the TorchSharp code runs: CPU, or CUDA with <c>--device cuda</c>.</param>
 internal sealed record BenchmarkOptions(IReadOnlyList<string> Names, bool Quick, TorchSharp.torch.Device Device)
 {
+    /// <summary>
+    /// Whether bfloat16 is worth timing on <see cref="Device"/>: on a CPU without bfloat16 instructions libtorch's bf16
+    /// products take a reference kernel tens of times slower than fp32 (more than a quarter of an hour for one
+    /// `matmul-peak` line on an AVX2-only EPYC), so there is nothing to learn.
+    /// </summary>
+    public bool MeasuresBFloat16 => Device.type != TorchSharp.DeviceType.CPU || CpuFeatures.HasNativeBFloat16;
+
+    /// <summary>What a benchmark prints instead of a bfloat16 figure when <see cref="MeasuresBFloat16"/> is false.</summary>
+    public const string BFloat16NotMeasured = "not measured, this processor has no bfloat16 instructions (see docs/options.md, Precision)";
+
     public static BenchmarkOptions Parse(string[] args)
     {
         var names = new List<string>();

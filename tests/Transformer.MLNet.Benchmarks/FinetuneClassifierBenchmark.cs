@@ -53,9 +53,8 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
 
         Profile(texts, labels, options.Quick ? 8 : 30, options.Device);
 
-        // bfloat16 (fp32 master weights): a side note, and only where the processor has bfloat16 instructions —
-        // elsewhere libtorch falls back to a reference kernel tens of times slower than fp32.
-        if (CpuFeatures.HasNativeBFloat16 || options.Device.type != TorchSharp.DeviceType.CPU)
+        // bfloat16 (fp32 master weights): a side note, and only where the processor has bfloat16 instructions.
+        if (options.MeasuresBFloat16)
         {
             var bf16 = Measure(TrainingPrecision.BFloat16, texts, labels, steps, warmupSteps, options.Device);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -63,7 +62,7 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
         }
         else
         {
-            Console.WriteLine("   side note: bf16 not measured, this processor has no bfloat16 instructions (see docs/options.md, Precision)");
+            Console.WriteLine($"   side note: bf16 {BenchmarkOptions.BFloat16NotMeasured}");
         }
 
         double ours = fp32.Flops / fp32.Seconds;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Intrinsics;
 using Transformer.MLNet.Network.Kernels;
-using Transformer.MLNet.Network.Runtime;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
@@ -33,11 +32,9 @@ internal sealed class MatmulPeakBenchmark : IBenchmark
         var results = new Dictionary<ScalarType, (double Model, double Matmul)>();
         foreach (var (precision, dtype) in new[] { (TrainingPrecision.Float32, ScalarType.Float32), (TrainingPrecision.BFloat16, ScalarType.BFloat16) })
         {
-            // Without bfloat16 instructions libtorch's bf16 products take a reference kernel tens of times slower than
-            // fp32 (more than a quarter of an hour for this row on an AVX2-only EPYC): nothing to learn, so skipped.
-            if (dtype == ScalarType.BFloat16 && options.Device.type == TorchSharp.DeviceType.CPU && !CpuFeatures.HasNativeBFloat16)
+            if (dtype == ScalarType.BFloat16 && !options.MeasuresBFloat16)
             {
-                Console.WriteLine("   BFloat16: not measured, this processor has no bfloat16 instructions (see docs/options.md, Precision)");
+                Console.WriteLine($"   BFloat16: {BenchmarkOptions.BFloat16NotMeasured}");
                 continue;
             }
 
