@@ -339,7 +339,7 @@ public static class TextClassifierTrainer
     /// (classes) or squared error (standardised targets); accuracy or root mean squared error as the validation metric.
     /// </summary>
     private sealed class ClassificationTask(TextClassifier classifier, TokenizedSet train, TokenizedSet? validation, ClassifierTrainingOptions options)
-        : TrainingTask(classifier.Model, train.PerEpoch, (train.PerEpoch + options.BatchSize - 1) / options.BatchSize,
+        : TrainingTask(classifier.Model, train.PerEpoch, BatchCount(train.PerEpoch, options.BatchSize),
             validation is null ? null : classifier.Settings.Regression ? ValidationMetric.RootMeanSquaredError : ValidationMetric.Accuracy)
     {
         private readonly Random random = new(options.Seed);

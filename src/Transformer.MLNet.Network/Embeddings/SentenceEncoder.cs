@@ -68,8 +68,8 @@ public sealed class SentenceEncoder : IDisposable
         }
         if (options.MaxTokens < 2 || options.MaxTokens > model.Config.MaxPositions)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxTokens,
-                $"SentenceEncoderOptions.MaxTokens must be between 2 and the model's {model.Config.MaxPositions} positions.");
+            throw new ArgumentOutOfRangeException(nameof(options.MaxTokens), options.MaxTokens,
+                $"MaxTokens must be between 2 and the model's {model.Config.MaxPositions} positions; set MaxTokens to at most {model.Config.MaxPositions}.");
         }
 
         var weightsDevice = model.Model.parameters().First().device;
@@ -111,7 +111,7 @@ public sealed class SentenceEncoder : IDisposable
             _model.eval();
             try
             {
-                int batches = (order.Length + Options.BatchSize - 1) / Options.BatchSize;
+                int batches = Training.TrainingTask.BatchCount(order.Length, Options.BatchSize);
                 int threads = Math.Min(batches, Options.Threads == 0 ? Environment.ProcessorCount : Options.Threads);
                 void Run(int batch)
                 {

@@ -149,7 +149,7 @@ public static class SentenceEncoderTrainer
     /// <summary>Pairs as a training task: each micro-batch embeds both sides in one forward pass and applies the loss.</summary>
     private sealed class PairTask(
         PretrainedBert encoder, int[][] first, int[][] second, float[]? scores, SentencePairs? validation, SentenceEncoderTrainingOptions options)
-        : TrainingTask(encoder.Model, first.Length, (first.Length + options.BatchSize - 1) / options.BatchSize,
+        : TrainingTask(encoder.Model, first.Length, BatchCount(first.Length, options.BatchSize),
             validation is null ? null : ValidationMetric.Spearman)
     {
         private readonly Random random = new(options.Seed);

@@ -37,9 +37,14 @@ internal static class TokenSampler
     {
         int vocab = logits.Length;
         int[] order = [.. Enumerable.Range(0, vocab)];
+        // Scaled as differences from the largest logit, (logit − max) / T ≤ 0: a tiny temperature then sends every
+        // other token to −∞ (probability 0) instead of dividing the logits themselves into ±∞ and ∞ − ∞ = NaN.
+        float largest = float.NegativeInfinity;
+        foreach (float logit in logits)
+            largest = Math.Max(largest, logit);
         double[] scaled = new double[vocab];
         for (int i = 0; i < vocab; i++)
-            scaled[i] = logits[i] / options.Temperature;
+            scaled[i] = logits[i] == largest ? 0 : ((double)logits[i] - largest) / options.Temperature;
 
         // Most probable first; ties by id so that a draw does not depend on the sort's stability.
         Array.Sort(order, (a, b) => scaled[b] != scaled[a] ? scaled[b].CompareTo(scaled[a]) : a.CompareTo(b));

@@ -171,7 +171,7 @@ public static class TranslationTrainer
 
     /// <summary>Translation as a training task: length-bucketed batches of pairs, validation cross-entropy as the metric.</summary>
     private sealed class TranslationTask(EncoderDecoderModel model, Example[] examples, Example[]? held, GenerativeTrainingOptions options)
-        : TrainingTask(model, examples.Length, (examples.Length + options.BatchSize - 1) / options.BatchSize,
+        : TrainingTask(model, examples.Length, BatchCount(examples.Length, options.BatchSize),
             held is { Length: > 0 } ? ValidationMetric.Loss : null)
     {
         private readonly Random random = new(options.Seed);

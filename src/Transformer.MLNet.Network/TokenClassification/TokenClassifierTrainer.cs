@@ -161,7 +161,7 @@ public static class TokenClassifierTrainer
     private sealed class TaggingTask(
         TokenClassifier classifier, EncodedSentence[] train, IReadOnlyList<IReadOnlyList<int>> labels, ValidationSet? validation,
         TokenClassifierTrainingOptions options)
-        : TrainingTask(classifier.Model, train.Length, (train.Length + options.BatchSize - 1) / options.BatchSize, validation is null ? null : EntityF1)
+        : TrainingTask(classifier.Model, train.Length, BatchCount(train.Length, options.BatchSize), validation is null ? null : EntityF1)
     {
         private readonly Random random = new(options.Seed);
         private readonly int[] indices = [.. Enumerable.Range(0, train.Length)];

@@ -20,7 +20,7 @@ internal static class LengthBuckets
         ArgumentOutOfRangeException.ThrowIfLessThan(windowBatches, 1);
         int[] order = [.. items];
         random.Shuffle(order);
-        var batches = order.Chunk(batchSize * windowBatches)
+        var batches = order.Chunk((int)Math.Min((long)batchSize * windowBatches, int.MaxValue))
             .SelectMany(window => window.OrderBy(length).Chunk(batchSize))
             .ToArray();
         random.Shuffle(batches);

@@ -34,6 +34,9 @@ internal abstract class TrainingTask(nn.Module model, int exampleCount, int micr
 
     /// <summary>The validation metric's value; the loop calls it in evaluation mode without gradients.</summary>
     public abstract double Validate();
+
+    /// <summary>Batches of at most <paramref name="batchSize"/> that hold <paramref name="examples"/> (in 64 bits: any batch size up to <see cref="int.MaxValue"/>).</summary>
+    internal static int BatchCount(int examples, int batchSize) => (int)(((long)examples + batchSize - 1) / batchSize);
 }
 
 /// <summary>What a task validates with, and which way is better.</summary>

@@ -30,6 +30,14 @@ internal static class ClassifierFitting
             {
                 validation = train.Select(held);
                 train = train.Select(kept) with { SkippedRows = train.SkippedRows };
+                if (!regression && train.Labels.Distinct().Count() < 2)
+                {
+                    throw new ArgumentException(
+                        $"After holding out ValidationFraction = {options.ValidationFraction} of the rows for validation, the " +
+                        $"{train.Texts.Length} training rows left in column '{options.LabelColumnName}' all have class {train.Labels[0]}; " +
+                        "a classifier needs examples of at least two classes. Lower ValidationFraction, add rows, or pass a ValidationSet.",
+                        nameof(options));
+                }
             }
         }
 

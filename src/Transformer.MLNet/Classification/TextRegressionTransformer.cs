@@ -48,8 +48,8 @@ public sealed class TextRegressionTransformer : TextClassificationTransformer
             throw new ArgumentOutOfRangeException(nameof(top), top, "top must be 0 or more, or null for all candidates.");
         for (int i = 0; i < candidates.Count; i++)
         {
-            if (string.IsNullOrEmpty(candidates[i]))
-                throw new ArgumentException($"Candidate {i} is null or empty; every candidate needs a text.", nameof(candidates));
+            if (string.IsNullOrWhiteSpace(candidates[i]))
+                throw new ArgumentException($"Candidate {i} is null, empty or blank; every candidate needs a text (as every pair in a pipeline needs its second text).", nameof(candidates));
         }
 
         float[] scores;

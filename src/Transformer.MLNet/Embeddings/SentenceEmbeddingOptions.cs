@@ -67,5 +67,7 @@ public sealed class SentenceEmbeddingOptions
         if (MaxTokens < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be at least 2 ([CLS] and [SEP]).");
         ArgumentException.ThrowIfNullOrEmpty(OutputColumnName, nameof(OutputColumnName));
+        if (InputColumnName is { Length: 0 })
+            throw new ArgumentException("InputColumnName is empty: name the text column, or leave it null to read the column named by OutputColumnName.", nameof(InputColumnName));
     }
 }

@@ -33,6 +33,20 @@ public sealed class EntityPrediction
     public float[] EntityScore { get; set; } = [];
 
     /// <summary>The entities of the row, in order.</summary>
-    public Entity[] GetEntities() =>
-        [.. EntityType.Select((type, i) => new Entity(type, EntityStart[i], EntityEnd[i], EntityText[i], EntityScore[i]))];
+    /// <exception cref="InvalidOperationException">The five entity arrays are missing or of different lengths.</exception>
+    public Entity[] GetEntities()
+    {
+        int count = EntityType?.Length ?? -1;
+        (string Name, int Length)[] columns =
+        [
+            (nameof(EntityType), count), (nameof(EntityText), EntityText?.Length ?? -1), (nameof(EntityStart), EntityStart?.Length ?? -1),
+            (nameof(EntityEnd), EntityEnd?.Length ?? -1), (nameof(EntityScore), EntityScore?.Length ?? -1),
+        ];
+        if (columns.Any(c => c.Length != count))
+            throw new InvalidOperationException(
+                "The entity arrays must be set and of one length (one element per entity); got " +
+                string.Join(", ", columns.Select(c => c.Length < 0 ? $"{c.Name} null" : $"{c.Name} {c.Length}")) +
+                ". Fill them from one prediction row of the token classifier's output.");
+        return [.. EntityType!.Select((type, i) => new Entity(type, EntityStart![i], EntityEnd![i], EntityText![i], EntityScore![i]))];
+    }
 }

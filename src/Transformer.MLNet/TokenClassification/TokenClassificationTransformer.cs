@@ -77,6 +77,12 @@ public sealed class TokenClassificationTransformer : TextMappingTransformer
     public IReadOnlyList<Entity[]> FindEntities(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null)
+                throw new ArgumentException($"Text {i} is null; pass an empty string for an empty text.", nameof(texts));
+        }
+
         using var use = EnterUse();
         return [.. Map(texts).Cast<TaggedRow>().Select(row => row.Entities())];
     }

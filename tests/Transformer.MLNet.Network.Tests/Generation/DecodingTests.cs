@@ -68,6 +68,26 @@ public sealed class DecodingTests
     }
 
     [TestMethod]
+    public void Sampling_at_a_vanishing_temperature_draws_the_most_likely_token()
+    {
+        // Logits divided by the smallest positive double overflow to ±∞; the draw must still be the top token.
+        float[] logits = [1f, 5f, 3f, -2f, 5f - 1e-6f];
+        foreach (double temperature in new[] { double.Epsilon, 1e-300, 1e-40 })
+        {
+            var options = new GenerationOptions { Strategy = DecodingStrategy.Sampling, Temperature = temperature };
+            var random = new Random(5);
+            for (int draw = 0; draw < 50; draw++)
+                Assert.AreEqual(1, TokenSampler.Draw(logits, options, random), $"temperature {temperature:R}, draw {draw}");
+            Assert.AreEqual(1, TokenSampler.Draw(logits, options with { TopP = 0.5 }, random), $"temperature {temperature:R} with top-p");
+        }
+
+        // Whole sequences: sampling that cold decodes exactly as greedy does.
+        int[][] cold = Decode(new GenerationOptions { Strategy = DecodingStrategy.Sampling, Temperature = double.Epsilon, Seed = 3 });
+        int[][] greedy = Decode(new GenerationOptions());
+        Assert.IsTrue(cold.Zip(greedy).All(x => x.First.SequenceEqual(x.Second)));
+    }
+
+    [TestMethod]
     public void BatchingDoesNotChangeGreedyOutputs()
     {
         int[][] batched = Decode(new GenerationOptions { BatchSize = 64 });

@@ -35,4 +35,21 @@ public sealed class LengthBucketsTests
         var second = LengthBuckets.Batches(items, i => lengths[i / 2], 16, 8, shared);
         Assert.IsFalse(first.Zip(second).All(p => p.First.SequenceEqual(p.Second)));
     }
+
+    [TestMethod]
+    public void A_batch_size_up_to_int_MaxValue_gives_one_batch_of_everything()
+    {
+        int[] items = [.. Enumerable.Range(0, 10)];
+        foreach (int batchSize in new[] { 1 << 30, int.MaxValue })
+        {
+            Assert.AreEqual(1, TrainingTask.BatchCount(items.Length, batchSize), $"batch size {batchSize}");
+            var batches = LengthBuckets.Batches(items, i => i, batchSize, windowBatches: 8, new Random(2));
+            Assert.HasCount(1, batches, $"batch size {batchSize}");
+            CollectionAssert.AreEquivalent(items, batches[0]);
+        }
+
+        Assert.AreEqual(int.MaxValue, TrainingTask.BatchCount(int.MaxValue, 1));
+        Assert.AreEqual(0, TrainingTask.BatchCount(0, int.MaxValue));
+        Assert.AreEqual(13, TrainingTask.BatchCount(103, 8));
+    }
 }

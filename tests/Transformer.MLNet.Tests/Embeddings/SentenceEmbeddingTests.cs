@@ -166,6 +166,17 @@ public sealed class SentenceEmbeddingTests
         StringAssert.Contains(wrongType.Message, "text");
 
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => mlContext.Transforms.Text.ApplySentenceEmbedding("F", "Text", inferenceBatchSize: 0));
+
+        var emptyInput = Assert.ThrowsExactly<ArgumentException>(() =>
+            mlContext.Transforms.Text.ApplySentenceEmbedding(new SentenceEmbeddingOptions { InputColumnName = "" }));
+        Assert.AreEqual("InputColumnName", emptyInput.ParamName);
+
+        // Beyond the model's positions: the message names the option as the user set it, not an internal class.
+        var tooLong = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            mlContext.Transforms.Text.ApplySentenceEmbedding(new SentenceEmbeddingOptions { InputColumnName = "Text", MaxTokens = 513 }).Fit(sample));
+        Assert.AreEqual("MaxTokens", tooLong.ParamName);
+        Assert.Contains("512", tooLong.Message);
+        Assert.DoesNotContain("SentenceEncoderOptions", tooLong.Message);
     }
 
     [TestMethod]

@@ -123,6 +123,13 @@ public sealed class LabelAndTrainingSetTests
         var oneCategory = mlContext.Data.LoadFromEnumerable(yelp.Where(r => !r.Label).Take(30).ToList());
         Expect<ArgumentException>(() => mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(SentenceRow.Category))
             .Append(mlContext.MulticlassClassification.Trainers.TextClassifier(TinyScratch.Options())).Fit(oneCategory), "at least two classes");
+
+        // Two classes, but the held-out validation part takes away the only example of one of them.
+        var pair = mlContext.Data.LoadFromEnumerable(new List<SentenceRow> { yelp.First(r => r.Label), yelp.First(r => !r.Label) });
+        var options = TinyScratch.Options();
+        options.ValidationFraction = 0.5;
+        Expect<ArgumentException>(() => mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(pair),
+            "ValidationFraction = 0.5", "at least two classes");
     }
 
     [TestMethod]

@@ -73,6 +73,9 @@ public sealed class PairTests
         foreach (var r in ranked)
             Assert.AreEqual(direct[r.Index], r.Score, 1e-4f);
         Assert.HasCount(3, model.Rank(query, candidates, top: 3));
+        // A blank candidate is refused as a blank second text is in the pipeline.
+        var blank = Assert.ThrowsExactly<ArgumentException>(() => model.Rank(query, [candidates[0], " \t "]));
+        Assert.Contains("Candidate 1", blank.Message);
 
         // Save -> load gives identical scores.
         using var stream = new MemoryStream();

@@ -160,6 +160,13 @@ public sealed class TokenClassifierTests
         foreach (var entity in entities)
             Assert.AreEqual(entity.Text, text[entity.Start..entity.End]);
         CollectionAssert.IsSubsetOf(entities.Select(e => e.Text).ToArray(), new[] { "José", "Márquez", "São", "Paulo", "Zoë" });
+        var nullText = Assert.ThrowsExactly<ArgumentException>(() => tagger.FindEntities([text, null!]));
+        Assert.Contains("Text 1 is null", nullText.Message);
+        var uneven = Assert.ThrowsExactly<InvalidOperationException>(() => new EntityPrediction
+        {
+            EntityType = ["PER", "LOC"], EntityText = ["a"], EntityStart = [0], EntityEnd = [1], EntityScore = [1f],
+        }.GetEntities());
+        Assert.Contains("EntityType 2, EntityText 1", uneven.Message);
 
         // Save, load in a fresh context: identical tags and entities; PredictionEngine on the loaded pipeline.
         string path = Path.Combine(Path.GetTempPath(), $"tokens-{Guid.NewGuid():N}.zip");
