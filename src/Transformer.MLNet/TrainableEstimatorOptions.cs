@@ -93,5 +93,12 @@ public abstract class TrainableEstimatorOptions
             throw new ArgumentException(
                 $"CheckpointFolder = '{CheckpointFolder}' is invalid: give a folder path, or null to write no checkpoint.", nameof(CheckpointFolder));
         }
+
+        if (CheckpointFolder is not null && File.Exists(CheckpointFolder))
+        {
+            throw new ArgumentException(
+                $"CheckpointFolder = '{CheckpointFolder}' is a file, not a folder: give a folder path (created if missing), or null to write no checkpoint.",
+                nameof(CheckpointFolder));
+        }
     }
 }

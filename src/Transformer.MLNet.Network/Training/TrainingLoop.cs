@@ -82,6 +82,19 @@ internal sealed class TrainingLoop
         var resume = folder is not null && TrainingCheckpoint.Exists(folder)
             ? TrainingCheckpoint.Read(folder, options.Seed, task.ExampleCount)
             : null;
+        if (folder is not null && resume is null)
+        {
+            // Fail before training, not at the first checkpoint, when the folder cannot be made.
+            try
+            {
+                Directory.CreateDirectory(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+            {
+                throw new IOException(
+                    $"CheckpointFolder '{folder}' cannot be created ({e.Message}); give a writable folder, or null to write no checkpoint.", e);
+            }
+        }
 
         string reason = "epochs";
         int epochsStarted = 0;

@@ -52,6 +52,18 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
         }
 
         var classNames = ScoreAnnotations.ClassNames(input.Schema[Options.LabelColumnName], classCount);
+        if (Options.ValidationSet is { } mapped)
+        {
+            // Same count is not enough: a separately fitted mapping numbers the classes in another order.
+            var validationNames = ScoreAnnotations.ClassNames(mapped.Schema[Options.LabelColumnName], classCount);
+            if (!validationNames.SequenceEqual(classNames))
+            {
+                throw new ArgumentException(
+                    $"The validation set's label '{Options.LabelColumnName}' numbers its classes {string.Join(", ", validationNames)}, the training " +
+                    $"data's {string.Join(", ", classNames)}. Map both with the same fitted MapValueToKey.", nameof(input));
+            }
+        }
+
         var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount);
         return new MulticlassTextClassificationTransformer(
             classifier, classNames, Options.TextColumnName, Options.SecondTextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName,

@@ -40,6 +40,13 @@ public sealed class TokenClassificationTrainer : IEstimator<TokenClassificationT
     public TokenClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        // No rows first: the tag set of an empty label column says nothing about the data.
+        using (var probe = input.GetRowCursor([]))
+        {
+            if (!probe.MoveNext())
+                throw new ArgumentException($"The training data has no rows in column '{Options.LabelColumnName}'.", nameof(input));
+        }
+
         var train = TaggedSentences.Read(input, Options.TextColumnName, Options.LabelColumnName);
         if (train.Words.Length == 0)
             throw new ArgumentException($"The training data has no rows in column '{Options.LabelColumnName}'.", nameof(input));

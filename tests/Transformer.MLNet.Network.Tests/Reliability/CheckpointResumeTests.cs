@@ -112,4 +112,31 @@ public sealed class CheckpointResumeTests
                 Directory.Delete(folder, recursive: true);
         }
     }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void A_checkpoint_folder_that_cannot_be_made_fails_before_training_naming_it()
+    {
+        using var threads = IntraOpThreads.UseOne();
+        // A folder inside a file cannot be created on any platform.
+        string file = Path.Combine(Path.GetTempPath(), $"checkpoint-file-{Guid.NewGuid():N}");
+        File.WriteAllText(file, "not a folder");
+        try
+        {
+            string folder = Path.Combine(file, "run");
+            var updates = new List<long>();
+            var options = TinyClassifiers.Options(2) with
+            {
+                CheckpointFolder = folder, Progress = new TinyClassifiers.Callback(p => updates.Add(p.Step)),
+            };
+            using var classifier = TinyClassifiers.New(5);
+            var error = Assert.ThrowsExactly<IOException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
+            StringAssert.Contains(error.Message, $"CheckpointFolder '{folder}' cannot be created");
+            Assert.IsEmpty(updates, "no update was spent before the folder was checked");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -124,6 +124,16 @@ public sealed class LabelAndTrainingSetTests
         Expect<ArgumentException>(() => mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(SentenceRow.Category))
             .Append(mlContext.MulticlassClassification.Trainers.TextClassifier(TinyScratch.Options())).Fit(oneCategory), "at least two classes");
 
+        // A validation set keyed by its own mapping numbers the same classes in another order.
+        var trainRows = yelp.Take(40).ToList();
+        var validationRows = yelp.Skip(40).Take(20).OrderBy(r => r.Label == trainRows[0].Label).ToList();
+        var trainMap = mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(SentenceRow.Category)).Fit(mlContext.Data.LoadFromEnumerable(trainRows));
+        var ownMap = mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(SentenceRow.Category)).Fit(mlContext.Data.LoadFromEnumerable(validationRows));
+        var multiclass = TinyScratch.Options();
+        multiclass.ValidationSet = ownMap.Transform(mlContext.Data.LoadFromEnumerable(validationRows));
+        Expect<ArgumentException>(() => mlContext.MulticlassClassification.Trainers.TextClassifier(multiclass)
+            .Fit(trainMap.Transform(mlContext.Data.LoadFromEnumerable(trainRows))), "numbers its classes", "same fitted MapValueToKey");
+
         // Two classes, but the held-out validation part takes away the only example of one of them.
         var pair = mlContext.Data.LoadFromEnumerable(new List<SentenceRow> { yelp.First(r => r.Label), yelp.First(r => !r.Label) });
         var options = TinyScratch.Options();

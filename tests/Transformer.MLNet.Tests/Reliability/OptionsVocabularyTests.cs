@@ -25,8 +25,10 @@ public sealed class OptionsVocabularyTests
     public void Every_trainable_estimator_rejects_a_bad_shared_option_when_created()
     {
         var mlContext = new MLContext(seed: 1);
+        string aFile = typeof(OptionsVocabularyTests).Assembly.Location;
         var shared = new (Action<TrainableEstimatorOptions> Set, string Fragment)[]
         {
+            (o => o.CheckpointFolder = aFile, "is a file, not a folder"),
             (o => o.Patience = -1, "Patience"),
             (o => o.ValidationFraction = 1, "ValidationFraction"),
             (o => o.TimeBudget = TimeSpan.Zero, "TimeBudget"),

@@ -110,6 +110,7 @@ public sealed class TokenClassifierTests
         Fails([Ok(), new() { Text = "Bob sleeps.", Tags = ["B-PER", "O"] }], nameof(Row.Text), "Row 1: column 'Text' has 3 words but column 'Label' has 2 labels");
         Fails([Ok(), new() { Text = " \t ", Tags = [] }], nameof(Row.Text), "Row 1: column 'Text' has no words");
         Fails([Ok(), new() { Words = ["Bob"], Tags = ["PERSON"] }], nameof(Row.Words), "Tag 'PERSON'");
+        Fails([], nameof(Row.Words), "The training data has no rows in column 'Label'");
 
         // A tag the fitted key mapping does not know: missing (key 0) in the validation set.
         var train = mlContext.Data.LoadFromEnumerable(new[] { Ok() });
