@@ -86,20 +86,35 @@ internal static class PipelineArchive
         Load(catalog, stream, out inputSchema, ArchiveEntryLimits.Default);
 
     /// <summary>Loads with <paramref name="limits"/> on the size of each entry (tests use small ones).</summary>
+    /// <remarks>Every damage found comes out as an <see cref="InvalidDataException"/> naming the file (when the stream is
+    /// one) and, where one entry is at fault, that entry.</remarks>
     internal static TransformerChain<ITransformer> Load(ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema, ArchiveEntryLimits limits)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(limits);
-        // Errors about an entry's size name the file when there is one.
-        string where = stream is FileStream file ? $"the pipeline archive '{file.Name}'" : "the pipeline archive";
-        using var archive = OpenArchive(stream);
-        var manifest = ReadManifest(archive, where, limits);
-        using (var schemaStream = ReadEntry(archive, InputSchemaEntry, where, limits))
+        string? path = (stream as FileStream)?.Name;
+        try
+        {
+            return LoadArchive(catalog, stream, out inputSchema, limits, path);
+        }
+        catch (InvalidDataException e) when (path is not null && !e.Message.Contains(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"The pipeline archive '{path}' cannot be loaded: {e.Message}", e);
+        }
+    }
+
+    private static TransformerChain<ITransformer> LoadArchive(
+        ModelOperationsCatalog catalog, Stream stream, out DataViewSchema inputSchema, ArchiveEntryLimits limits, string? path)
+    {
+        string where = path is null ? "the pipeline archive" : $"the pipeline archive '{path}'";
+        using var archive = OpenArchive(stream, path);
+        var manifest = ReadManifest(archive, where, limits, path);
+        using (var schemaStream = ReadEntry(archive, InputSchemaEntry, where, limits, path))
         {
             string actual = Sha256(schemaStream);
             if (manifest.InputSchemaSha256 is { } expected && !string.Equals(actual, expected, StringComparison.Ordinal))
-                throw new InvalidDataException($"Entry '{InputSchemaEntry}' of the pipeline archive is corrupt: SHA-256 {actual}, manifest says {expected}.");
-            catalog.Load(schemaStream, out inputSchema);
+                throw new InvalidDataException($"Entry '{InputSchemaEntry}' of {where} is corrupt: SHA-256 {actual}, manifest says {expected}.");
+            inputSchema = LoadMLNetEntry(catalog, schemaStream, InputSchemaEntry, where).Schema;
         }
 
         var transformers = new List<ITransformer>();
@@ -108,8 +123,9 @@ internal static class PipelineArchive
             var reader = new SegmentReader(archive, segment, where, limits);
             if (segment.Kind == MLNetSegment.KindName)
             {
+                string name = segment.Folder + MLNetSegment.ModelEntry;
                 using var model = reader.Open(MLNetSegment.ModelEntry);
-                transformers.AddRange(Flatten(catalog.Load(model, out _)));
+                transformers.AddRange(Flatten(LoadMLNetEntry(catalog, model, name, where).Model));
             }
             else
             {
@@ -120,6 +136,31 @@ internal static class PipelineArchive
 
         return new TransformerChain<ITransformer>(transformers.ToArray());
     }
+
+    // An entry written by mlContext.Model.Save, read by ML.NET's own loader; whatever that loader throws on damaged bytes
+    // (FormatException for a broken zip, among others) comes out naming the entry.
+    private static (ITransformer Model, DataViewSchema Schema) LoadMLNetEntry(ModelOperationsCatalog catalog, Stream stream, string entry, string where)
+    {
+        try
+        {
+            var model = catalog.Load(stream, out var schema);
+            return (model, schema);
+        }
+        catch (Exception e) when (IsWrappable(e))
+        {
+            throw new InvalidDataException(
+                $"Entry '{entry}' of {where} is not a model ML.NET can load ({e.GetType().Name}: {e.Message}). The entry is damaged or " +
+                "was edited; save the pipeline again with mlContext.Model.SavePipeline.", e);
+        }
+    }
+
+    /// <summary>
+    /// Whether an exception thrown while reading an entry may be reported as damage to that entry: everything but
+    /// cancellation and the runtime's own failures (memory, stack, thread interruption), which pass through untouched.
+    /// </summary>
+    internal static bool IsWrappable(Exception e) =>
+        e is not (OperationCanceledException or OutOfMemoryException or InsufficientExecutionStackException or StackOverflowException
+            or ThreadInterruptedException or AccessViolationException or System.Runtime.InteropServices.SEHException);
 
     /// <summary>The transformers of a (possibly nested) chain, in the order they run.</summary>
     public static IEnumerable<ITransformer> Flatten(ITransformer transformer)
@@ -138,10 +179,10 @@ internal static class PipelineArchive
         }
     }
 
-    private static PipelineManifest ReadManifest(ZipArchive archive, string where, ArchiveEntryLimits limits)
+    private static PipelineManifest ReadManifest(ZipArchive archive, string where, ArchiveEntryLimits limits, string? path)
     {
         PipelineManifest? manifest;
-        using (var stream = ReadEntry(archive, PipelineManifest.EntryName, where, limits))
+        using (var stream = ReadEntry(archive, PipelineManifest.EntryName, where, limits, path))
         {
             try
             {
@@ -149,7 +190,7 @@ internal static class PipelineArchive
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{PipelineManifest.EntryName} of the pipeline archive is not valid: {e.Message}", e);
+                throw new InvalidDataException($"{PipelineManifest.EntryName} of {where} is not valid: {e.Message}", e);
             }
         }
 
@@ -169,7 +210,7 @@ internal static class PipelineArchive
 
         // A tampered or hand-edited manifest must fail here, with its own message, not deep inside a loader.
         if (manifest.Segments is null)
-            throw new InvalidDataException($"{PipelineManifest.EntryName} of the pipeline archive lists no segments; the file is corrupt.");
+            throw new InvalidDataException($"{PipelineManifest.EntryName} of {where} lists no segments; the file is corrupt.");
         for (int i = 0; i < manifest.Segments.Count; i++)
         {
             var segment = manifest.Segments[i];
@@ -184,18 +225,23 @@ internal static class PipelineArchive
         return manifest;
     }
 
-    private static ZipArchive OpenArchive(Stream stream)
+    private static ZipArchive OpenArchive(Stream stream, string? path)
     {
         try
         {
             return new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
         {
-            throw new InvalidDataException(
-                $"The file is not a readable pipeline archive (zip): {e.Message} It may be truncated or not saved by mlContext.Model.SavePipeline.", e);
+            throw Unreadable(e, path);
         }
     }
+
+    // The zip structure itself (end record or central directory) is broken: the file was cut short, had bytes added, or is
+    // no zip at all.
+    private static InvalidDataException Unreadable(Exception e, string? path) => new(
+        $"The file{(path is null ? "" : $" '{path}'")} is not a readable pipeline archive (zip): {e.Message} It may be truncated or " +
+        "damaged (save the pipeline again), or not a pipeline saved by mlContext.Model.SavePipeline.", e);
 
     /// <summary>
     /// The bytes of an entry; a damaged compressed stream, or one that inflates beyond <paramref name="limits"/>, becomes an
@@ -225,9 +271,10 @@ internal static class PipelineArchive
                 buffer.Write(chunk, 0, read);
             }
         }
-        catch (InvalidDataException e) when (e.Data[nameof(ArchiveEntryLimits)] is null)
+        catch (Exception e) when (IsWrappable(e) && e.Data[nameof(ArchiveEntryLimits)] is null)
         {
-            throw new InvalidDataException($"Entry '{entry.FullName}' of {where} is corrupt: {e.Message}", e);
+            throw new InvalidDataException(
+                $"Entry '{entry.FullName}' of {where} is corrupt: {e.Message} The file is damaged; save the pipeline again.", e);
         }
 
         buffer.Position = 0;
@@ -287,12 +334,26 @@ internal static class PipelineArchive
     internal static string Sha256(MemoryStream buffer) =>
         Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
 
-    private static MemoryStream ReadEntry(ZipArchive archive, string name, string where, ArchiveEntryLimits limits)
+    private static MemoryStream ReadEntry(ZipArchive archive, string name, string where, ArchiveEntryLimits limits, string? path)
     {
-        var entry = archive.GetEntry(name)
-            ?? throw new InvalidDataException(
-                $"The file is not a Transformer.MLNet pipeline archive: it has no '{name}' entry. " +
+        ZipArchiveEntry? entry;
+        try
+        {
+            // The first look-up reads the central directory, where a cut or shifted file is found to be damaged.
+            entry = archive.GetEntry(name);
+        }
+        catch (Exception e) when (IsWrappable(e))
+        {
+            throw Unreadable(e, path);
+        }
+
+        if (entry is null)
+        {
+            throw new InvalidDataException(
+                $"The file{(path is null ? "" : $" '{path}'")} is not a Transformer.MLNet pipeline archive: it has no '{name}' entry. " +
                 "Models saved with mlContext.Model.Save load with mlContext.Model.Load.");
+        }
+
         return ReadBytes(entry, where, limits);
     }
 }

@@ -13,9 +13,12 @@ internal sealed class SegmentReader
     private readonly ArchiveEntryLimits limits;
     private readonly List<(string Root, string Prefix)> extracted = [];
 
+    // The entry (or, after an extraction, the folder of entries) the persister read last, for errors its loaders raise.
+    private string? current;
+
     /// <param name="archive">The pipeline archive.</param>
     /// <param name="manifest">The segment's record in the manifest.</param>
-    /// <param name="where">"the pipeline archive", with the file's path where known, for errors about an entry's size.</param>
+    /// <param name="where">"the pipeline archive", with the file's path where known, for errors about an entry.</param>
     /// <param name="limits">The most an entry may inflate to.</param>
     public SegmentReader(ZipArchive archive, SegmentManifest manifest, string where, ArchiveEntryLimits limits)
     {
@@ -37,14 +40,15 @@ internal sealed class SegmentReader
     {
         if (!manifest.Files.TryGetValue(name, out string? expected))
             throw new InvalidDataException($"Segment '{manifest.Folder}' ({manifest.Kind}) lists no entry '{name}'; the archive is incomplete.");
+        current = name;
         var entry = archive.GetEntry(manifest.Folder + name)
-            ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is missing from the pipeline archive.");
+            ?? throw new InvalidDataException($"Entry '{manifest.Folder + name}' is missing from {where}.");
         var buffer = PipelineArchive.ReadBytes(entry, where, limits);
         string actual = PipelineArchive.Sha256(buffer);
         if (!string.Equals(actual, expected, StringComparison.Ordinal))
         {
             throw new InvalidDataException(
-                $"Entry '{manifest.Folder + name}' of the pipeline archive is corrupt: SHA-256 {actual}, manifest says {expected}.");
+                $"Entry '{manifest.Folder + name}' of {where} is corrupt: SHA-256 {actual}, manifest says {expected}.");
         }
 
         buffer.Position = 0;
@@ -62,7 +66,7 @@ internal sealed class SegmentReader
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"Entry '{manifest.Folder + name}' of the pipeline archive is not valid: {e.Message}", e);
+            throw new InvalidDataException($"Entry '{manifest.Folder + name}' of {where} is not valid: {e.Message}", e);
         }
     }
 
@@ -70,7 +74,9 @@ internal sealed class SegmentReader
     /// Runs <paramref name="load"/> (a persister's <c>Load</c>) on this segment. The network's loaders report files
     /// of the temporary folder the entries were extracted to; their errors come out naming the entries instead. An
     /// argument check that a persister did not pre-empt with <see cref="Require"/> comes out as an
-    /// <see cref="InvalidDataException"/> naming the segment.
+    /// <see cref="InvalidDataException"/> naming the segment. Any other failure of the loaders on the entries' content
+    /// (but the missing package of a pretrained encoder, cancellation and the runtime's own failures) comes out as an
+    /// <see cref="InvalidDataException"/> naming the entry read last.
     /// </summary>
     public ITransformer Load(Func<SegmentReader, ITransformer> load)
     {
@@ -87,6 +93,14 @@ internal sealed class SegmentReader
             throw new InvalidDataException(
                 $"Segment '{manifest.Folder}' ({manifest.Kind}) holds a value this library refuses: {NameEntries(e.Message)} " +
                 "The archive was edited or is damaged; save the pipeline again.", e);
+        }
+        catch (Exception e) when (e is not (InvalidDataException or FileNotFoundException) && PipelineArchive.IsWrappable(e))
+        {
+            string entry = current is null ? "" : $" while reading entry '{manifest.Folder + current}'";
+            throw new InvalidDataException(
+                $"Segment '{manifest.Folder}' ({manifest.Kind}) of {where} failed to load{entry}: {e.GetType().Name}: {NameEntries(e.Message)} " +
+                "The entry is damaged or was edited; save the pipeline again, or check that the file is a pipeline saved by " +
+                "mlContext.Model.SavePipeline.", e);
         }
     }
 
@@ -120,6 +134,8 @@ internal sealed class SegmentReader
             using var file = File.Create(target);
             source.CopyTo(file);
         }
+
+        current = prefix;
     }
 
     // Replaces paths below an extraction folder with the archive entries they were extracted from.

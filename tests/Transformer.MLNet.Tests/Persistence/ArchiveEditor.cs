@@ -9,6 +9,9 @@ namespace Transformer.MLNet.Tests.Persistence;
 /// <summary>Rewrites pipeline archives the way a damaged disk or a hand edit would, for tests of what loading reports.</summary>
 internal static class ArchiveEditor
 {
+    /// <summary>The entry holding the pipeline's input schema, checked against the manifest's <c>inputSchemaSha256</c>.</summary>
+    public const string InputSchemaEntry = "input-schema.zip";
+
     /// <summary>The archive with one entry replaced (null removes it); the manifest's checksums are left as they were.</summary>
     public static byte[] Edit(byte[] archive, string entryName, Func<byte[], byte[]?> change)
     {
@@ -53,12 +56,16 @@ internal static class ArchiveEditor
             return Encoding.UTF8.GetBytes(json.ToJsonString());
         });
 
-    /// <summary>The archive with an entry of a segment changed and its checksum updated in the manifest.</summary>
+    /// <summary>
+    /// The archive with an entry of a segment, or <c>input-schema.zip</c>, changed and its checksum updated in the manifest.
+    /// </summary>
     public static byte[] EditAndChecksum(byte[] archive, string entryName, Func<byte[], byte[]> change)
     {
         byte[]? edited = null;
         byte[] changed = Edit(archive, entryName, bytes => edited = change(bytes));
         Assert.IsNotNull(edited, $"The archive has no entry '{entryName}'.");
+        if (entryName == InputSchemaEntry)
+            return EditManifest(changed, manifest => manifest["inputSchemaSha256"] = Convert.ToHexStringLower(SHA256.HashData(edited)));
         int slash = entryName.IndexOf('/', "segments/".Length);
         string folder = entryName[..(slash + 1)], name = entryName[(slash + 1)..];
         return EditManifest(changed, manifest =>

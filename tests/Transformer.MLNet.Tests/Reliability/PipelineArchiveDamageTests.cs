@@ -75,6 +75,91 @@ public sealed class PipelineArchiveDamageTests
         LoadFails(stream.ToArray(), "no 'manifest.json' entry", "mlContext.Model.Load");
     }
 
+    // Loads `bytes` from a file (so errors can name it) and checks the error names the file and holds each fragment.
+    private static InvalidDataException LoadFileFails(byte[] bytes, params string[] fragments)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"damaged-{Guid.NewGuid():N}.zip");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Model.LoadPipeline(path, out _));
+            StringAssert.Contains(error.Message, path);
+            foreach (string fragment in fragments)
+                StringAssert.Contains(error.Message, fragment);
+            return error;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static byte[] Garbage(int length)
+    {
+        var bytes = new byte[length];
+        new Random(7).NextBytes(bytes);
+        return bytes;
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void A_file_cut_to_its_first_hundredth_is_refused_naming_the_file()
+    {
+        // The cut keeps only input-schema.zip, itself a zip whose end record the reader finds first.
+        byte[] cut = archive[..(archive.Length / 100)];
+        LoadFileFails(cut, "not a readable pipeline archive", "save the pipeline again", "SavePipeline");
+        LoadFails(cut, "not a readable pipeline archive");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void A_file_with_junk_before_the_archive_is_refused_naming_the_file()
+    {
+        byte[] prefixed = [.. Garbage(100), .. archive];
+        LoadFileFails(prefixed, "not a readable pipeline archive", "SavePipeline");
+        LoadFails(prefixed, "not a readable pipeline archive");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Empty_random_and_truncated_files_are_refused_naming_the_file()
+    {
+        LoadFileFails([], "not a readable pipeline archive", "SavePipeline");
+        LoadFileFails(Garbage(4096), "not a readable pipeline archive");
+        LoadFileFails(archive[..(archive.Length / 2)], "not a readable pipeline archive");
+
+        // A zip that is not a pipeline: the message names the file as well.
+        using var stream = new MemoryStream();
+        mlContext.Model.Save(mlContext.Transforms.Text.NormalizeText("Clean", "Text").Fit(TinyPipelines.TrainingData), TinyPipelines.TrainingData.Schema, stream);
+        LoadFileFails(stream.ToArray(), "no 'manifest.json' entry");
+
+        // Errors that name no file of their own are given its name too.
+        LoadFileFails(EditManifest(m => m["formatVersion"] = 3), "format version 3");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Garbage_ML_NET_entries_with_matching_checksums_are_refused_naming_the_entry()
+    {
+        foreach (string entry in new[] { ArchiveEditor.InputSchemaEntry, "segments/0/model.zip" })
+        {
+            byte[] damaged = ArchiveEditor.EditAndChecksum(archive, entry, b => Garbage(b.Length));
+            var error = LoadFails(damaged, $"'{entry}'", "save the pipeline again");
+            Assert.IsNotNull(error.InnerException, "ML.NET's own error is kept.");
+            LoadFileFails(damaged, $"'{entry}'", "save the pipeline again");
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Garbage_weights_with_a_matching_checksum_are_refused_naming_the_segment()
+    {
+        string weights = WeightsEntry();
+        byte[] damaged = ArchiveEditor.EditAndChecksum(archive, weights, b => Garbage(b.Length));
+        LoadFails(damaged, "segments/1/");
+        LoadFileFails(damaged, "segments/1/");
+    }
+
     [TestMethod]
     [TestCategory("Reliability")]
     public void A_checksum_guards_every_entry_and_the_weights()
