@@ -61,8 +61,9 @@ public abstract class GenerationTokenizer : Tokenizer
         {
             RestrictedTiktokenTokenizer.KindName => RestrictedTiktokenTokenizer.LoadContent(reader),
             CharacterTokenizer.KindName => CharacterTokenizer.LoadContent(reader),
+            CharacterTokenizer.ScalarKindName => CharacterTokenizer.LoadScalarContent(reader),
             _ => throw new InvalidDataException(
-                $"Unknown tokenizer kind '{kind}' (known: {RestrictedTiktokenTokenizer.KindName}, {CharacterTokenizer.KindName}); the file is damaged or from a newer version."),
+                $"Unknown tokenizer kind '{kind}' (known: {RestrictedTiktokenTokenizer.KindName}, {CharacterTokenizer.KindName}, {CharacterTokenizer.ScalarKindName}); the file is damaged or from a newer version."),
         };
     }
 

@@ -34,15 +34,20 @@ internal sealed class GeneratedTextPersister<TTransformer>(
     public ITransformer Load(SegmentReader segment)
     {
         var state = segment.ReadJson<State>(StateEntry);
+        segment.Require(!string.IsNullOrEmpty(state.InputColumnName), StateEntry, nameof(State.InputColumnName), Shown(state.InputColumnName), "must name a column");
+        segment.Require(!string.IsNullOrEmpty(state.OutputColumnName), StateEntry, nameof(State.OutputColumnName), Shown(state.OutputColumnName), "must name a column");
+        segment.Require(state.Decoding is not null, StateEntry, nameof(State.Decoding), "null", "must hold the decoding settings");
         using var stream = segment.Open(ModelEntry);
         ITextGenerator generator;
         try
         {
             generator = loadGenerator(stream);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
-            throw new InvalidDataException($"{segment.Folder}{ModelEntry}: {e.Message}", e);
+            string problem = e is InvalidDataException ? e.Message : $"the model weights could not be read ({e.GetType().Name}: {e.Message})";
+            throw new InvalidDataException(
+                $"{segment.Folder}{ModelEntry}: {problem.TrimEnd('.')}. The entry was edited or is damaged; save the pipeline again.", e);
         }
 
         try
@@ -56,5 +61,8 @@ internal sealed class GeneratedTextPersister<TTransformer>(
         }
     }
 
-    private sealed record State(string InputColumnName, string OutputColumnName, GenerationOptions Decoding);
+    private static string Shown(string? value) => value is null ? "null" : $"'{value}'";
+
+    // Nullable: a hand-edited entry may lack any of them.
+    private sealed record State(string? InputColumnName, string? OutputColumnName, GenerationOptions? Decoding);
 }

@@ -110,7 +110,7 @@ internal sealed class SegmentReader
     /// <param name="property">The C# property; the message spells it as the entry does.</param>
     /// <param name="value">The value read.</param>
     /// <param name="rule">What a valid value is.</param>
-    public void Require(bool ok, string entry, string property, object? value, string rule)
+    public void Require([System.Diagnostics.CodeAnalysis.DoesNotReturnIf(false)] bool ok, string entry, string property, object? value, string rule)
     {
         if (ok)
             return;

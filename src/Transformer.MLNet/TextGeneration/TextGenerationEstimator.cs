@@ -32,6 +32,12 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
         options.Validate();
         ArgumentException.ThrowIfNullOrEmpty(options.TextColumnName, nameof(options.TextColumnName));
         ArgumentException.ThrowIfNullOrEmpty(options.PromptColumnName, nameof(options.PromptColumnName));
+        if (!Enum.IsDefined(options.Tokenization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.Tokenization), options.Tokenization,
+                $"Tokenization must be {nameof(TextGenerationTokenization.Tiktoken)} or {nameof(TextGenerationTokenization.Characters)}.");
+        }
+
         if (options.BlockSize < 1 || options.BlockSize > options.Architecture.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(options.BlockSize), options.BlockSize,
@@ -53,6 +59,13 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
         ArgumentNullException.ThrowIfNull(input);
         List<string> Read(IDataView data) => [.. GenerativeFitting.ReadRows(data, (Options.TextColumnName, nameof(Options.TextColumnName))).Select(r => r[0])];
         var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        if (train.All(string.IsNullOrEmpty))
+        {
+            string unit = Options.Tokenization == TextGenerationTokenization.Characters ? "characters" : "tokens";
+            throw new ArgumentException(
+                $"The training texts of column '{Options.TextColumnName}' (TextColumnName) have no {unit}: pass at least one non-empty text.", nameof(input));
+        }
+
         using var log = new TrainingLog(environment, Component, Options.Progress);
         log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Training a language model on {train.Count} documents ({validation?.Count ?? 0} for validation); seed {seed}.");

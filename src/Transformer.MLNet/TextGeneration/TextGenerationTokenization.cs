@@ -6,6 +6,6 @@ public enum TextGenerationTokenization
     /// <summary>o200k_base BPE restricted to the tokens of the training text.</summary>
     Tiktoken,
 
-    /// <summary>One token per character of the training text.</summary>
+    /// <summary>One token per Unicode character of the training text (a surrogate pair, such as an emoji, is one token).</summary>
     Characters,
 }

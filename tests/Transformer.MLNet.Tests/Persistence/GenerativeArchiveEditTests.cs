@@ -41,4 +41,50 @@ public sealed class GenerativeArchiveEditTests
         StringAssert.Contains(error.Message, "segments/0/model.bin: config Heads = 3 is invalid: must be positive and divide ModelDim (64)");
         Assert.DoesNotContain("TransformerConfig", error.Message);
     }
+
+    private static byte[]? savedGenerator;
+
+    // A tiny character generator's archive, trained once for the tests that damage it.
+    private static byte[] SavedGenerator()
+    {
+        if (savedGenerator is not null)
+            return savedGenerator;
+        var rows = Enumerable.Range(0, 40).Select(i => new TextRow($"line {i} of the text", "line")).ToList();
+        var mlContext = new MLContext(seed: 1);
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        using var model = mlContext.Transforms.Text.TrainTextGenerator(new TextGenerationOptions
+        {
+            Architecture = TransformerConfig.Tiny with { MaxPositions = 32 }, Tokenization = TextGenerationTokenization.Characters,
+            Epochs = 1, BlockSize = 16, BatchSize = 16, Decoding = new GenerationOptions { MaxNewTokens = 4 },
+        }).Fit(data);
+        using var stream = new MemoryStream();
+        mlContext.Model.SavePipeline(model, data.Schema, stream);
+        return savedGenerator = stream.ToArray();
+    }
+
+    [TestMethod]
+    public void An_emptied_transformer_json_names_the_entry()
+    {
+        byte[] edited = ArchiveEditor.EditJsonAndChecksum(SavedGenerator(), "segments/0/transformer.json", json => json.Clear());
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => new MLContext(seed: 1).Model.LoadPipeline(new MemoryStream(edited), out _));
+        Assert.Contains("segments/0/transformer.json", error.Message);
+        Assert.Contains("save the pipeline again", error.Message);
+    }
+
+    [TestMethod]
+    [DataRow("empty")]
+    [DataRow("half")]
+    [DataRow("garbage")]
+    public void A_damaged_model_bin_names_the_entry(string damage)
+    {
+        byte[] edited = ArchiveEditor.EditAndChecksum(SavedGenerator(), "segments/0/model.bin", bytes => damage switch
+        {
+            "empty" => [],
+            "half" => bytes[..(bytes.Length / 2)],
+            _ => [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 37 + 11))],
+        });
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => new MLContext(seed: 1).Model.LoadPipeline(new MemoryStream(edited), out _));
+        Assert.Contains("segments/0/model.bin", error.Message);
+        Assert.Contains("save the pipeline again", error.Message);
+    }
 }
