@@ -96,6 +96,7 @@ public static class SentenceEncoderTrainer
     {
         ArgumentNullException.ThrowIfNull(encoder);
         Check(pairs, SimilarityLoss.CoSent, nameof(pairs));
+        CheckRankable(pairs, nameof(pairs));
         using var sentences = SentenceEncoder.FromPretrained(encoder, new SentenceEncoderOptions { MaxTokens = maxTokens, Threads = 1 });
         var a = sentences.Encode(pairs.First);
         var b = sentences.Encode(pairs.Second);
@@ -111,7 +112,30 @@ public static class SentenceEncoderTrainer
         options.Validate();
         Check(train, options.Loss, nameof(train));
         if (validation is not null)
+        {
             Check(validation, SimilarityLoss.CoSent, nameof(validation));
+            CheckRankable(validation, nameof(validation));
+        }
+    }
+
+    /// <summary>
+    /// Spearman's ρ, the validation metric of every loss, needs at least two pairs whose scores are not all the same;
+    /// otherwise it is undefined and would only fail (or be NaN) after a whole epoch of training.
+    /// </summary>
+    private static void CheckRankable(SentencePairs pairs, string name)
+    {
+        if (pairs.Count < 2)
+        {
+            throw new ArgumentException(
+                $"{name} holds {pairs.Count} scored pair; Spearman's ρ needs at least 2 pairs with different scores. Give more pairs.", name);
+        }
+
+        var scores = pairs.Scores!;
+        if (scores.All(score => score == scores[0]))
+        {
+            throw new ArgumentException(
+                $"{name}: every pair has the same score ({scores[0]}), so Spearman's ρ is undefined; give pairs with different scores.", name);
+        }
     }
 
     private static void Check(SentencePairs pairs, SimilarityLoss loss, string name)

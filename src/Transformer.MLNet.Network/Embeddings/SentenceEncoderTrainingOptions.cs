@@ -23,7 +23,15 @@ public sealed record SentenceEncoderTrainingOptions : TrainingLoopOptions
     /// <summary>The loss (default CoSENT).</summary>
     public SimilarityLoss Loss { get; init; } = SimilarityLoss.CoSent;
 
-    /// <summary>Multiplier of the cosines in CoSENT and multiple-negatives ranking (sentence-transformers uses 20).</summary>
+    /// <summary>
+    /// The largest <see cref="Scale"/>. CoSENT works on differences of scaled cosines, up to 2 × Scale, and masks the
+    /// pairs it does not rank with −1e12; multiple-negatives ranking feeds scaled cosines to a float32 softmax. At 1e4 the
+    /// scaled values stay eight orders of magnitude inside the mask and far inside float32's range, while a scale of
+    /// 1e308 turns them into infinities and the loss into NaN.
+    /// </summary>
+    internal const double MaxScale = 1e4;
+
+    /// <summary>Multiplier of the cosines in CoSENT and multiple-negatives ranking, in (0, 1e4] (sentence-transformers uses 20).</summary>
     public double Scale { get; init; } = 20;
 
     /// <summary>Most tokens per sentence, [CLS] and [SEP] included; longer sentences are cut.</summary>
@@ -40,7 +48,8 @@ public sealed record SentenceEncoderTrainingOptions : TrainingLoopOptions
     {
         base.Validate();
         Require(Enum.IsDefined(Loss), nameof(Loss), Loss, "must be CoSent, Cosine or MultipleNegativesRanking");
-        Require(Scale > 0 && double.IsFinite(Scale), nameof(Scale), Scale, "must be a positive finite number");
+        Require(Scale > 0 && Scale <= MaxScale, nameof(Scale), Scale,
+            $"must be a positive number no greater than {MaxScale} (sentence-transformers uses 20); the loss multiplies cosines by it");
         Require(MaxTokens >= 2, nameof(MaxTokens), MaxTokens, "must be at least 2 ([CLS] and [SEP])");
         Require(Loss != SimilarityLoss.MultipleNegativesRanking || BatchSize >= 2, nameof(BatchSize), BatchSize,
             "must be at least 2 with multiple-negatives ranking, whose negatives are the batch's other pairs");

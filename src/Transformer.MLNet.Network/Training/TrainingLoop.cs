@@ -166,7 +166,7 @@ internal sealed class TrainingLoop
 
         if (folder is not null)
             TrainingCheckpoint.Delete(folder);
-        return new TrainingResult(updater.CompletedSteps, epochsStarted, metrics.Count == 0 ? epochsStarted : bestEpoch,
+        return new TrainingResult(updater.CompletedSteps, epochsStarted, bestMetric is null ? epochsStarted : bestEpoch,
             bestMetric ?? double.NaN, losses, metrics, Elapsed, reason)
         {
             LastTrainLoss = intervalLossCount > 0 ? intervalLossSum / intervalLossCount : lastTrainLoss,
@@ -243,7 +243,10 @@ internal sealed class TrainingLoop
         return stop;
     }
 
-    /// <summary>Validates, keeps the weights when they are the best so far, and counts evaluations without gain.</summary>
+    /// <summary>
+    /// Validates, keeps the weights when they are the best so far, and counts evaluations without gain; a non-finite
+    /// metric does neither.
+    /// </summary>
     private double Evaluate(ParameterUpdater updater, int epoch)
     {
         double metric;
@@ -252,6 +255,11 @@ internal sealed class TrainingLoop
             metric = task.Validate();
         model.train();
         metrics.Add(metric);
+
+        // A non-finite metric (NaN from an undefined correlation, an overflowing loss) says nothing about which weights
+        // are better: it is recorded, but neither becomes the best nor counts towards patience.
+        if (!double.IsFinite(metric))
+            return metric;
 
         bool better = bestMetric is not { } previous || (task.Metric!.HigherIsBetter ? metric > previous : metric < previous);
         if (better)

@@ -4,7 +4,7 @@ namespace Transformer.MLNet.Network.Training;
 /// <param name="Steps">Parameter updates made.</param>
 /// <param name="Epochs">Epochs started (fewer than planned after early stopping, a step limit or the time budget).</param>
 /// <param name="BestEpoch">Epoch of the best evaluation, whose weights the model holds; the last epoch without validation.</param>
-/// <param name="BestValidationMetric">Best validation metric (see <see cref="TrainingProgress.ValidationMetric"/>); NaN without validation data.</param>
+/// <param name="BestValidationMetric">Best validation metric (see <see cref="TrainingProgress.ValidationMetric"/>); NaN without validation data or when no evaluation gave a finite value.</param>
 /// <param name="TrainingLosses">Mean training loss of each epoch (the last one possibly partial).</param>
 /// <param name="ValidationMetrics">The validation metric of every evaluation, in order; empty without validation data.</param>
 /// <param name="Elapsed">Wall-clock training time.</param>

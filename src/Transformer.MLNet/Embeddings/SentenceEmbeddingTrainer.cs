@@ -54,6 +54,9 @@ public sealed class SentenceEmbeddingTrainer : IEstimator<SentenceEmbeddingTrans
                 (train, validation) = (Select(train, kept), Select(train, held));
         }
 
+        if (validation is not null)
+            CheckValidation(validation, heldOut: Options.ValidationSet is null);
+
         using var log = new TrainingLog(environment, Component, Options.Progress);
         log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Fine-tuning the sentence encoder ({Options.Loss}) on {train.Count} pairs from " +
@@ -81,6 +84,34 @@ public sealed class SentenceEmbeddingTrainer : IEstimator<SentenceEmbeddingTrans
         TextColumn.Check(inputSchema, Options.FirstSentenceColumnName, nameof(Options.FirstSentenceColumnName));
         TextColumn.Check(inputSchema, Options.SecondSentenceColumnName, nameof(Options.SecondSentenceColumnName));
         return SchemaShapeColumns.Append(inputSchema, OutputColumn.ToShapes([OutputColumn.Vector(Options.OutputColumnName, 1)]));
+    }
+
+    /// <summary>
+    /// The validation metric, Spearman's ρ of the cosines with the labels, needs at least 2 pairs whose labels differ;
+    /// otherwise it is undefined, so this fails before training instead of after its first epoch.
+    /// </summary>
+    private void CheckValidation(SentencePairs validation, bool heldOut)
+    {
+        string source = heldOut
+            ? $"ValidationFraction = {Options.ValidationFraction} holds out {validation.Count} of the training pairs for validation"
+            : $"ValidationSet holds {validation.Count} pair{(validation.Count == 1 ? "" : "s")}";
+        string fix = heldOut
+            ? "raise ValidationFraction (or add training rows), set a ValidationSet, or set ValidationFraction = 0 to train without validation"
+            : "give a ValidationSet with more pairs and different labels, or leave ValidationSet null";
+        string option = heldOut ? nameof(Options.ValidationFraction) : nameof(Options.ValidationSet);
+        if (validation.Count < 2)
+        {
+            throw new ArgumentException(
+                $"{source}; the validation metric, Spearman's ρ of the cosines with the labels, needs at least 2 pairs: {fix}.", option);
+        }
+
+        var labels = validation.Scores;
+        if (labels is not null && labels.All(label => label == labels[0]))
+        {
+            throw new ArgumentException(
+                $"{source}, and every one has the same label ({labels[0]}) in column '{Options.LabelColumnName}'; Spearman's ρ, the validation metric, " +
+                $"is undefined then: {fix}.", option);
+        }
     }
 
     private static SentencePairs Select(SentencePairs pairs, IReadOnlyList<int> rows) =>

@@ -24,7 +24,7 @@ public sealed class SentenceEmbeddingTrainingOptions : TrainableEstimatorOptions
     /// <summary>The loss (default CoSENT).</summary>
     public SimilarityLoss Loss { get; set; } = SimilarityLoss.CoSent;
 
-    /// <summary>Multiplier of the cosines in CoSENT and multiple-negatives ranking (default 20).</summary>
+    /// <summary>Multiplier of the cosines in CoSENT and multiple-negatives ranking, in (0, 1e4] (default 20).</summary>
     public double Scale { get; set; } = 20;
 
     /// <summary>Passes over the training pairs.</summary>

@@ -11,7 +11,8 @@ public static class SimilarityCatalogExtensions
 {
     /// <summary>
     /// Spearman's and Pearson's correlation of a score column (e.g. a cross-encoder's <c>Score</c>) with a label column
-    /// of gold similarities. A NaN or infinite label or score is an error naming the column and row.
+    /// of gold similarities. A NaN or infinite label or score is an error naming the column and row; so is a label or
+    /// score column with one value in every row, whose correlation is undefined.
     /// </summary>
     /// <param name="catalog"><c>mlContext.Regression</c>.</param>
     /// <param name="data">Scored data.</param>
@@ -23,7 +24,7 @@ public static class SimilarityCatalogExtensions
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(data);
         var score = Find(data.Schema, scoreColumnName, nameof(scoreColumnName), NumberDataViewType.Single);
-        return Evaluate(data, labelColumnName, [score], row =>
+        return Evaluate(data, labelColumnName, [score], $"Column '{scoreColumnName}'", nameof(scoreColumnName), row =>
         {
             var getter = row.GetGetter<float>(score);
             float value = 0;
@@ -37,7 +38,9 @@ public static class SimilarityCatalogExtensions
 
     /// <summary>
     /// Spearman's and Pearson's correlation of the cosine of two embedding columns (e.g. from a fine-tuned
-    /// <c>ApplySentenceEmbedding</c> applied to each sentence) with a label column of gold similarities.
+    /// <c>ApplySentenceEmbedding</c> applied to each sentence) with a label column of gold similarities. Embeddings of
+    /// different lengths, an empty or all-zero embedding (whose cosine is undefined), and a label or cosine with one
+    /// value in every row are errors naming the columns (and the row).
     /// </summary>
     /// <param name="catalog"><c>mlContext.Regression</c>.</param>
     /// <param name="data">Data with both embeddings.</param>
@@ -51,7 +54,7 @@ public static class SimilarityCatalogExtensions
         ArgumentNullException.ThrowIfNull(data);
         var first = Find(data.Schema, firstEmbeddingColumnName, nameof(firstEmbeddingColumnName), null);
         var second = Find(data.Schema, secondEmbeddingColumnName, nameof(secondEmbeddingColumnName), null);
-        return Evaluate(data, labelColumnName, [first, second], row =>
+        return Evaluate(data, labelColumnName, [first, second], $"The cosine of '{firstEmbeddingColumnName}' and '{secondEmbeddingColumnName}'", nameof(secondEmbeddingColumnName), row =>
         {
             var readFirst = row.GetGetter<VBuffer<float>>(first);
             var readSecond = row.GetGetter<VBuffer<float>>(second);
@@ -60,13 +63,24 @@ public static class SimilarityCatalogExtensions
             {
                 readFirst(ref a);
                 readSecond(ref b);
-                return (float)EmbeddingSimilarity.Cosine(a.DenseValues().ToArray(), b.DenseValues().ToArray());
+                float[] x = a.DenseValues().ToArray(), y = b.DenseValues().ToArray();
+                if (x.Length != y.Length)
+                {
+                    throw new ArgumentException(
+                        $"Row {row.Position}: embedding columns '{firstEmbeddingColumnName}' ({x.Length} values) and '{secondEmbeddingColumnName}' " +
+                        $"({y.Length} values) differ in length; compare embeddings of the same model.", nameof(secondEmbeddingColumnName));
+                }
+
+                CheckEmbedding(x, firstEmbeddingColumnName, nameof(firstEmbeddingColumnName), row.Position);
+                CheckEmbedding(y, secondEmbeddingColumnName, nameof(secondEmbeddingColumnName), row.Position);
+                return (float)EmbeddingSimilarity.Cosine(x, y);
             };
         });
     }
 
     private static SimilarityMetrics Evaluate(
-        IDataView data, string labelColumnName, IReadOnlyList<DataViewSchema.Column> scoreColumns, Func<DataViewRow, Func<float>> readScore)
+        IDataView data, string labelColumnName, IReadOnlyList<DataViewSchema.Column> scoreColumns, string scoreDescription,
+        string scoreParameter, Func<DataViewRow, Func<float>> readScore)
     {
         var label = Find(data.Schema, labelColumnName, nameof(labelColumnName), NumberDataViewType.Single);
         var labels = new List<double>();
@@ -89,7 +103,34 @@ public static class SimilarityCatalogExtensions
 
         if (labels.Count < 2)
             throw new ArgumentException($"Similarity needs at least 2 rows to correlate; the data has {labels.Count}.", nameof(data));
+        if (labels.TrueForAll(l => l == labels[0]))
+        {
+            throw new ArgumentException(
+                $"Column '{labelColumnName}' has the same value ({(float)labels[0]}) in every row: a correlation is undefined; evaluate on rows with different labels.",
+                nameof(labelColumnName));
+        }
+
+        if (scores.TrueForAll(s => s == scores[0]))
+        {
+            throw new ArgumentException(
+                $"{scoreDescription} has the same value ({(float)scores[0]}) in every row: a correlation is undefined; " +
+                "evaluate a model whose scores differ between pairs.", scoreParameter);
+        }
+
         return new SimilarityMetrics(Correlation.Spearman(scores, labels), Correlation.Pearson(scores, labels), labels.Count);
+    }
+
+    /// <summary>A cosine needs a non-empty, non-zero vector; otherwise an error naming the column and row.</summary>
+    private static void CheckEmbedding(float[] embedding, string columnName, string parameter, long row)
+    {
+        if (embedding.Length == 0)
+            throw new ArgumentException($"Row {row}: embedding column '{columnName}' is empty; a cosine needs at least one value.", parameter);
+        if (Array.TrueForAll(embedding, v => v == 0))
+        {
+            throw new ArgumentException(
+                $"Row {row}: embedding column '{columnName}' is a zero vector, whose cosine with any vector is undefined; remove the row or embed its text again.",
+                parameter);
+        }
     }
 
     private static DataViewSchema.Column Find(DataViewSchema schema, string name, string parameter, DataViewType? type)
