@@ -50,11 +50,10 @@ internal static class TokenSampler
         Array.Sort(order, (a, b) => scaled[b] != scaled[a] ? scaled[b].CompareTo(scaled[a]) : a.CompareTo(b));
         int kept = options.TopK > 0 ? Math.Min(options.TopK, vocab) : vocab;
 
-        double max = scaled[order[0]];
         double[] probabilities = new double[kept];
         double total = 0;
         for (int i = 0; i < kept; i++)
-            total += probabilities[i] = Math.Exp(scaled[order[i]] - max);
+            total += probabilities[i] = Math.Exp(scaled[order[i]]);   // the top token's scaled logit is 0
 
         if (options.TopP < 1)
         {

@@ -14,8 +14,8 @@ internal static class ClassifierFitting
         bool regression = train.Targets is not null;
         if (train.Texts.Length == 0)
             throw new ArgumentException($"The training data has no labelled rows in column '{options.LabelColumnName}'.", nameof(train));
-        int distinct = regression ? 2 : train.Labels.Distinct().Count();
-        if (distinct < 2)
+        bool OneClass(LabeledTexts texts) => !regression && texts.Labels.Distinct().Count() < 2;
+        if (OneClass(train))
         {
             throw new ArgumentException(
                 $"Every one of the {train.Texts.Length} labelled training rows has the same class in column '{options.LabelColumnName}' " +
@@ -30,7 +30,7 @@ internal static class ClassifierFitting
             {
                 validation = train.Select(held);
                 train = train.Select(kept) with { SkippedRows = train.SkippedRows };
-                if (!regression && train.Labels.Distinct().Count() < 2)
+                if (OneClass(train))
                 {
                     throw new ArgumentException(
                         $"After holding out ValidationFraction = {options.ValidationFraction} of the rows for validation, the " +

@@ -43,11 +43,11 @@ internal sealed class GeneratedTextPersister<TTransformer>(
         {
             generator = loadGenerator(stream);
         }
-        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
+        catch (InvalidDataException e)
         {
-            string problem = e is InvalidDataException ? e.Message : $"the model weights could not be read ({e.GetType().Name}: {e.Message})";
+            // Other failures of the loader (a stream cut short, garbage) come out of SegmentReader.Load naming this entry.
             throw new InvalidDataException(
-                $"{segment.Folder}{ModelEntry}: {problem.TrimEnd('.')}. The entry was edited or is damaged; save the pipeline again.", e);
+                $"{segment.Folder}{ModelEntry}: {e.Message.TrimEnd('.')}. The entry was edited or is damaged; save the pipeline again.", e);
         }
 
         try

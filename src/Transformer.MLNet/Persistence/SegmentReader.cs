@@ -91,18 +91,19 @@ internal sealed class SegmentReader
         catch (ArgumentException e)
         {
             throw new InvalidDataException(
-                $"Segment '{manifest.Folder}' ({manifest.Kind}) holds a value this library refuses: {NameEntries(e.Message)} " +
+                $"Segment '{manifest.Folder}' ({manifest.Kind}) holds a value this library refuses{WhileReading()}: {NameEntries(e.Message)} " +
                 "The archive was edited or is damaged; save the pipeline again.", e);
         }
         catch (Exception e) when (e is not (InvalidDataException or FileNotFoundException) && PipelineArchive.IsWrappable(e))
         {
-            string entry = current is null ? "" : $" while reading entry '{manifest.Folder + current}'";
             throw new InvalidDataException(
-                $"Segment '{manifest.Folder}' ({manifest.Kind}) of {where} failed to load{entry}: {e.GetType().Name}: {NameEntries(e.Message)} " +
+                $"Segment '{manifest.Folder}' ({manifest.Kind}) of {where} failed to load{WhileReading()}: {e.GetType().Name}: {NameEntries(e.Message)} " +
                 "The entry is damaged or was edited; save the pipeline again, or check that the file is a pipeline saved by " +
                 "mlContext.Model.SavePipeline.", e);
         }
     }
+
+    private string WhileReading() => current is null ? "" : $" while reading entry '{manifest.Folder + current}'";
 
     /// <summary>Throws unless <paramref name="ok"/>: a value read from a JSON entry breaks <paramref name="rule"/>.</summary>
     /// <param name="ok">Whether the value is valid.</param>
