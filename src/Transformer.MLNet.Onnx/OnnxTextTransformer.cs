@@ -55,7 +55,9 @@ public sealed class OnnxTextTransformer : TextMappingTransformer
             case OnnxExportTask.TextClassification:
                 IReadOnlyList<string> names = manifest.Labels
                     ?? [.. Enumerable.Range(1, manifest.OutputSize).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-                return (ClassifierColumns.Multiclass(names, options.ScoreColumnName, options.PredictedLabelColumnName), names, ClassifierColumns.Softmax);
+                // An export carries the class names only: key values are text here.
+                return (ClassifierColumns.Multiclass(ClassKeyValues.Text(names), options.ScoreColumnName, options.PredictedLabelColumnName), names,
+                    ClassifierColumns.Softmax);
             default:
                 throw new NotSupportedException($"Exports of task {manifest.Task} do not run in Transformer.MLNet.Onnx.");
         }

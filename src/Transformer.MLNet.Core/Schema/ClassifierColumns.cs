@@ -17,12 +17,15 @@ internal static class ClassifierColumns
         OutputColumn.Boolean(predictedLabel, row => row[0] > 0, ScoreAnnotations.Binary("PredictedLabel")),
     ];
 
-    /// <summary>Multiclass: <c>Score</c> (class probabilities, slot names = classes) and key <c>PredictedLabel</c>; each row's values are <see cref="Softmax"/>.</summary>
-    public static IReadOnlyList<OutputColumn> Multiclass(IReadOnlyList<string> classNames, string score, string predictedLabel) =>
+    /// <summary>
+    /// Multiclass: <c>Score</c> (class probabilities, slot names = class names, text) and key <c>PredictedLabel</c>
+    /// (key values = the classes' key values, in their own item type); each row's values are <see cref="Softmax"/>.
+    /// </summary>
+    public static IReadOnlyList<OutputColumn> Multiclass(ClassKeyValues classes, string score, string predictedLabel) =>
     [
-        OutputColumn.Vector(score, classNames.Count, ScoreAnnotations.MulticlassScore(classNames)),
-        OutputColumn.Key(predictedLabel, new KeyDataViewType(typeof(uint), classNames.Count), ArgMaxKey,
-            ScoreAnnotations.MulticlassPredictedLabel(classNames)),
+        OutputColumn.Vector(score, classes.Names.Count, ScoreAnnotations.MulticlassScore(classes.Names)),
+        OutputColumn.Key(predictedLabel, new KeyDataViewType(typeof(uint), classes.Names.Count), ArgMaxKey,
+            ScoreAnnotations.MulticlassPredictedLabel(classes)),
     ];
 
     /// <summary>Regression: one <c>Score</c>; each row's value is the first.</summary>

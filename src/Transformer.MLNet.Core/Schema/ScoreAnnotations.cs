@@ -27,55 +27,19 @@ internal static class ScoreAnnotations
         return builder.ToAnnotations();
     }
 
-    /// <summary>Predicted label of a multiclass classifier: kinds plus the class names as key values.</summary>
-    public static DataViewSchema.Annotations MulticlassPredictedLabel(IReadOnlyList<string> classNames)
+    /// <summary>Predicted label of a multiclass classifier: kinds plus the classes' key values, in their own item type.</summary>
+    public static DataViewSchema.Annotations MulticlassPredictedLabel(ClassKeyValues classes)
     {
         var builder = Kinds(MulticlassKind, "PredictedLabel");
-        AddTextVector(builder, AnnotationNames.KeyValues, classNames);
+        classes.AddTo(builder, AnnotationNames.KeyValues);
         return builder.ToAnnotations();
     }
 
-    /// <summary>Names of the classes of a key column: its text key values, or "1", "2", ... when it has none.</summary>
-    public static string[] ClassNames(DataViewSchema.Column label, int count)
-    {
-        var keyValues = label.Annotations.Schema.GetColumnOrNull(AnnotationNames.KeyValues);
-        if (keyValues is { Type: VectorDataViewType { ItemType: TextDataViewType } })
-        {
-            VBuffer<ReadOnlyMemory<char>> names = default;
-            label.Annotations.GetValue(AnnotationNames.KeyValues, ref names);
-            var dense = names.DenseValues().Select(n => n.ToString()).ToArray();
-            if (dense.Length == count)
-                return dense;
-        }
-        else if (keyValues is { Type: VectorDataViewType vector })
-        {
-            return ReadAsStrings(label, vector, count);
-        }
-
-        return Enumerable.Range(1, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-    }
-
-    private static string[] ReadAsStrings(DataViewSchema.Column label, VectorDataViewType vector, int count)
-    {
-        string[] Read<T>()
-        {
-            VBuffer<T> values = default;
-            label.Annotations.GetValue(AnnotationNames.KeyValues, ref values);
-            return values.DenseValues().Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToArray();
-        }
-
-        var names = vector.ItemType.RawType switch
-        {
-            var t when t == typeof(float) => Read<float>(),
-            var t when t == typeof(double) => Read<double>(),
-            var t when t == typeof(int) => Read<int>(),
-            var t when t == typeof(long) => Read<long>(),
-            var t when t == typeof(uint) => Read<uint>(),
-            var t when t == typeof(bool) => Read<bool>(),
-            _ => [],
-        };
-        return names.Length == count ? names : Enumerable.Range(1, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-    }
+    /// <summary>
+    /// Names of the classes of a key column: its key values as text (numbers and Booleans in invariant culture), or
+    /// "1", "2", ... when it has none or of a type <see cref="ClassKeyValues"/> does not keep.
+    /// </summary>
+    public static string[] ClassNames(DataViewSchema.Column label, int count) => [.. ClassKeyValues.Read(label, count).Names];
 
     private static DataViewSchema.Annotations.Builder Kinds(string columnKind, string valueKind)
     {

@@ -16,7 +16,8 @@ namespace Transformer.MLNet.Classification;
 /// | label | Key&lt;UInt32, n&gt;, n ≥ 2 |
 /// | text | String |
 ///
-/// Output: see <see cref="MulticlassTextClassificationTransformer"/>; class names come from the label's key values.
+/// Output: see <see cref="MulticlassTextClassificationTransformer"/>; class names and the predicted label's key values
+/// come from the label's key values, which keep their type.
 /// </remarks>
 public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassTextClassificationTransformer>
 {
@@ -51,22 +52,22 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
             }
         }
 
-        var classNames = ScoreAnnotations.ClassNames(input.Schema[Options.LabelColumnName], classCount);
+        var classes = ClassKeyValues.Read(input.Schema[Options.LabelColumnName], classCount);
         if (Options.ValidationSet is { } mapped)
         {
             // Same count is not enough: a separately fitted mapping numbers the classes in another order.
-            var validationNames = ScoreAnnotations.ClassNames(mapped.Schema[Options.LabelColumnName], classCount);
-            if (!validationNames.SequenceEqual(classNames))
+            var validationClasses = ClassKeyValues.Read(mapped.Schema[Options.LabelColumnName], classCount);
+            if (!validationClasses.SameAs(classes))
             {
                 throw new ArgumentException(
-                    $"The validation set's label '{Options.LabelColumnName}' numbers its classes {string.Join(", ", validationNames)}, the training " +
-                    $"data's {string.Join(", ", classNames)}. Map both with the same fitted MapValueToKey.", nameof(input));
+                    $"The validation set's label '{Options.LabelColumnName}' numbers its classes {validationClasses}, the training " +
+                    $"data's {classes}. Map both with the same fitted MapValueToKey.", nameof(input));
             }
         }
 
         var classifier = ClassifierFitting.Train(environment, Options, Component, train, validation, classCount);
         return new MulticlassTextClassificationTransformer(
-            classifier, classNames, Options.TextColumnName, Options.SecondTextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName,
+            classifier, classes, Options.TextColumnName, Options.SecondTextColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName,
             Options.InferenceBatchSize);
     }
 
@@ -84,8 +85,11 @@ public sealed class MulticlassTextClassificationTrainer : IEstimator<MulticlassT
                 $" Add mlContext.Transforms.Conversion.MapValueToKey(\"{Options.LabelColumnName}\") before the trainer.");
         }
 
-        // SchemaShape carries types and annotation kinds, not values: two placeholder classes give the right shapes.
-        var outputs = MulticlassTextClassificationTransformer.DefineOutputs(["0", "1"], Options.ScoreColumnName, Options.PredictedLabelColumnName);
+        // SchemaShape carries types and annotation kinds, not values: two placeholder classes of the label's key value
+        // type give the right shapes (MapKeyToValue after the trainer takes its output type from them).
+        var keyValues = label.Annotations?.FirstOrDefault(c => c.Name == AnnotationNames.KeyValues);
+        var outputs = MulticlassTextClassificationTransformer.DefineOutputs(
+            ClassKeyValues.Placeholder(keyValues?.ItemType), Options.ScoreColumnName, Options.PredictedLabelColumnName);
         return SchemaShapeColumns.Append(inputSchema, OutputColumn.ToShapes(outputs));
     }
 }
