@@ -111,7 +111,8 @@ internal static class MachineDescription
         $"machine: {CpuModel()}, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}, " +
         $"{Environment.ProcessorCount} logical cores, {TotalMemoryGiB()}, .NET {Environment.Version}, TorchSharp threads {TorchSharp.torch.get_num_threads()}" +
         $" (OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "unset"}), float32 projections on the CPU by " +
-        (Network.Kernels.Projection.UsesGemm ? "our 512-bit-vector product" : "libtorch's matmul");
+        (Network.Kernels.Projection.UsesGemm ? "our 512-bit-vector product" : "libtorch's matmul") +
+        (Network.Kernels.InferenceWeights.Available ? ", batched inference on weights packed once per pass (256-bit kernel)" : "");
 
     private static string CpuModel() =>
         File.Exists("/proc/cpuinfo")

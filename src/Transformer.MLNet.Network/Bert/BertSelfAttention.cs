@@ -38,6 +38,9 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The query, key and value projections (for packing them as one stack).</summary>
+    internal (Linear Query, Linear Key, Linear Value) Projections => (_query, _key, _value);
+
     /// <summary>Attends every position to every non-padding position.</summary>
     /// <param name="hidden">(B, T, D) input.</param>
     /// <param name="keyMask">(B, 1, 1, T) bool: true where the key is a real token.</param>

@@ -113,9 +113,12 @@ public sealed class SentenceEncoder : IDisposable
             {
                 int batches = Training.TrainingTask.BatchCount(order.Length, Options.BatchSize);
                 int threads = Math.Min(batches, Options.Threads == 0 ? Environment.ProcessorCount : Options.Threads);
+                // Several batches: the projection weights packed once for all of them, where that is faster on this CPU.
+                using var packed = batches >= 2 ? Kernels.InferenceWeights.For(_model) : null;
                 void Run(int batch)
                 {
                     using var inference = torch.inference_mode();   // thread-local, so entered on each worker
+                    using var packs = packed?.Use();
                     int start = batch * Options.BatchSize;
                     EncodeBatch(ids, order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)), result);
                 }

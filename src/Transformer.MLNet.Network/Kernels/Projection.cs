@@ -29,6 +29,9 @@ internal static unsafe class Projection
     /// <summary><c>x·Wᵀ + b</c> for x of shape (…, in), W (out, in), b (out) or null; differentiable.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
+        // A copy packed for this pass of inference, where the thread has one (one thread-static read otherwise).
+        if (InferenceWeights.Find([weight], [bias]) is { } pack && pack.Accepts(x))
+            return pack.Forward(x);
         // The cached choice first: where libtorch was chosen, no per-call checks of the operands.
         if (!UsesGemm || !Eligible(x, weight, bias))
             return nn.functional.linear(x, weight, bias);

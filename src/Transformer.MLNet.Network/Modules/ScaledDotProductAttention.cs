@@ -197,13 +197,23 @@ public static class ScaledDotProductAttention
     /// <returns>Q, K, V as (B, h, T, d) views of one (B, T, 3D) tensor.</returns>
     internal static (Tensor Q, Tensor K, Tensor V) ProjectPacked(Tensor x, Linear query, Linear key, Linear value, int heads)
     {
-        using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
-        using var bias = query.bias is null ? null : cat([query.bias, key.bias!, value.bias!], 0);   // (3D)
-        using var packed = Projection.Linear(x, weight, bias);                // (B, T, 3D)
+        using var packed = Stacked(x, query, key, value);                     // (B, T, 3D)
         long batch = x.shape[0], length = x.shape[1], headDim = query.weight!.shape[0] / heads;
         using var split = packed.view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);   // (3, B, h, T, d)
         var parts = split.unbind(0);
         return (parts[0], parts[1], parts[2]);
+    }
+
+    // x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv]: from the stack packed for inference where the thread has one, else one product
+    // with the concatenated weights.
+    private static Tensor Stacked(Tensor x, Linear query, Linear key, Linear value)
+    {
+        if (InferenceWeights.Find([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is { } pack
+            && pack.Accepts(x))
+            return pack.Forward(x);
+        using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
+        using var bias = query.bias is null ? null : cat([query.bias, key.bias!, value.bias!], 0);   // (3D)
+        return Projection.Linear(x, weight, bias);
     }
 
     /// <summary>Concatenates the heads again: (B, h, T, d) → (B, T, h·d).</summary>

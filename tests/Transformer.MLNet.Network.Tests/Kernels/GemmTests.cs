@@ -228,7 +228,8 @@ public sealed unsafe class GemmTests
     }
 
     // Elementwise: |ours − reference| ≤ 1e-5·√k·(1 + |reference|), float32 sums of k products in another order.
-    private static void AssertClose(Tensor expected, Tensor actual, int k, string what)
+    /// <summary>Asserts a float32 product of inner dimension <paramref name="k"/> matches the reference to rounding.</summary>
+    internal static void AssertClose(Tensor expected, Tensor actual, int k, string what)
     {
         using var scope = NewDisposeScope();
         var tolerance = expected.abs().add(1).mul(1e-5 * Math.Sqrt(Math.Max(1, k)));
