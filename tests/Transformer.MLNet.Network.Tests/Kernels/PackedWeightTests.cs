@@ -29,9 +29,9 @@ public sealed unsafe class PackedWeightTests
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(11);
-        // Rows around the micro-tile (6) and beyond one row block (96); outputs around a panel (16); inputs below, at
-        // and beyond one and two inner blocks (384).
-        int[] rowCounts = [1, 5, 6, 7, 97, 200], outputCounts = [16, 17, 40], inputCounts = [64, 383, 385, 800];
+        // Rows around the micro-tile (6) and beyond one row block (96); outputs around a panel (16); inputs within one
+        // inner block and beyond one and two (1536).
+        int[] rowCounts = [1, 5, 6, 7, 97, 200], outputCounts = [16, 17, 40], inputCounts = [64, 385, PackedWeight.KC + 1, 2 * PackedWeight.KC + 29];
         int cases = 0;
         foreach (int rows in rowCounts)
             foreach (int outputs in outputCounts)
