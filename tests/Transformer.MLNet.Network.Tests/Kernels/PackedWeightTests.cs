@@ -1,8 +1,13 @@
 using TorchSharp;
+using Transformer.MLNet.Network.Bert;
+using Transformer.MLNet.Network.Classification;
 using Transformer.MLNet.Network.Embeddings;
 using Transformer.MLNet.Network.Kernels;
 using Transformer.MLNet.Network.Pretrained;
 using Transformer.MLNet.Network.Tests.Pretrained;
+using Transformer.MLNet.Network.Tests.Reliability;
+using Transformer.MLNet.Network.TokenClassification;
+using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
 
 namespace Transformer.MLNet.Network.Tests.Kernels;
@@ -152,6 +157,40 @@ public sealed unsafe class PackedWeightTests
     }
 
     [TestMethod]
+    public void Classifier_predictions_over_several_batches_take_the_packed_path_with_the_same_logits()
+    {
+        var (texts, _) = TinyClassifiers.Sentences("yelp", 100);
+        var tokenizer = TinyClassifiers.Tokenizer;
+        // MiniLM's layer shapes (384 wide), one layer, random weights: the projections qualify for packing.
+        var config = TinyClassifiers.Config with { ModelDim = 384, Heads = 12, FeedForwardDim = 1536 };
+        Seeding.Apply(21);
+        using var classifier = TextClassifier.Create(new BertModel(config), tokenizer,
+            new TextClassifierSettings(3, 48, 0.1));
+        Seeding.Apply(22);
+        using var tagger = TokenClassifier.Create(new BertModel(config), tokenizer,
+            new TokenClassifierSettings(["O", "B-PER", "I-PER"], 48, 0.1));
+        var sentences = texts.Select(t => (IReadOnlyList<string>)t.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+
+        InferenceWeights.Override = false;
+        long before = PackedWeight.ForwardCount;
+        var reference = classifier.PredictLogits(texts, batchSize: 16);
+        var referenceTags = tagger.Predict(sentences, batchSize: 16);
+        Assert.AreEqual(before, PackedWeight.ForwardCount, "packing off");
+
+        InferenceWeights.Override = true;
+        var packed = classifier.PredictLogits(texts, batchSize: 16);
+        Assert.IsGreaterThanOrEqualTo(before + 7 * 4, PackedWeight.ForwardCount, "7 batches × 4 packed products at least");
+        long afterClassifier = PackedWeight.ForwardCount;
+        var packedTags = tagger.Predict(sentences, batchSize: 16);
+        Assert.IsGreaterThanOrEqualTo(afterClassifier + 7 * 4, PackedWeight.ForwardCount, "the token classifier too");
+
+        AssertRowsClose(reference, packed, 1e-4, "classifier logits, packed vs libtorch");
+        // Probabilities of the chosen tags (compared rather than the tags: a random model's near-ties could flip).
+        AssertRowsClose([.. referenceTags.Select(t => t.Probabilities)], [.. packedTags.Select(t => t.Probabilities)], 1e-4,
+            "token classifier probabilities, packed vs libtorch");
+    }
+
+    [TestMethod]
     public void Live_tensors_return_to_baseline_after_packed_passes()
     {
         using var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 4, Threads = 1 });
@@ -180,8 +219,11 @@ public sealed unsafe class PackedWeightTests
         Assert.HasCount(expected.Length, actual);
         double worst = 0;
         for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.HasCount(expected[i].Length, actual[i], $"{what}: row {i}");
             for (int j = 0; j < expected[i].Length; j++)
                 worst = Math.Max(worst, Math.Abs(expected[i][j] - actual[i][j]));
+        }
         Assert.IsLessThanOrEqualTo(tolerance, worst, $"{what}: largest difference {worst:E2}");
     }
 }
