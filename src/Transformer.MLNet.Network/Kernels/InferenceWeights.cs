@@ -25,7 +25,15 @@ internal sealed class InferenceWeights : IDisposable
 
     private static readonly Lazy<bool> Measured = new(MeasureFaster);
 
+    /// <summary>The most floats one set packs (by default 1 GiB; tests lower it): beyond that the remaining projections stay with libtorch, so a
+    /// large model's pass does not double its weights' memory without bound.</summary>
+    internal static long MaxPackedFloats { get; set; } = DefaultMaxPackedFloats;
+
+    /// <summary>The default of <see cref="MaxPackedFloats"/>: 2^28 floats.</summary>
+    internal const long DefaultMaxPackedFloats = 1L << 28;
+
     private readonly Dictionary<IntPtr, (IntPtr[] Weights, PackedWeight Pack)> _packs = [];
+    private long _packedFloats;
 
     private InferenceWeights()
     {
@@ -43,8 +51,9 @@ internal sealed class InferenceWeights : IDisposable
 
     /// <summary>
     /// Packs the float32 CPU projections of <paramref name="model"/>: each BERT self-attention's query, key and value
-    /// as one stack, every other linear layer of at least 16 outputs and 64 inputs on its own. Null where packing is not
-    /// used on this CPU (see <see cref="Available"/>) or nothing qualifies.
+    /// as one stack, every other linear layer of at least 16 outputs and 64 inputs on its own, up to
+    /// <see cref="MaxPackedFloats"/> in all. Null where packing is not used on this CPU (see <see cref="Available"/>) or
+    /// nothing qualifies.
     /// </summary>
     public static InferenceWeights? For(nn.Module model)
     {
@@ -95,10 +104,12 @@ internal sealed class InferenceWeights : IDisposable
             if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU))
                 return false;
         }
-        if (_packs.ContainsKey(weights[0].Handle))
+        long floats = weights.Sum(w => w.numel());
+        if (_packs.ContainsKey(weights[0].Handle) || _packedFloats + floats > MaxPackedFloats)
             return false;
         using var noGrad = no_grad();
         _packs.Add(weights[0].Handle, (weights.Select(w => w.Handle).ToArray(), PackedWeight.Create(weights, biases)));
+        _packedFloats += floats;
         return true;
     }
 

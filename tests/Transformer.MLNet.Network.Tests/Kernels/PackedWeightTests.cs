@@ -27,7 +27,11 @@ public sealed unsafe class PackedWeightTests
     }
 
     [TestCleanup]
-    public void ResetChoice() => InferenceWeights.Override = null;
+    public void ResetChoice()
+    {
+        InferenceWeights.Override = null;
+        InferenceWeights.MaxPackedFloats = InferenceWeights.DefaultMaxPackedFloats;
+    }
 
     [TestMethod]
     public void Products_of_stacked_weights_and_edge_sizes_match_functional_linear()
@@ -111,6 +115,31 @@ public sealed unsafe class PackedWeightTests
 
         InferenceWeights.Override = false;
         Assert.IsNull(InferenceWeights.For(model), "packing switched off");
+    }
+
+    [TestMethod]
+    public void Packing_stops_at_its_memory_budget_and_the_rest_stays_with_libtorch()
+    {
+        using var scope = NewDisposeScope();
+        using var first = nn.Linear(128, 128);
+        using var second = nn.Linear(128, 128);
+        using var model = nn.Sequential(("first", first), ("second", second));
+        InferenceWeights.Override = true;
+        InferenceWeights.MaxPackedFloats = 128 * 128 + 100;   // room for one of the two weights
+        using var weights = InferenceWeights.For(model);
+        Assert.IsNotNull(weights);
+        Assert.AreEqual(1, weights.Count);
+        var x = randn(40, 128);
+        using (torch.no_grad())
+        using (weights.Use())
+        {
+            Assert.IsNotNull(InferenceWeights.Find([first.weight!], [first.bias]));
+            Assert.IsNull(InferenceWeights.Find([second.weight!], [second.bias]), "beyond the budget");
+            long before = PackedWeight.ForwardCount;
+            var y = Projection.Linear(Projection.Linear(x, first.weight!, first.bias), second.weight!, second.bias);
+            Assert.AreEqual(before + 1, PackedWeight.ForwardCount, "one packed product, one by libtorch");
+            GemmTests.AssertClose(nn.functional.linear(nn.functional.linear(x, first.weight!, first.bias), second.weight!, second.bias), y, 128, "mixed packed and libtorch projections");
+        }
     }
 
     [TestMethod]
