@@ -132,7 +132,8 @@ internal sealed unsafe class PackedWeight : IDisposable
     }
 
     // Rows [row0, row0 + count) of the stacked weight, each `Inputs` floats, into their panels; the panels' zero padding
-    // beyond the last output is written by the last call (outputs up to the padded count).
+    // beyond the last output is written by the last call (outputs up to the padded count). Groups of 8 real rows are
+    // transposed 8 steps at a time in registers; the rest element by element.
     private void CopyRows(float* source, int row0, int count)
     {
         int end = row0 + count == Outputs ? _paddedOutputs : row0 + count;
@@ -140,20 +141,74 @@ internal sealed unsafe class PackedWeight : IDisposable
         {
             int depth = Math.Min(KC, Inputs - depth0);
             float* block = _panels + (long)depth0 * _paddedOutputs;
-            for (int output = row0; output < end; output++)
+            for (int panel0 = row0 / NR * NR; panel0 < end; panel0 += NR)
             {
-                float* panel = block + (long)(output / NR) * depth * NR + output % NR;
-                if (output >= row0 + count)
+                float* panel = block + (long)(panel0 / NR) * depth * NR;
+                for (int group = 0; group < NR; group += 8)
                 {
-                    for (int p = 0; p < depth; p++)
-                        panel[p * NR] = 0f;
-                    continue;
+                    int first = Math.Max(row0, panel0 + group), last = Math.Min(end, panel0 + group + 8);
+                    int p0 = 0;
+                    if (first == panel0 + group && last == first + 8 && last <= row0 + count)
+                    {
+                        float* line = source + (long)(first - row0) * Inputs + depth0;
+                        for (; p0 + 8 <= depth; p0 += 8)
+                            Transpose8(line + p0, Inputs, panel + (long)p0 * NR + group, NR);
+                    }
+                    for (int output = first; output < last; output++)
+                    {
+                        float* target = panel + output - panel0;
+                        if (output >= row0 + count)
+                        {
+                            for (int p = 0; p < depth; p++)
+                                target[p * NR] = 0f;
+                            continue;
+                        }
+                        float* line = source + (long)(output - row0) * Inputs + depth0;
+                        for (int p = p0; p < depth; p++)
+                            target[p * NR] = line[p];
+                    }
                 }
-                float* line = source + (long)(output - row0) * Inputs + depth0;
-                for (int p = 0; p < depth; p++)
-                    panel[p * NR] = line[p];
             }
         }
+    }
+
+    // 8 rows of 8 floats (row i at source + i·sourceStride) into 8 rows at target + c·targetStride, transposed: unpack
+    // pairs of rows, shuffle pairs of pairs, then swap 128-bit halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(float* source, long sourceStride, float* target, long targetStride)
+    {
+        var v0 = Avx.LoadVector256(source);
+        var v1 = Avx.LoadVector256(source + sourceStride);
+        var v2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var v3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var v4 = Avx.LoadVector256(source + 4 * sourceStride);
+        var v5 = Avx.LoadVector256(source + 5 * sourceStride);
+        var v6 = Avx.LoadVector256(source + 6 * sourceStride);
+        var v7 = Avx.LoadVector256(source + 7 * sourceStride);
+        var t0 = Avx.UnpackLow(v0, v1);
+        var t1 = Avx.UnpackHigh(v0, v1);
+        var t2 = Avx.UnpackLow(v2, v3);
+        var t3 = Avx.UnpackHigh(v2, v3);
+        var t4 = Avx.UnpackLow(v4, v5);
+        var t5 = Avx.UnpackHigh(v4, v5);
+        var t6 = Avx.UnpackLow(v6, v7);
+        var t7 = Avx.UnpackHigh(v6, v7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(target, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(target + targetStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(target + 2 * targetStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(target + 3 * targetStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(target + 4 * targetStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(target + 5 * targetStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(target + 6 * targetStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(target + 7 * targetStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>Whether <see cref="Forward"/> takes <paramref name="x"/>: float32 on the CPU with <see cref="Inputs"/> features.</summary>
