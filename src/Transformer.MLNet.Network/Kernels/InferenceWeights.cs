@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using Transformer.MLNet.Network.Bert;
 using TorchSharp;
@@ -93,17 +92,9 @@ internal sealed class InferenceWeights : IDisposable
     // Packs one stack if it qualifies; false if it does not.
     private bool Add(Tensor[] weights, Tensor?[] biases)
     {
-        foreach (var weight in weights)
-        {
-            if (weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU || weight.dim() != 2
-                || weight.shape[0] < PackedWeight.NR || weight.shape[1] < 64 || weight.shape[1] != weights[0].shape[1])
-                return false;
-        }
-        foreach (var bias in biases)
-        {
-            if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU))
-                return false;
-        }
+        // What the kernel takes, and worth it: at least a panel of outputs and 64 inputs.
+        if (PackedWeight.Unpackable(weights, biases) is not null || weights.Any(w => w.shape[0] < PackedWeight.NR) || weights[0].shape[1] < 64)
+            return false;
         long floats = weights.Sum(w => w.numel());
         if (_packs.ContainsKey(weights[0].Handle) || _packedFloats + floats > MaxPackedFloats)
             return false;
@@ -159,19 +150,7 @@ internal sealed class InferenceWeights : IDisposable
                 var weight = randn(1536, 384);
                 var bias = randn(1536);
                 using var pack = PackedWeight.Create([weight], [bias]);
-                pack.Forward(x).Dispose();
-                nn.functional.linear(x, weight, bias).Dispose();
-                double ours = double.MaxValue, theirs = double.MaxValue;
-                for (int round = 0; round < 9; round++)
-                {
-                    var clock = Stopwatch.StartNew();
-                    pack.Forward(x).Dispose();
-                    ours = Math.Min(ours, clock.Elapsed.TotalMilliseconds);
-                    clock.Restart();
-                    nn.functional.linear(x, weight, bias).Dispose();
-                    theirs = Math.Min(theirs, clock.Elapsed.TotalMilliseconds);
-                }
-                faster = ours <= 0.96 * theirs;
+                faster = Projection.TakesAtMost(() => pack.Forward(x), () => nn.functional.linear(x, weight, bias), rounds: 9, share: 0.96);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

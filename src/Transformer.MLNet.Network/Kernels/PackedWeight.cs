@@ -84,23 +84,9 @@ internal sealed unsafe class PackedWeight : IDisposable
     {
         if (!Supported)
             throw new PlatformNotSupportedException("Packed projections need a CPU with AVX2 and FMA.");
-        if (weights.Count == 0 || biases.Count != weights.Count)
-            throw new ArgumentException($"{weights.Count} weights and {biases.Count} biases: give one bias (or null) per weight.", nameof(biases));
-        long inputs = weights[0].shape[^1], outputs = 0;
-        foreach (var weight in weights)
-        {
-            if (weight.dim() != 2 || weight.shape[1] != inputs || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU)
-                throw new ArgumentException($"Weights must be float32 CPU matrices with {inputs} columns; got {weight.dtype} [{string.Join(", ", weight.shape)}].", nameof(weights));
-            outputs += weight.shape[0];
-        }
-        foreach (var bias in biases)
-        {
-            if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU))
-                throw new ArgumentException($"Biases must be float32 CPU vectors; got {bias.dtype} on {bias.device_type}.", nameof(biases));
-        }
-        if (outputs > int.MaxValue / 2 || inputs > int.MaxValue / 2 || inputs == 0)
-            throw new ArgumentException($"A {outputs} × {inputs} weight is out of the packed kernel's range.", nameof(weights));
-
+        if (Unpackable(weights, biases) is { } reason)
+            throw new ArgumentException(reason, nameof(weights));
+        long inputs = weights[0].shape[1], outputs = weights.Sum(w => w.shape[0]);
         var packed = new PackedWeight((int)outputs, (int)inputs, weights.Count)
         {
             BiasHandles = biases.Select(b => b?.Handle ?? IntPtr.Zero).ToArray(),
@@ -129,6 +115,29 @@ internal sealed unsafe class PackedWeight : IDisposable
             packed.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Why <see cref="Create"/> would refuse these operands, or null where it packs them: one bias (or null) per
+    /// weight, float32 CPU matrices with one common, non-zero number of columns, float32 CPU biases, int-sized in all.</summary>
+    internal static string? Unpackable(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor?> biases)
+    {
+        if (weights.Count == 0 || biases.Count != weights.Count)
+            return $"{weights.Count} weights and {biases.Count} biases: give one bias (or null) per weight.";
+        long inputs = weights[0].dim() == 2 ? weights[0].shape[1] : 0, outputs = 0;
+        foreach (var weight in weights)
+        {
+            if (weight.dim() != 2 || weight.shape[1] != inputs || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU)
+                return $"Weights must be float32 CPU matrices with {inputs} columns; got {weight.dtype} [{string.Join(", ", weight.shape)}] on {weight.device_type}.";
+            outputs += weight.shape[0];
+        }
+        foreach (var bias in biases)
+        {
+            if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU))
+                return $"Biases must be float32 CPU vectors; got {bias.dtype} on {bias.device_type}.";
+        }
+        return outputs > int.MaxValue / 2 || inputs > int.MaxValue / 2 || inputs == 0
+            ? $"A {outputs} × {inputs} weight is out of the packed kernel's range."
+            : null;
     }
 
     // Rows [row0, row0 + count) of the stacked weight, each `Inputs` floats, into their panels; the panels' zero padding
