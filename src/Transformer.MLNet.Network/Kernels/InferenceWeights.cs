@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using Transformer.MLNet.Network.Bert;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,8 +13,9 @@ namespace Transformer.MLNet.Network.Kernels;
 /// A set is built at the start of a pass and disposed at its end, so that changes to the weights between passes
 /// (fine-tuning a shared model) are always seen; within a pass the weights must not change. Lookups match the
 /// weight and bias tensors by identity and apply only without autograd. <see cref="For"/> builds a set only on CPUs
-/// where the packed kernel was measured faster than libtorch's matmul on an encoder-sized projection (once per process,
-/// on one thread, best of nine alternating runs, at most 0.96 of libtorch's time); elsewhere it returns null.
+/// where the packed kernel was measured faster than the product projections use otherwise (libtorch's matmul, or
+/// <see cref="Projection"/>'s 512-bit product where that was chosen) on an encoder-sized projection (once per process,
+/// on one thread, best of nine alternating runs, at most 0.96 of the other's time); elsewhere it returns null.
 /// </remarks>
 internal sealed class InferenceWeights : IDisposable
 {
@@ -43,7 +43,7 @@ internal sealed class InferenceWeights : IDisposable
 
     /// <summary>Whether <see cref="For"/> packs weights in this process.</summary>
     internal static bool Available =>
-        PackedWeight.Supported && (Override ?? (!Vector512.IsHardwareAccelerated && Measured.Value));
+        PackedWeight.Supported && (Override ?? Measured.Value);
 
     /// <summary>How many weight stacks were packed.</summary>
     public int Count => _packs.Count;
@@ -133,7 +133,8 @@ internal sealed class InferenceWeights : IDisposable
     }
 
     // On a thread of its own with one intra-op thread (the arrangement of batched inference): the packed product
-    // against libtorch's linear on 192 rows of 384 features into 1536 outputs.
+    // against what Projection.Linear does otherwise, on 192 rows of 384 features into 1536 outputs. Projection's own
+    // choice is made first, before this thread drops to one intra-op thread, so that it sees the default count.
     private static bool MeasureFaster()
     {
         if (!PackedWeight.Supported)
@@ -143,6 +144,7 @@ internal sealed class InferenceWeights : IDisposable
         {
             try
             {
+                _ = Projection.UsesGemm;
                 set_num_threads(1);
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
@@ -150,7 +152,7 @@ internal sealed class InferenceWeights : IDisposable
                 var weight = randn(1536, 384);
                 var bias = randn(1536);
                 using var pack = PackedWeight.Create([weight], [bias]);
-                faster = Projection.TakesAtMost(() => pack.Forward(x), () => nn.functional.linear(x, weight, bias), rounds: 9, share: 0.96);
+                faster = Projection.TakesAtMost(() => pack.Forward(x), () => Projection.Linear(x, weight, bias), rounds: 9, share: 0.96);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

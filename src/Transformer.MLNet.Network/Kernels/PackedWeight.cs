@@ -13,10 +13,11 @@ namespace Transformer.MLNet.Network.Kernels;
 /// <c>x·Wᵀ + b</c> without packing the weight again on every call, and reads <c>x</c> in place.
 /// </summary>
 /// <remarks>
-/// <para>Why: on CPUs whose widest vectors are 256 bits (AVX2 with FMA), libtorch's matmul repacks the weight on every
-/// call and, at the row counts of a batch of short sentences (a few hundred), stays a little below the FMA units' rate.
-/// A weight packed once per pass over the data and a micro-kernel that reads the activations directly are faster there;
-/// <see cref="InferenceWeights"/> measures that once per process before using it.</para>
+/// <para>Why: libtorch's matmul repacks the weight on every call and, at the row counts of a batch of short sentences
+/// (a few hundred), stays below the FMA units' rate on AMD processors, where MKL takes its AVX2 path: a Zen 1 EPYC
+/// (256-bit instructions on 128-bit units) and a Zen 4 EPYC (512-bit instructions on 256-bit units, so 256-bit FMA
+/// loses no width). A weight packed once per pass over the data and a micro-kernel that reads the activations directly
+/// are faster there; <see cref="InferenceWeights"/> measures that once per process before using it.</para>
 /// <para>Layout (Goto and van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 34(3), 2008): for
 /// each block of <see cref="KC"/> steps of the inner dimension and each panel of <see cref="NR"/> outputs, the block's
 /// steps one after another, each the panel's NR weights (zero beyond the last output). The micro-kernel keeps an
