@@ -120,13 +120,20 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
         double flops = 0;
         long padded = 0, real = 0;
         int examples = 0;
+        // On the CPU with two or more intra-op threads the trainer computes each batch as two halves, each padded to
+        // its own longest text (Training/SplitMicroBatch): those are the lengths computed.
+        bool halves = device.type == TorchSharp.DeviceType.CPU && SplitMicroBatch.Applies;
         foreach (var batch in batches.Take(steps))
         {
-            int length = batch.Max(r => lengths[r]);
-            padded += (long)batch.Length * length;
+            int first = halves && batch.Length >= 2 ? SplitMicroBatch.FirstHalf(batch.Length) : batch.Length;
+            foreach (var part in first < batch.Length ? new[] { batch[..first], batch[first..] } : [batch])
+            {
+                int length = part.Max(r => lengths[r]);
+                padded += (long)part.Length * length;
+                flops += (double)part.Length * length * FlopsPerToken(config, length);
+            }
             real += batch.Sum(r => (long)lengths[r]);
             examples += batch.Length;
-            flops += (double)batch.Length * length * FlopsPerToken(config, length);
         }
 
         return new Measurement(result.Elapsed.TotalSeconds, flops, padded, real, examples, (double)padded / examples);

@@ -355,10 +355,17 @@ public static class TextClassifierTrainer
             }
 
             return [.. LengthBuckets.Batches(rows, r => train.Inputs[r].Ids.Length, options.BatchSize, WindowBatches, random)
-                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch)))];
+                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => Part(batch, start, end)))];
         }
 
         public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);
+
+        // Both losses are means over the examples, so rows [start, end) contribute their own mean times their share.
+        private Tensor Part(int[] rows, int start, int end)
+        {
+            using var mean = Loss(rows[start..end]);
+            return mean * ((double)(end - start) / rows.Length);
+        }
 
         private Tensor Loss(int[] rows)
         {

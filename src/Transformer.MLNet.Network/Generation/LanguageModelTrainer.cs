@@ -186,7 +186,13 @@ public static class LanguageModelTrainer
                 var starts = new int[options.BatchSize];
                 for (int i = 0; i < starts.Length; i++)
                     starts[i] = random.Next(train.Length - options.BlockSize);
-                batches[b] = new MicroBatch(starts.Length, () => Loss(model, train, starts, options.BlockSize, options.Optimization.LabelSmoothing, device));
+                // Every window has BlockSize targets, so rows [start, end) contribute their own mean times their share.
+                batches[b] = new MicroBatch(starts.Length, () => Loss(model, train, starts, options.BlockSize, options.Optimization.LabelSmoothing, device),
+                    (start, end) =>
+                    {
+                        using var mean = Loss(model, train, starts[start..end], options.BlockSize, options.Optimization.LabelSmoothing, device);
+                        return mean * ((double)(end - start) / starts.Length);
+                    });
             }
 
             return batches;

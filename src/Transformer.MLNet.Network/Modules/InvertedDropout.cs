@@ -72,18 +72,17 @@ internal sealed class InvertedDropout : nn.Module<Tensor, Tensor>
     private static bool Native(Tensor input) =>
         input.device_type == DeviceType.CPU && input.is_floating_point() && input.numel() <= int.MaxValue / sizeof(float);
 
+    [ThreadStatic]
+    private static SeedStream? t_seeds;
+
     /// <summary>
     /// A tensor shaped and typed like <paramref name="like"/> holding 0 where an element is dropped and 1/(1 − p) where
-    /// it is kept; the seed comes from torch's default generator.
+    /// it is kept; the seed comes from torch's default generator, or from the calling thread's
+    /// <see cref="UseSeeds"/> stream where it has one.
     /// </summary>
     internal static Tensor Mask(Tensor like, double probability)
     {
-        ulong seed;
-        using (var draw = randint(int.MinValue, int.MaxValue, [2], ScalarType.Int64))
-        {
-            var halves = draw.data<long>().ToArray();
-            seed = ((ulong)(uint)halves[0] << 32) | (uint)halves[1];
-        }
+        ulong seed = t_seeds is { } stream ? stream.Next() : DrawSeed();
 
         var mask = empty(like.shape, ScalarType.Float32);
         Fill(mask, probability, seed);
@@ -91,6 +90,53 @@ internal sealed class InvertedDropout : nn.Module<Tensor, Tensor>
             return mask;
         using (mask)
             return mask.to_type(like.dtype);
+    }
+
+    /// <summary>A 64-bit seed from torch's default generator (so <c>torch.manual_seed</c> makes it repeat).</summary>
+    internal static ulong DrawSeed()
+    {
+        using var draw = randint(int.MinValue, int.MaxValue, [2], ScalarType.Int64);
+        var halves = draw.data<long>().ToArray();
+        return ((ulong)(uint)halves[0] << 32) | (uint)halves[1];
+    }
+
+    /// <summary>
+    /// Until the result is disposed, the masks drawn on the calling thread take their seeds from a stream of its own
+    /// started at <paramref name="start"/>, not from torch's shared generator. Threads computing parts of one batch
+    /// at the same time then get the same masks whatever order they run in, so a seeded run still repeats.
+    /// </summary>
+    internal static IDisposable UseSeeds(ulong start)
+    {
+        var previous = t_seeds;
+        t_seeds = new SeedStream(start);
+        return new SeedScope(previous);
+    }
+
+    // SplitMix64 (Steele, Lea and Flood, "Fast Splittable Pseudorandom Number Generators", OOPSLA 2014): a Weyl
+    // sequence through a 64-bit finaliser.
+    private sealed class SeedStream(ulong state)
+    {
+        public ulong Next()
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            ulong z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+    }
+
+    private sealed class SeedScope(SeedStream? previous) : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            t_seeds = previous;
+        }
     }
 
     /// <summary>Fills a contiguous float32 CPU tensor with the mask of <paramref name="seed"/>.</summary>

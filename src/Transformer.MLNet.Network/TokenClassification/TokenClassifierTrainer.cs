@@ -169,7 +169,24 @@ public static class TokenClassifierTrainer
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
             var batches = LengthBuckets.Batches(indices, i => train[i].Ids.Length, options.BatchSize, BucketBatches, random);
-            return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows)))];
+            return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows), (start, end) => Part(rows, start, end)))];
+        }
+
+        // The loss is a mean over the batch's words: rows [start, end) contribute their own mean times their share of
+        // the words (a part without words contributes nothing, through the graph, rather than the NaN of an empty mean).
+        private Tensor Part(int[] rows, int start, int end)
+        {
+            long Words(int[] part) => TokenClassifier.FirstPiecePositions([.. part.Select(r => train[r])]).Counts.Sum(c => (long)c);
+            long part = Words(rows[start..end]), all = Words(rows);
+            if (part == 0)
+            {
+                using var logits = classifier.Logits([.. rows[start..end].Select(r => train[r])]);
+                using var sum = logits.sum();
+                return sum * 0.0;
+            }
+
+            using var mean = Loss(rows[start..end]);
+            return mean * ((double)part / all);
         }
 
         public override double Validate() => Score(classifier, classifier.Predict(validation!.Sentences, EvaluationBatchSize), validation.Labels).Micro.F1;

@@ -102,23 +102,69 @@ public sealed class ParameterUpdater : IDisposable
     /// check the inputs), unless <see cref="TrainingOptions.SkipNonFiniteBatches"/> is set.</exception>
     public bool Backward(Tensor loss)
     {
-        double value = loss.ToDouble();
-        if (!double.IsFinite(value))
-        {
-            if (options.SkipNonFiniteBatches)
-            {
-                SkippedBatches++;
-                return false;
-            }
+        if (!AcceptsLoss(loss.ToDouble()))
+            return false;
+        using (var scaled = Scaled(loss))
+            scaled.backward();
+        return CompleteMicroBatch();
+    }
 
-            throw new ArithmeticException(
-                $"The training loss is {value} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
-                $"(now {options.LearningRate}), check the inputs for invalid token ids, or set TrainingOptions.SkipNonFiniteBatches.");
+    /// <summary>
+    /// Back-propagates one micro-batch computed as parts on two threads at once (<see cref="SplitMicroBatch"/>): the
+    /// calling thread's part accumulates into the gradients as <see cref="Backward"/> does, the other part's gradients
+    /// (<paramref name="others"/>, in the order of <paramref name="parameters"/>, null where unused) are added after it,
+    /// in that order, so that the sums do not depend on which thread finished first. Takes ownership of
+    /// <paramref name="others"/>.
+    /// </summary>
+    internal bool CompleteSplit(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> others)
+    {
+        using (no_grad())
+        {
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                if (others[i] is not { } gradient)
+                    continue;
+                if (parameters[i].grad is { } accumulated)
+                {
+                    accumulated.add_(gradient);
+                    gradient.Dispose();
+                }
+                else
+                {
+                    parameters[i].grad = gradient;
+                }
+            }
         }
 
-        using (var scaled = options.AccumulationSteps == 1 ? loss.alias() : loss / options.AccumulationSteps)
-            scaled.backward();
+        return CompleteMicroBatch();
+    }
 
+    /// <summary>The parameters that receive gradients: the model's own (in bfloat16 training, its bfloat16 copies).</summary>
+    internal IReadOnlyList<Parameter> TrainedParameters() => [.. model.parameters().Where(p => p.requires_grad)];
+
+    /// <summary>Whether a micro-batch with this loss is back-propagated: true where finite; otherwise counts it as skipped
+    /// (<see cref="TrainingOptions.SkipNonFiniteBatches"/>) and returns false, or throws.</summary>
+    internal bool AcceptsLoss(double value)
+    {
+        if (double.IsFinite(value))
+            return true;
+        if (options.SkipNonFiniteBatches)
+        {
+            SkippedBatches++;
+            return false;
+        }
+
+        throw new ArithmeticException(
+            $"The training loss is {value} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
+            $"(now {options.LearningRate}), check the inputs for invalid token ids, or set TrainingOptions.SkipNonFiniteBatches.");
+    }
+
+    /// <summary>The loss as back-propagated: divided by <see cref="TrainingOptions.AccumulationSteps"/>, so that the
+    /// summed gradient is the mean over the effective batch.</summary>
+    internal Tensor Scaled(Tensor loss) => options.AccumulationSteps == 1 ? loss.alias() : loss / options.AccumulationSteps;
+
+    private bool CompleteMicroBatch()
+    {
         if (++pendingMicroBatches < options.AccumulationSteps)
             return false;
         return Update();

@@ -99,6 +99,7 @@ internal sealed class TrainingLoop
         string reason = "epochs";
         int epochsStarted = 0;
         using var updater = new ParameterUpdater(model, optimization, totalSteps: totalSteps);
+        using var splitter = SplitMicroBatch.For(model, updater);
         try
         {
             if (resume is not null)
@@ -130,7 +131,7 @@ internal sealed class TrainingLoop
 
                     if (options.DecayWithinTimeBudget && options.TimeBudget is { } budget)
                         updater.MinimumScheduleProgress = TimeProgress(updater, budget);
-                    if (Step(updater, batches, epoch, b) && AfterUpdate(updater, epoch) is { } stop)
+                    if (Step(updater, splitter, batches, epoch, b) && AfterUpdate(updater, epoch) is { } stop)
                     {
                         reason = stop;
                         break;
@@ -176,15 +177,24 @@ internal sealed class TrainingLoop
     }
 
     /// <summary>Back-propagates micro-batch <paramref name="b"/> (flushing the update at the epoch's end); true when an update was applied.</summary>
-    private bool Step(ParameterUpdater updater, IReadOnlyList<MicroBatch> batches, int epoch, int b)
+    private bool Step(ParameterUpdater updater, SplitMicroBatch? splitter, IReadOnlyList<MicroBatch> batches, int epoch, int b)
     {
         using var scope = NewDisposeScope();
-        var loss = batches[b].Loss();
-        double value = loss.ToDouble();
+        double value;
         bool updated;
         try
         {
-            updated = updater.Backward(loss);
+            if (splitter is not null && SplitMicroBatch.Splits(batches[b]))
+            {
+                updated = splitter.Step(batches[b], out value);
+            }
+            else
+            {
+                var loss = batches[b].Loss();
+                value = loss.ToDouble();
+                updated = updater.Backward(loss);
+            }
+
             if (!updated && b == batches.Count - 1)
                 updated = updater.Flush();
         }

@@ -60,4 +60,10 @@ internal sealed record ValidationMetric(string Name, bool HigherIsBetter)
 /// <summary>One micro-batch: how many examples it holds and how to compute its scalar loss (in float32).</summary>
 /// <param name="Examples">Examples in the micro-batch, for throughput.</param>
 /// <param name="Loss">Computes the loss; called inside the loop's dispose scope.</param>
-internal sealed record MicroBatch(int Examples, Func<Tensor> Loss);
+/// <param name="Part">
+/// Where the loss is a sum over examples (a mean is one), the share of it that examples [start, end) contribute: the
+/// parts' losses add up to <paramref name="Loss"/>'s, and so do their gradients. The loop may then compute the parts on
+/// several threads at once (<see cref="SplitMicroBatch"/>); it must be safe to call from any thread. Null where the loss
+/// couples examples (in-batch negatives, one normalisation over all tokens).
+/// </param>
+internal sealed record MicroBatch(int Examples, Func<Tensor> Loss, Func<int, int, Tensor>? Part = null);

@@ -1,0 +1,236 @@
+using System.Runtime.ExceptionServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using Transformer.MLNet.Network.Modules;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Training;
+
+/// <summary>
+/// Computes a CPU micro-batch as two halves at once, each on its own thread with half the intra-op threads, instead of
+/// the whole batch with all of them; the halves' gradients are added in a fixed order.
+/// </summary>
+/// <remarks>
+/// <para>Why: libtorch runs every operation of a step as an OpenMP parallel region. With passive waiting (the default
+/// <see cref="Runtime.TorchRuntime"/> sets, so that a second CPU-bound process is not starved by spinning threads) the
+/// idle threads sleep between regions, and on virtual machines waking them is slow. On a 2-core Zen 4 EPYC, six
+/// MiniLM-sized layers trained on 16 × 18 tokens took 175–178 ms per forward and backward on two intra-op threads, and
+/// 130–147 ms as two halves on one thread each (130 ms with spinning threads, which lose most of their speed beside
+/// another process). See docs/performance.md.</para>
+/// <para>Exactness: the calling thread back-propagates its half into the parameters' gradients; the other thread's
+/// half is differentiated on its own (<c>torch.autograd.grad</c>) and added afterwards, so every gradient is
+/// ((earlier micro-batches + first half) + second half) whichever thread finishes first. Dropout masks take their
+/// seeds from a stream per half whose start is drawn from torch's generator on the calling thread
+/// (<see cref="InvertedDropout.UseSeeds"/>), so a seeded run repeats exactly. A run that splits is not bit-identical
+/// to one that does not (other masks, sums in another order); the expected gradient is the same.</para>
+/// <para>Used only where the task gives <see cref="MicroBatch.Part"/>, the model is on the CPU, the micro-batch has at
+/// least two examples and the process has at least two intra-op threads.</para>
+/// </remarks>
+internal sealed class SplitMicroBatch : IDisposable
+{
+    private readonly ParameterUpdater updater;
+    private readonly IReadOnlyList<Parameter> parameters;
+    private readonly int threadsPerHalf;
+    private readonly Thread helper;
+    private readonly SemaphoreSlim start = new(0);
+    private readonly Barrier barrier = new(2);
+    private volatile bool stopping;
+
+    // The helper's half of the current micro-batch, set by the calling thread before it releases the helper.
+    private Func<int, int, Tensor>? part;
+    private int from, to;
+    private ulong helperSeed;
+
+    // Written before the first barrier and only read after it.
+    private double mainValue, helperValue;
+    private Exception? mainForwardError, helperForwardError;
+
+    // Written before the second barrier.
+    private Exception? mainBackwardError, helperBackwardError;
+    private Tensor?[]? helperGradients;
+
+    private SplitMicroBatch(ParameterUpdater updater, IReadOnlyList<Parameter> parameters, int threadsPerHalf)
+    {
+        this.updater = updater;
+        this.parameters = parameters;
+        this.threadsPerHalf = threadsPerHalf;
+        helper = new Thread(HelperLoop) { IsBackground = true, Name = "Training half-batch" };
+        helper.Start();
+    }
+
+    /// <summary>Forces the choice (tests): true splits wherever a task gives parts, even on one intra-op thread;
+    /// false never splits; null decides by the rules above.</summary>
+    internal static bool? Override { get; set; }
+
+    /// <summary>Micro-batches computed in halves in this process (tests read it to see the split taken).</summary>
+    internal static long SplitCount => Interlocked.Read(ref s_splits);
+
+    private static long s_splits;
+
+    /// <summary>A splitter for <paramref name="model"/>'s training through <paramref name="updater"/>, or null where
+    /// splitting does not apply (a parameter off the CPU, fewer than two intra-op threads, or <see cref="Override"/> false).</summary>
+    public static SplitMicroBatch? For(nn.Module model, ParameterUpdater updater)
+    {
+        if (!Applies || model.parameters().Any(p => p.device_type != DeviceType.CPU))
+            return null;
+        var trained = updater.TrainedParameters();
+        return trained.Count == 0 ? null : new SplitMicroBatch(updater, trained, Math.Max(1, get_num_threads() / 2));
+    }
+
+    /// <summary>Whether CPU training on the calling thread splits micro-batches that have parts (see <see cref="Override"/>).</summary>
+    internal static bool Applies => Override ?? get_num_threads() >= 2;
+
+    /// <summary>The examples of a split micro-batch's first half (the rest are the second's).</summary>
+    internal static int FirstHalf(int examples) => examples / 2;
+
+    /// <summary>Whether <paramref name="batch"/> is computed in halves.</summary>
+    public static bool Splits(MicroBatch batch) => batch.Part is not null && batch.Examples >= 2;
+
+    /// <summary>
+    /// Computes <paramref name="batch"/> as two halves and back-propagates them (see <see cref="ParameterUpdater.Backward"/>):
+    /// true when this applied an update. <paramref name="value"/> is the micro-batch's loss, the sum of the halves'.
+    /// </summary>
+    public bool Step(MicroBatch batch, out double value)
+    {
+        if (!Splits(batch))
+            throw new ArgumentException("This micro-batch has no parts to split.", nameof(batch));
+        int half = FirstHalf(batch.Examples);
+        // Both seeds drawn here, in this order, so that the draws from torch's generator do not depend on the threads.
+        ulong mainSeed = InvertedDropout.DrawSeed();
+        helperSeed = InvertedDropout.DrawSeed();
+        (part, from, to) = (batch.Part, half, batch.Examples);
+        (mainForwardError, helperForwardError, mainBackwardError, helperBackwardError, helperGradients) = (null, null, null, null, null);
+        start.Release();
+
+        int previousThreads = get_num_threads();
+        bool proceed;
+        try
+        {
+            set_num_threads(threadsPerHalf);
+            using var scope = NewDisposeScope();
+            using var seeds = InvertedDropout.UseSeeds(mainSeed);
+            Tensor? loss = null;
+            try
+            {
+                loss = batch.Part!(0, half);
+                mainValue = loss.ToDouble();
+            }
+            catch (Exception e)
+            {
+                mainForwardError = e;
+                mainValue = double.NaN;
+            }
+
+            barrier.SignalAndWait();
+            proceed = Proceeds();
+            if (proceed)
+            {
+                try
+                {
+                    using var scaled = updater.Scaled(loss!);
+                    scaled.backward();
+                }
+                catch (Exception e)
+                {
+                    mainBackwardError = e;
+                }
+            }
+
+            barrier.SignalAndWait();
+        }
+        finally
+        {
+            set_num_threads(previousThreads);
+        }
+
+        Interlocked.Increment(ref s_splits);
+        var gradients = helperGradients;
+        helperGradients = null;
+        if ((mainForwardError ?? helperForwardError ?? mainBackwardError ?? helperBackwardError) is { } error)
+        {
+            Release(gradients);
+            ExceptionDispatchInfo.Throw(error);
+        }
+
+        value = mainValue + helperValue;
+        if (!proceed)
+        {
+            Release(gradients);
+            return updater.AcceptsLoss(value);   // false (skipped) or throws, as for a whole micro-batch
+        }
+
+        return updater.CompleteSplit(parameters, gradients!);
+    }
+
+    // The same decision on both threads, from what both wrote before the first barrier.
+    private bool Proceeds() =>
+        mainForwardError is null && helperForwardError is null && double.IsFinite(mainValue + helperValue);
+
+    private void HelperLoop()
+    {
+        set_num_threads(threadsPerHalf);
+        while (true)
+        {
+            start.Wait();
+            if (stopping)
+                return;
+            using var scope = NewDisposeScope();
+            using var seeds = InvertedDropout.UseSeeds(helperSeed);
+            Tensor? loss = null;
+            try
+            {
+                loss = part!(from, to);
+                helperValue = loss.ToDouble();
+            }
+            catch (Exception e)
+            {
+                helperForwardError = e;
+                helperValue = double.NaN;
+            }
+
+            barrier.SignalAndWait();
+            if (Proceeds())
+            {
+                try
+                {
+                    using var scaled = updater.Scaled(loss!);
+                    var gradients = torch.autograd.grad([scaled], [.. parameters.Cast<Tensor>()], allow_unused: true);
+                    var kept = new Tensor?[parameters.Count];
+                    for (int i = 0; i < kept.Length; i++)
+                    {
+                        var gradient = gradients[i];
+                        kept[i] = gradient is null || gradient.IsInvalid ? null : gradient.DetachFromDisposeScope();
+                    }
+
+                    helperGradients = kept;
+                }
+                catch (Exception e)
+                {
+                    helperBackwardError = e;
+                }
+            }
+
+            barrier.SignalAndWait();
+        }
+    }
+
+    private static void Release(Tensor?[]? gradients)
+    {
+        if (gradients is null)
+            return;
+        foreach (var gradient in gradients)
+            gradient?.Dispose();
+    }
+
+    /// <summary>Stops the helper thread.</summary>
+    public void Dispose()
+    {
+        if (stopping)
+            return;
+        stopping = true;
+        start.Release();
+        helper.Join();
+        start.Dispose();
+        barrier.Dispose();
+    }
+}
