@@ -1,5 +1,9 @@
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Classification;
+using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Network.Models;
+using Transformer.MLNet.Network.Tests.Generation;
+using Transformer.MLNet.Network.Tokenization;
 using Transformer.MLNet.Network.TokenClassification;
 using Transformer.MLNet.Network.Training;
 using static TorchSharp.torch;
@@ -79,6 +83,53 @@ public sealed class SplitTaskTests
             });
             Assert.AreEqual(split ? 3 : 0, SplitMicroBatch.SplitCount - before);
             return Weights(classifier.Model);
+        }
+
+        var whole = Run(split: false, out var initial);
+        AssertSame(whole, Run(split: true, out _), initial);
+    }
+
+    private static GenerativeTrainingOptions Generative(int batch) => new()
+    {
+        Optimization = new TrainingOptions { LearningRate = 5e-3, WarmupSteps = 0, LabelSmoothing = 0.1, Epsilon = 1e-3 },
+        Epochs = 2, BatchSize = batch, Seed = 5, ReportEvery = 1,
+    };
+
+    [TestMethod]
+    public void Translation_batches_and_their_halves_train_to_the_same_weights()
+    {
+        // Sources and targets of 3 to 8 tokens, so that the halves hold different numbers of target tokens.
+        var train = SequenceTaskFixture.Pairs(75, 1, SequenceTaskFixture.Reverse);
+        float[] Run(bool split, out float[] initial)
+        {
+            SplitMicroBatch.Override = split;
+            Seeding.Apply(3);
+            using var model = new EncoderDecoderModel(SequenceTaskFixture.Config with { Dropout = 0 });
+            initial = Weights(model);
+            long before = SplitMicroBatch.SplitCount;
+            TranslationTrainer.Train(model, train, null, Generative(batch: 16));
+            Assert.AreEqual(split ? 10 : 0, SplitMicroBatch.SplitCount - before);
+            return Weights(model);
+        }
+
+        var whole = Run(split: false, out var initial);
+        AssertSame(whole, Run(split: true, out _), initial);
+    }
+
+    [TestMethod]
+    public void Language_model_batches_and_their_halves_train_to_the_same_weights()
+    {
+        var config = SequenceTaskFixture.Config with { MaxPositions = 16, Dropout = 0 };
+        var random = new Random(3);
+        int[] stream = [.. Enumerable.Range(0, 600).Select(i => GenerationTokenizer.SpecialTokenCount + ((i + random.Next(2)) % SequenceTaskFixture.Symbols))];
+        float[] Run(bool split, out float[] initial)
+        {
+            SplitMicroBatch.Override = split;
+            Seeding.Apply(3);
+            using var model = new DecoderOnlyModel(config);
+            initial = Weights(model);
+            LanguageModelTrainer.Train(model, stream, null, Generative(batch: 9) with { BlockSize = 12, MaxSteps = 8 });
+            return Weights(model);
         }
 
         var whole = Run(split: false, out var initial);
