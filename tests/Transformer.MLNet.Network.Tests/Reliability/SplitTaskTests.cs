@@ -22,7 +22,11 @@ namespace Transformer.MLNet.Network.Tests.Reliability;
 public sealed class SplitTaskTests
 {
     [TestCleanup]
-    public void ResetChoice() => SplitMicroBatch.Override = null;
+    public void ResetChoice()
+    {
+        SplitMicroBatch.Override = null;
+        Network.Kernels.Projection.Override = null;
+    }
 
     private static float[] Weights(nn.Module model) =>
         [.. model.parameters().SelectMany(p => p.detach().contiguous().data<float>().ToArray())];
@@ -34,9 +38,14 @@ public sealed class SplitTaskTests
         Assert.IsGreaterThan(1e-3, whole.Zip(initial).Max(p => Math.Abs(p.First - p.Second)), "training moved the weights");
     }
 
+    /// <summary>Also through our own product's autograd function (<see cref="Network.Kernels.Projection"/>), as on CPUs that choose it,
+    /// where both halves run that function's forward and backward at once.</summary>
     [TestMethod]
-    public void Text_classifier_batches_and_their_halves_train_to_the_same_weights()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void Text_classifier_batches_and_their_halves_train_to_the_same_weights(bool ownProduct)
     {
+        Network.Kernels.Projection.Override = ownProduct ? true : null;
         var (texts, labels) = TinyClassifiers.Sentences("yelp", 75);
         float[] Run(bool split, out float[] initial)
         {
