@@ -110,14 +110,16 @@ public sealed class ParameterUpdater : IDisposable
     }
 
     /// <summary>
-    /// Back-propagates one micro-batch computed as parts on two threads at once (<see cref="SplitMicroBatch"/>): the
-    /// calling thread's part accumulates into the gradients as <see cref="Backward"/> does, the other part's gradients
-    /// (<paramref name="others"/>, in the order of <paramref name="parameters"/>, null where unused) are added after it,
-    /// in that order, so that the sums do not depend on which thread finished first. Takes ownership of
+    /// Completes one micro-batch computed as parts on two threads at once (<see cref="SplitMicroBatch"/>), whose
+    /// gradients both parts accumulated already, or (<paramref name="others"/> not null) the calling thread's part did
+    /// and the other part's gradients (in the order of <paramref name="parameters"/>, null where unused) are added now,
+    /// after it, so that the sums do not depend on which thread finished first. Takes ownership of
     /// <paramref name="others"/>.
     /// </summary>
-    internal bool CompleteSplit(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> others)
+    internal bool CompleteSplit(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?>? others)
     {
+        if (others is null)
+            return CompleteMicroBatch();
         using (no_grad())
         {
             for (int i = 0; i < parameters.Count; i++)

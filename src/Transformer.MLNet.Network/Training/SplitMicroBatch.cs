@@ -17,9 +17,11 @@ namespace Transformer.MLNet.Network.Training;
 /// MiniLM-sized layers trained on 16 × 18 tokens took 175–178 ms per forward and backward on two intra-op threads, and
 /// 130–147 ms as two halves on one thread each (130 ms with spinning threads, which lose most of their speed beside
 /// another process). See docs/performance.md.</para>
-/// <para>Exactness: the calling thread back-propagates its half into the parameters' gradients; the other thread's
-/// half is differentiated on its own (<c>torch.autograd.grad</c>) and added afterwards, so every gradient is
-/// ((earlier micro-batches + first half) + second half) whichever thread finishes first. Dropout masks take their
+/// <para>Exactness: at the first micro-batch of an update the gradients are empty, and both halves accumulate into
+/// them at once (libtorch locks each parameter's accumulation): x + y and y + x are the same float, so the result does
+/// not depend on which thread finishes first. Later micro-batches of an accumulated update keep a fixed order: the
+/// calling thread back-propagates its half into the gradients, the other half is differentiated on its own
+/// (<c>torch.autograd.grad</c>) and added afterwards, ((earlier micro-batches + first half) + second half). Dropout masks take their
 /// seeds from a stream per half whose start is drawn from torch's generator on the calling thread
 /// (<see cref="InvertedDropout.UseSeeds"/>), so a seeded run repeats exactly. A run that splits is not bit-identical
 /// to one that does not (other masks, sums in another order); the expected gradient is the same.</para>
@@ -48,6 +50,9 @@ internal sealed class SplitMicroBatch : IDisposable
     // Written before the second barrier.
     private Exception? mainBackwardError, helperBackwardError;
     private Tensor?[]? helperGradients;
+
+    // Whether both halves accumulate into the gradients directly (see Step).
+    private bool together;
 
     private SplitMicroBatch(ParameterUpdater updater, IReadOnlyList<Parameter> parameters, int threadsPerHalf)
     {
@@ -99,6 +104,10 @@ internal sealed class SplitMicroBatch : IDisposable
         ulong mainSeed = InvertedDropout.DrawSeed();
         helperSeed = InvertedDropout.DrawSeed();
         (part, from, to) = (batch.Part, half, batch.Examples);
+        // At the first micro-batch of an update the gradients are empty (null or zero): then both halves may accumulate
+        // into them at once, since x + y and y + x are the same float, and the second half's separate gradients and
+        // the pass that adds them are not needed. Later micro-batches of an accumulated update keep the fixed order.
+        together = updater.PendingMicroBatches == 0;
         (mainForwardError, helperForwardError, mainBackwardError, helperBackwardError, helperGradients) = (null, null, null, null, null);
         start.Release();
 
@@ -159,7 +168,7 @@ internal sealed class SplitMicroBatch : IDisposable
             return updater.AcceptsLoss(value);   // false (skipped) or throws, as for a whole micro-batch
         }
 
-        return updater.CompleteSplit(parameters, gradients!);
+        return updater.CompleteSplit(parameters, gradients);
     }
 
     // The same decision on both threads, from what both wrote before the first barrier.
@@ -194,15 +203,22 @@ internal sealed class SplitMicroBatch : IDisposable
                 try
                 {
                     using var scaled = updater.Scaled(loss!);
-                    var gradients = torch.autograd.grad([scaled], [.. parameters.Cast<Tensor>()], allow_unused: true);
-                    var kept = new Tensor?[parameters.Count];
-                    for (int i = 0; i < kept.Length; i++)
+                    if (together)
                     {
-                        var gradient = gradients[i];
-                        kept[i] = gradient is null || gradient.IsInvalid ? null : gradient.DetachFromDisposeScope();
+                        scaled.backward();
                     }
+                    else
+                    {
+                        var gradients = torch.autograd.grad([scaled], [.. parameters.Cast<Tensor>()], allow_unused: true);
+                        var kept = new Tensor?[parameters.Count];
+                        for (int i = 0; i < kept.Length; i++)
+                        {
+                            var gradient = gradients[i];
+                            kept[i] = gradient is null || gradient.IsInvalid ? null : gradient.DetachFromDisposeScope();
+                        }
 
-                    helperGradients = kept;
+                        helperGradients = kept;
+                    }
                 }
                 catch (Exception e)
                 {
