@@ -355,17 +355,10 @@ public static class TextClassifierTrainer
             }
 
             return [.. LengthBuckets.Batches(rows, r => train.Inputs[r].Ids.Length, options.BatchSize, WindowBatches, random)
-                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => Part(batch, start, end)))];
+                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => new PartLoss(Loss(batch[start..end]), end - start)))];
         }
 
         public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);
-
-        // Both losses are means over the examples, so rows [start, end) contribute their own mean times their share.
-        private Tensor Part(int[] rows, int start, int end)
-        {
-            using var mean = Loss(rows[start..end]);
-            return mean * ((double)(end - start) / rows.Length);
-        }
 
         private Tensor Loss(int[] rows)
         {

@@ -186,13 +186,9 @@ public static class LanguageModelTrainer
                 var starts = new int[options.BatchSize];
                 for (int i = 0; i < starts.Length; i++)
                     starts[i] = random.Next(train.Length - options.BlockSize);
-                // Every window has BlockSize targets, so rows [start, end) contribute their own mean times their share.
+                // Every window has BlockSize targets, so windows weigh the same.
                 batches[b] = new MicroBatch(starts.Length, () => Loss(model, train, starts, options.BlockSize, options.Optimization.LabelSmoothing, device),
-                    (start, end) =>
-                    {
-                        using var mean = Loss(model, train, starts[start..end], options.BlockSize, options.Optimization.LabelSmoothing, device);
-                        return mean * ((double)(end - start) / starts.Length);
-                    });
+                    (start, end) => new PartLoss(Loss(model, train, starts[start..end], options.BlockSize, options.Optimization.LabelSmoothing, device), end - start));
             }
 
             return batches;

@@ -184,17 +184,11 @@ public static class TranslationTrainer
                     options.BatchSize, WindowBatches, random)
                 .Select(rows => rows.Select(i => examples[i]).ToArray())
                 .Select(batch => new MicroBatch(batch.Length, () => Loss(model, batch, options.Optimization.LabelSmoothing, device),
-                    (start, end) => Part(batch, start, end)))];
+                    (start, end) => Part(batch[start..end])))];
 
-        // The loss is a mean over the batch's target tokens (padding ignored): rows [start, end) contribute their own
-        // mean times their share of those tokens (every target ends with its end token, so no part is empty).
-        private Tensor Part(Example[] batch, int start, int end)
-        {
-            static long Targets(IEnumerable<Example> rows) => rows.Sum(e => (long)e.TargetOutput.Count(id => id != GenerationTokenizer.PadId));
-            long part = Targets(batch[start..end]), all = Targets(batch);
-            using var mean = Loss(model, batch[start..end], options.Optimization.LabelSmoothing, device);
-            return mean * ((double)part / all);
-        }
+        // The loss is a mean over the target tokens (padding ignored).
+        private PartLoss Part(Example[] rows) =>
+            new(Loss(model, rows, options.Optimization.LabelSmoothing, device), rows.Sum(e => (long)e.TargetOutput.Count(id => id != GenerationTokenizer.PadId)));
 
         public override double Validate() => ValidationLoss(model, held!, options, device);
     }

@@ -169,36 +169,20 @@ public static class TokenClassifierTrainer
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
             var batches = LengthBuckets.Batches(indices, i => train[i].Ids.Length, options.BatchSize, BucketBatches, random);
-            return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows), (start, end) => Part(rows, start, end)))];
-        }
-
-        // The loss is a mean over the batch's words: rows [start, end) contribute their own mean times their share of
-        // the words (a part without words contributes nothing, through the graph, rather than the NaN of an empty mean).
-        private Tensor Part(int[] rows, int start, int end)
-        {
-            long Words(int[] part) => TokenClassifier.FirstPiecePositions([.. part.Select(r => train[r])]).Counts.Sum(c => (long)c);
-            long part = Words(rows[start..end]), all = Words(rows);
-            if (part == 0)
-            {
-                using var logits = classifier.Logits([.. rows[start..end].Select(r => train[r])]);
-                using var sum = logits.sum();
-                return sum * 0.0;
-            }
-
-            using var mean = Loss(rows[start..end]);
-            return mean * ((double)part / all);
+            return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows).Mean, (start, end) => Loss(rows[start..end])))];
         }
 
         public override double Validate() => Score(classifier, classifier.Predict(validation!.Sentences, EvaluationBatchSize), validation.Labels).Micro.F1;
 
-        private Tensor Loss(int[] rows)
+        // The mean loss over the rows' words, and how many words that is.
+        private PartLoss Loss(int[] rows)
         {
             var batch = rows.Select(r => train[r]).ToList();
             var (positions, counts) = TokenClassifier.FirstPiecePositions(batch);
             var targets = rows.SelectMany((r, b) => labels[r].Take(counts[b]).Select(l => (long)l)).ToArray();
             var logits = classifier.Logits(batch);                                                                   // (B, T, L)
             var words = logits.reshape(-1, classifier.Labels.Count).index_select(0, tensor(positions, device: classifier.Device)); // (W, L)
-            return LabelSmoothedCrossEntropy.Compute(words, tensor(targets, device: classifier.Device), options.Optimization.LabelSmoothing);
+            return new(LabelSmoothedCrossEntropy.Compute(words, tensor(targets, device: classifier.Device), options.Optimization.LabelSmoothing), targets.Length);
         }
     }
 }

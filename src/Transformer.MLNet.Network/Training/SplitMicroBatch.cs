@@ -8,7 +8,7 @@ namespace Transformer.MLNet.Network.Training;
 
 /// <summary>
 /// Computes a CPU micro-batch as two halves at once, each on its own thread with half the intra-op threads, instead of
-/// the whole batch with all of them; the halves' gradients are added in a fixed order.
+/// the whole batch with all of them; the halves' means are weighted by their share of the items they average.
 /// </summary>
 /// <remarks>
 /// <para>Why: libtorch runs every operation of a step as an OpenMP parallel region. With passive waiting (the default
@@ -39,12 +39,13 @@ internal sealed class SplitMicroBatch : IDisposable
     private volatile bool stopping;
 
     // The helper's half of the current micro-batch, set by the calling thread before it releases the helper.
-    private Func<int, int, Tensor>? part;
+    private Func<int, int, PartLoss>? part;
     private int from, to;
     private ulong helperSeed;
 
-    // Written before the first barrier and only read after it.
+    // Written before the first barrier and only read after it: each half's mean loss and how many items it averages.
     private double mainValue, helperValue;
+    private long mainItems, helperItems;
     private Exception? mainForwardError, helperForwardError;
 
     // Written before the second barrier.
@@ -93,7 +94,8 @@ internal sealed class SplitMicroBatch : IDisposable
 
     /// <summary>
     /// Computes <paramref name="batch"/> as two halves and back-propagates them (see <see cref="ParameterUpdater.Backward"/>):
-    /// true when this applied an update. <paramref name="value"/> is the micro-batch's loss, the sum of the halves'.
+    /// true when this applied an update. <paramref name="value"/> is the micro-batch's loss: the halves' means, each
+    /// weighted by its share of the items.
     /// </summary>
     public bool Step(MicroBatch batch, out double value)
     {
@@ -118,25 +120,25 @@ internal sealed class SplitMicroBatch : IDisposable
             set_num_threads(threadsPerHalf);
             using var scope = NewDisposeScope();
             using var seeds = InvertedDropout.UseSeeds(mainSeed);
-            Tensor? loss = null;
+            PartLoss loss = default;
             try
             {
                 loss = batch.Part!(0, half);
-                mainValue = loss.ToDouble();
+                (mainValue, mainItems) = (loss.Mean.ToDouble(), loss.Items);
             }
             catch (Exception e)
             {
                 mainForwardError = e;
-                mainValue = double.NaN;
+                (mainValue, mainItems) = (double.NaN, 0);
             }
 
             barrier.SignalAndWait();
             proceed = Proceeds();
-            if (proceed)
+            if (proceed && loss.Items > 0)
             {
                 try
                 {
-                    using var scaled = updater.Scaled(loss!);
+                    using var scaled = Weighted(loss);
                     scaled.backward();
                 }
                 catch (Exception e)
@@ -161,7 +163,7 @@ internal sealed class SplitMicroBatch : IDisposable
             ExceptionDispatchInfo.Throw(error);
         }
 
-        value = mainValue + helperValue;
+        value = Total();
         if (!proceed)
         {
             Release(gradients);
@@ -172,8 +174,24 @@ internal sealed class SplitMicroBatch : IDisposable
     }
 
     // The same decision on both threads, from what both wrote before the first barrier.
-    private bool Proceeds() =>
-        mainForwardError is null && helperForwardError is null && double.IsFinite(mainValue + helperValue);
+    private bool Proceeds() => mainForwardError is null && helperForwardError is null && double.IsFinite(Total());
+
+    // The micro-batch's mean: the halves' means weighted by their items (a half without items is left out; without any
+    // items the mean is NaN, as over a whole micro-batch without any).
+    private double Total()
+    {
+        long items = mainItems + helperItems;
+        return items == 0 ? double.NaN : Share(mainValue, mainItems) + Share(helperValue, helperItems);
+
+        double Share(double mean, long count) => count == 0 ? 0 : mean * count / items;
+    }
+
+    // A half's loss as back-propagated: its mean times its share of the items, then the accumulation scaling.
+    private Tensor Weighted(PartLoss loss)
+    {
+        using var share = loss.Mean * ((double)loss.Items / (mainItems + helperItems));
+        return updater.Scaled(share);
+    }
 
     private void HelperLoop()
     {
@@ -185,24 +203,24 @@ internal sealed class SplitMicroBatch : IDisposable
                 return;
             using var scope = NewDisposeScope();
             using var seeds = InvertedDropout.UseSeeds(helperSeed);
-            Tensor? loss = null;
+            PartLoss loss = default;
             try
             {
                 loss = part!(from, to);
-                helperValue = loss.ToDouble();
+                (helperValue, helperItems) = (loss.Mean.ToDouble(), loss.Items);
             }
             catch (Exception e)
             {
                 helperForwardError = e;
-                helperValue = double.NaN;
+                (helperValue, helperItems) = (double.NaN, 0);
             }
 
             barrier.SignalAndWait();
-            if (Proceeds())
+            if (Proceeds() && loss.Items > 0)
             {
                 try
                 {
-                    using var scaled = updater.Scaled(loss!);
+                    using var scaled = Weighted(loss);
                     if (together)
                     {
                         scaled.backward();

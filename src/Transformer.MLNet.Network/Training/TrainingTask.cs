@@ -61,9 +61,15 @@ internal sealed record ValidationMetric(string Name, bool HigherIsBetter)
 /// <param name="Examples">Examples in the micro-batch, for throughput.</param>
 /// <param name="Loss">Computes the loss; called inside the loop's dispose scope.</param>
 /// <param name="Part">
-/// Where the loss is a sum over examples (a mean is one), the share of it that examples [start, end) contribute: the
-/// parts' losses add up to <paramref name="Loss"/>'s, and so do their gradients. The loop may then compute the parts on
-/// several threads at once (<see cref="SplitMicroBatch"/>); it must be safe to call from any thread. Null where the loss
-/// couples examples (in-batch negatives, one normalisation over all tokens).
+/// Where the loss is a mean over items of the examples (the examples themselves, their words or their target tokens),
+/// the same loss over examples [start, end) with how many items it averages: the loop weights each part's mean by its
+/// share of the items, so that the parts add up to <paramref name="Loss"/>, and so do their gradients. The loop may then
+/// compute the parts on several threads at once (<see cref="SplitMicroBatch"/>); it must be safe to call from any
+/// thread. Null where the loss couples examples (in-batch negatives).
 /// </param>
-internal sealed record MicroBatch(int Examples, Func<Tensor> Loss, Func<int, int, Tensor>? Part = null);
+internal sealed record MicroBatch(int Examples, Func<Tensor> Loss, Func<int, int, PartLoss>? Part = null);
+
+/// <summary>A part of a micro-batch's loss: its mean over <paramref name="Items"/> items (a part without items is left out).</summary>
+/// <param name="Mean">The mean loss of the part.</param>
+/// <param name="Items">How many items (examples, words, target tokens) the mean is over.</param>
+internal readonly record struct PartLoss(Tensor Mean, long Items);
