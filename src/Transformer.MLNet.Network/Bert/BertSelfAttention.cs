@@ -48,7 +48,12 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor keyMask)
     {
         using var scope = NewDisposeScope();
-        var (q, k, v) = ScaledDotProductAttention.ProjectPacked(hidden, _query, _key, _value, _heads);   // (B, T, D) -> 3 × (B, h, T, d)
+        var packed = ScaledDotProductAttention.Stacked(hidden, _query, _key, _value);   // (B, T, 3D)
+        // Inference: attention straight from the packed projection into the merged heads, where that kernel applies.
+        if (!training && Kernels.PackedAttention.Applies(packed, keyMask, _heads))
+            return Kernels.PackedAttention.Forward(packed, keyMask, _heads).MoveToOuterDisposeScope();   // (B, T, D)
+
+        var (q, k, v) = ScaledDotProductAttention.SplitPacked(packed, _heads);   // 3 × (B, h, T, d)
 
         // The project's one attention (libtorch's fused kernel or the explicit formula, whichever is faster here); the
         // bool mask drops padding keys. Every row keeps at least its [CLS] key, so no row is fully masked.

@@ -185,7 +185,7 @@ internal sealed unsafe class PackedWeight : IDisposable
     // 8 rows of 8 floats (row i at source + i·sourceStride) into 8 rows at target + c·targetStride, transposed: unpack
     // pairs of rows, shuffle pairs of pairs, then swap 128-bit halves.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(float* source, long sourceStride, float* target, long targetStride)
+    internal static void Transpose8(float* source, long sourceStride, float* target, long targetStride)
     {
         var v0 = Avx.LoadVector256(source);
         var v1 = Avx.LoadVector256(source + sourceStride);

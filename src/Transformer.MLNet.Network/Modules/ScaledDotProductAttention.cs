@@ -216,15 +216,23 @@ public static class ScaledDotProductAttention
     internal static (Tensor Q, Tensor K, Tensor V) ProjectPacked(Tensor x, Linear query, Linear key, Linear value, int heads)
     {
         using var packed = Stacked(x, query, key, value);                     // (B, T, 3D)
-        long batch = x.shape[0], length = x.shape[1], headDim = query.weight!.shape[0] / heads;
+        return SplitPacked(packed, heads);
+    }
+
+    /// <summary>The heads of a packed projection: (B, T, 3·h·d) → 3 × (B, h, T, d), views of <paramref name="packed"/>.</summary>
+    internal static (Tensor Q, Tensor K, Tensor V) SplitPacked(Tensor packed, int heads)
+    {
+        long batch = packed.shape[0], length = packed.shape[1], headDim = packed.shape[2] / (3L * heads);
         using var split = packed.view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);   // (3, B, h, T, d)
         var parts = split.unbind(0);
         return (parts[0], parts[1], parts[2]);
     }
 
-    // x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv]: from the stack packed for inference where the thread has one, else one product
-    // with the concatenated weights.
-    private static Tensor Stacked(Tensor x, Linear query, Linear key, Linear value)
+    /// <summary>
+    /// x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv], (B, T, D) → (B, T, 3D): from the stack packed for inference where the thread has
+    /// one, else one product with the concatenated weights.
+    /// </summary>
+    internal static Tensor Stacked(Tensor x, Linear query, Linear key, Linear value)
     {
         if (InferenceWeights.Find([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is { } pack
             && pack.Accepts(x))

@@ -1,0 +1,192 @@
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using Transformer.MLNet.Network.Embeddings;
+using Transformer.MLNet.Network.Kernels;
+using Transformer.MLNet.Network.Modules;
+using Transformer.MLNet.Network.Pretrained;
+using static TorchSharp.torch;
+
+namespace Transformer.MLNet.Network.Tests.Kernels;
+
+/// <summary>
+/// Inference attention from the packed query/key/value projection against libtorch's explicit formula
+/// (<see cref="ScaledDotProductAttention.ComputeWithWeights"/>) on the same heads, in float32 and in bfloat16.
+/// </summary>
+[TestClass]
+public sealed class PackedAttentionTests
+{
+    [TestInitialize]
+    public void RequireKernel()
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+            Assert.Inconclusive("This CPU has no AVX2/FMA: the packed attention kernel is not used here.");
+    }
+
+    [TestCleanup]
+    public void ResetChoice()
+    {
+        PackedAttention.Override = null;
+        set_num_threads(Environment.ProcessorCount);
+    }
+
+    // libtorch's attention of the same heads in float32, merged: (B, T, D).
+    private static Tensor Reference(Tensor packed, Tensor? mask, int heads)
+    {
+        using var wide = packed.to(ScalarType.Float32);
+        var (q, k, v) = ScaledDotProductAttention.SplitPacked(wide, heads);
+        var (output, weights) = ScaledDotProductAttention.ComputeWithWeights(q, k, v, mask);
+        weights.Dispose();
+        return ScaledDotProductAttention.MergeHeads(output);
+    }
+
+    // Per row of the batch a number of real tokens (padding after them), and every third row also a hole in the middle.
+    private static Tensor Mask(int batch, int length, Generator generator)
+    {
+        var keep = ones(batch, length, ScalarType.Bool);
+        for (int b = 0; b < batch; b++)
+        {
+            int real = 1 + (int)randint(length, [1], generator: generator).item<long>();
+            if (real < length)
+                keep[b, real..] = tensor(false);
+            if (b % 3 == 2 && real > 2)
+                keep[b, real / 2] = tensor(false);
+        }
+
+        return keep.unsqueeze(1).unsqueeze(1);   // (B, 1, 1, T)
+    }
+
+    [TestMethod]
+    public void Float32_matches_libtorch_over_lengths_head_sizes_and_masks()
+    {
+        using var inference = inference_mode();
+        var generator = new Generator(5);
+        int cases = 0;
+        foreach (int length in new[] { 1, 2, 7, 8, 9, 16, 17, 31, 64, 130 })
+            foreach (var (heads, headDim) in new[] { (4, 8), (12, 32), (2, 40), (3, 64) })
+            {
+                using var scope = NewDisposeScope();
+                int batch = 1 + cases++ % 4;
+                var packed = randn([batch, length, 3 * heads * headDim], generator: generator) * 2;
+                var mask = cases % 4 == 0 ? null : Mask(batch, length, generator);
+                Assert.IsTrue(PackedAttention.Applies(packed, mask, heads), $"T={length}, {heads} heads of {headDim}");
+                var actual = PackedAttention.Forward(packed, mask, heads);
+                var expected = Reference(packed, mask, heads);
+                CollectionAssert.AreEqual(expected.shape, actual.shape);
+                double error = (actual - expected).abs().max().item<float>();
+                Assert.IsLessThanOrEqualTo(2e-5, error, $"T={length}, B={batch}, {heads} heads of {headDim}, mask {mask is not null}");
+            }
+    }
+
+    [TestMethod]
+    public void BFloat16_is_float32_attention_of_the_same_values_rounded_once()
+    {
+        // The kernel computes in float32 from the exact bfloat16 inputs and rounds the output once, so each output is
+        // within half a bfloat16 step (2⁻⁹ relative) of float32 attention of those inputs; 2⁻⁸ leaves room for the
+        // float32 arithmetic. libtorch's own bfloat16 path rounds scores and weights too and is several times further off.
+        using var inference = inference_mode();
+        var generator = new Generator(8);
+        foreach (int length in new[] { 3, 14, 24, 46, 100 })
+        {
+            using var scope = NewDisposeScope();
+            var packed = (randn([4, length, 3 * 12 * 32], generator: generator) * 2).to(ScalarType.BFloat16);
+            var mask = Mask(4, length, generator);
+            var actual = PackedAttention.Forward(packed, mask, 12);
+            Assert.AreEqual(ScalarType.BFloat16, actual.dtype);
+            var expected = Reference(packed, mask, 12);
+            var bound = expected.abs() * Math.Pow(2, -8) + 1e-5;   // plus float32 rounding of sums of terms up to ~8
+            var excess = ((actual.to(ScalarType.Float32) - expected).abs() - bound).max().item<float>();
+            Assert.IsLessThanOrEqualTo(0.0, excess, $"T={length}: an output is more than 2⁻⁸ relative from float32 attention");
+
+            var (q, k, v) = ScaledDotProductAttention.SplitPacked(packed, 12);
+            var libtorch = ScaledDotProductAttention.MergeHeads(ScaledDotProductAttention.Compute(q, k, v, mask)).to(ScalarType.Float32);
+            double ours = (actual.to(ScalarType.Float32) - expected).abs().max().item<float>();
+            double theirs = (libtorch - expected).abs().max().item<float>();
+            Assert.IsLessThanOrEqualTo(theirs, ours, $"T={length}: ours {ours}, libtorch's bfloat16 path {theirs}");
+        }
+    }
+
+    [TestMethod]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var generator = new Generator(3);
+        var packed = randn([16, 40, 3 * 12 * 32], generator: generator);   // above the one-thread work limit
+        var mask = Mask(16, 40, generator);
+        set_num_threads(1);
+        var one = PackedAttention.Forward(packed, mask, 12);
+        set_num_threads(Math.Max(2, Environment.ProcessorCount));
+        var several = PackedAttention.Forward(packed, mask, 12);
+        Assert.IsTrue(one.bytes.SequenceEqual(several.bytes), "the heads are shared out between threads but each is computed the same way");
+    }
+
+    [TestMethod]
+    public void A_query_with_every_key_masked_gets_NaN_as_in_libtorch()
+    {
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var packed = randn([2, 5, 3 * 2 * 8], generator: new Generator(1));
+        var mask = ones(2, 1, 1, 5, ScalarType.Bool);
+        mask[1] = tensor(false);
+        var actual = PackedAttention.Forward(packed, mask, 2);
+        var expected = Reference(packed, mask, 2);
+        Assert.IsTrue(actual[1].isnan().all().item<bool>());
+        Assert.IsTrue(expected[1].isnan().all().item<bool>());
+        Assert.IsLessThanOrEqualTo(2e-5, (actual[0] - expected[0]).abs().max().item<float>());
+    }
+
+    [TestMethod]
+    public void Calls_it_cannot_take_are_refused()
+    {
+        using var scope = NewDisposeScope();
+        var packed = randn(2, 6, 3 * 4 * 8);
+        var mask = ones(2, 1, 1, 6, ScalarType.Bool);
+        using (inference_mode())
+        {
+            Assert.IsTrue(PackedAttention.Applies(packed, mask, 4));
+            Assert.IsFalse(PackedAttention.Applies(packed, mask, 5), "3·D not a multiple of the heads");
+            Assert.IsFalse(PackedAttention.Applies(randn(2, 6, 3 * 4 * 6), null, 4), "head size not a multiple of 8");
+            Assert.IsFalse(PackedAttention.Applies(packed, ones(2, 1, 1, 6), 4), "additive (float) mask");
+            Assert.IsFalse(PackedAttention.Applies(packed, ones(2, 1, 6, 6, ScalarType.Bool), 4), "per-query mask");
+            Assert.IsFalse(PackedAttention.Applies(randn(1, PackedAttention.MaxKeys + 1, 3 * 4 * 8), null, 4), "too long");
+            Assert.IsFalse(PackedAttention.Applies(packed.to(ScalarType.Float64), mask, 4), "float64");
+            Assert.ThrowsExactly<ArgumentException>(() => PackedAttention.Forward(packed, mask, 5));
+            PackedAttention.Override = false;
+            Assert.IsFalse(PackedAttention.Applies(packed, mask, 4));
+        }
+
+        PackedAttention.Override = null;
+        using var tracked = packed.clone().requires_grad_(true);
+        Assert.IsFalse(PackedAttention.Applies(tracked, mask, 4), "a tensor that needs gradients");
+        using (no_grad())
+            Assert.IsTrue(PackedAttention.Applies(tracked, mask, 4), "no gradient is recorded under no_grad");
+    }
+
+    [TestMethod]
+    public void MiniLM_embeddings_are_the_same_with_and_without_the_kernel()
+    {
+        using var bert = PretrainedBert.LoadMiniLm();
+        string[] texts =
+        [
+            "A man is playing a guitar.", "", "Un hombre toca la guitarra en la calle, y la gente se para a escuchar.",
+            string.Join(' ', Enumerable.Repeat("long text", 150)), "東京は日本の首都です。", "ok",
+        ];
+        foreach (bool bfloat16 in new[] { false, true })
+        {
+            var options = new SentenceEncoderOptions { BatchSize = 4, Threads = 1, UseBFloat16 = bfloat16 };
+            using var encoder = SentenceEncoder.FromPretrained(bert, options, CPU);
+            PackedAttention.Override = false;
+            var before = encoder.Encode(texts);
+            PackedAttention.Override = null;
+            long calls = PackedAttention.Calls;
+            var after = encoder.Encode(texts);
+            Assert.IsGreaterThan(calls, PackedAttention.Calls, "the encoder's attention went through the kernel");
+            for (int i = 0; i < texts.Length; i++)
+            {
+                double cosine = EmbeddingSimilarity.Cosine(before[i], after[i]);
+                // float32: the same arithmetic up to rounding order; bfloat16: ours rounds less (see above).
+                Assert.IsGreaterThan(bfloat16 ? 0.999 : 0.9999999, cosine, $"text {i}, bfloat16 {bfloat16}");
+            }
+        }
+    }
+}
