@@ -29,10 +29,18 @@ internal static class Residual
             return output.add_(x);
         }
 
-        using var sum = sublayer(x);
-        DropoutInPlace(sum, dropout, training);
-        sum.add_(x);
-        return norm.call(sum);
+        var sum = sublayer(x);
+        // Inference: sum and norm in one pass over each row, written over the sub-layer output.
+        if (!(training && dropout > 0) && norm.normalized_shape.Length == 1
+            && Kernels.ResidualNorm.Applies(sum, x, norm.weight, norm.bias))
+            return Kernels.ResidualNorm.AddNormInPlace(sum, x, norm.weight!, norm.bias!, norm.eps);
+
+        using (sum)
+        {
+            DropoutInPlace(sum, dropout, training);
+            sum.add_(x);
+            return norm.call(sum);
+        }
     }
 
     private static void DropoutInPlace(Tensor x, double p, bool training)
