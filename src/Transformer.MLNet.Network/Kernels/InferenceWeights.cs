@@ -32,6 +32,10 @@ internal sealed class InferenceWeights : IDisposable
     internal const long DefaultMaxPackedFloats = 1L << 28;
 
     private readonly Dictionary<IntPtr, (IntPtr[] Weights, PackedWeight Pack)> _packs = [];
+
+    // Query/key/value stacks that are not packed (bfloat16, or where packing is not used on this CPU): their weights
+    // and biases concatenated once for the pass instead of on every call.
+    private readonly Dictionary<IntPtr, (IntPtr[] Weights, IntPtr[] Biases, Tensor Weight, Tensor? Bias)> _stacks = [];
     private long _packedFloats;
 
     private InferenceWeights()
@@ -51,14 +55,14 @@ internal sealed class InferenceWeights : IDisposable
     /// <summary>
     /// Packs the float32 CPU projections of <paramref name="model"/>: each BERT self-attention's query, key and value
     /// as one stack, every other linear layer of at least 16 outputs and 64 inputs on its own, up to
-    /// <see cref="MaxPackedFloats"/> in all. Null where packing is not used on this CPU (see <see cref="Available"/>) or
-    /// nothing qualifies.
+    /// <see cref="MaxPackedFloats"/> in all, where packing is used on this CPU (see <see cref="Available"/>). Query, key
+    /// and value stacks that are not packed (bfloat16 models, or packing not used here) are concatenated once for the
+    /// pass instead. Null where nothing qualifies.
     /// </summary>
     public static InferenceWeights? For(nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (!Available)
-            return null;
+        bool pack = Available;
         var set = new InferenceWeights();
         try
         {
@@ -68,16 +72,20 @@ internal sealed class InferenceWeights : IDisposable
                 if (module is BertSelfAttention attention)
                 {
                     var (query, key, value) = attention.Projections;
-                    if (set.Add([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]))
-                        stacked.UnionWith([query.weight!.Handle, key.weight!.Handle, value.weight!.Handle]);
+                    Tensor[] weights = [query.weight!, key.weight!, value.weight!];
+                    Tensor?[] biases = [query.bias, key.bias, value.bias];
+                    if (pack && set.Add(weights, biases))
+                        stacked.UnionWith(weights.Select(w => w.Handle));
+                    else
+                        set.AddStack(weights, biases);
                 }
             }
             foreach (var module in model.modules())
             {
-                if (module is TorchSharp.Modules.Linear linear && !stacked.Contains(linear.weight!.Handle))
+                if (pack && module is TorchSharp.Modules.Linear linear && !stacked.Contains(linear.weight!.Handle))
                     set.Add([linear.weight!], [linear.bias]);
             }
-            if (set.Count > 0)
+            if (set.Count > 0 || set._stacks.Count > 0)
                 return set;
             set.Dispose();
             return null;
@@ -102,6 +110,36 @@ internal sealed class InferenceWeights : IDisposable
         _packs.Add(weights[0].Handle, (weights.Select(w => w.Handle).ToArray(), PackedWeight.Create(weights, biases)));
         _packedFloats += floats;
         return true;
+    }
+
+    // Concatenates one query/key/value stack that was not packed, if it is not already held.
+    private void AddStack(Tensor[] weights, Tensor?[] biases)
+    {
+        if (_stacks.ContainsKey(weights[0].Handle) || weights.Any(w => w.dim() != 2 || w.device_type != weights[0].device_type))
+            return;
+        bool noBias = biases.All(b => b is null);
+        if (!noBias && biases.Any(b => b is null))
+            return;
+        using var noGrad = no_grad();
+        var weight = cat(weights, 0);
+        var bias = noBias ? null : cat(biases!, 0);
+        _stacks.Add(weights[0].Handle, ([.. weights.Select(w => w.Handle)], [.. biases.Select(b => b?.Handle ?? IntPtr.Zero)], weight, bias));
+    }
+
+    /// <summary>The concatenated copy of a query/key/value stack that was not packed, if the calling thread has entered a set
+    /// holding exactly that stack and no gradient is being recorded; else null.</summary>
+    internal static (Tensor Weight, Tensor? Bias)? FindStack(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases)
+    {
+        var current = t_current;
+        if (current is null || weights.Length == 0 || is_grad_enabled()
+            || !current._stacks.TryGetValue(weights[0].Handle, out var entry) || entry.Weights.Length != weights.Length)
+            return null;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            if (entry.Weights[i] != weights[i].Handle || entry.Biases[i] != (biases[i]?.Handle ?? IntPtr.Zero))
+                return null;
+        }
+        return (entry.Weight, entry.Bias);
     }
 
     /// <summary>Makes this set the one the calling thread's projections read, until the result is disposed (which
@@ -130,6 +168,12 @@ internal sealed class InferenceWeights : IDisposable
         foreach (var (_, pack) in _packs.Values)
             pack.Dispose();
         _packs.Clear();
+        foreach (var (_, _, weight, bias) in _stacks.Values)
+        {
+            weight.Dispose();
+            bias?.Dispose();
+        }
+        _stacks.Clear();
     }
 
     // On a thread of its own with one intra-op thread (the arrangement of batched inference): the packed product

@@ -230,13 +230,16 @@ public static class ScaledDotProductAttention
 
     /// <summary>
     /// x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv], (B, T, D) → (B, T, 3D): from the stack packed for inference where the thread has
-    /// one, else one product with the concatenated weights.
+    /// one, else one product with the concatenated weights (concatenated once per inference pass where the thread has
+    /// entered an <see cref="InferenceWeights"/> set, else on each call).
     /// </summary>
     internal static Tensor Stacked(Tensor x, Linear query, Linear key, Linear value)
     {
         if (InferenceWeights.Find([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is { } pack
             && pack.Accepts(x))
             return pack.Forward(x);
+        if (InferenceWeights.FindStack([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is var (stackWeight, stackBias))
+            return Projection.Linear(x, stackWeight, stackBias);
         using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
         using var bias = query.bias is null ? null : cat([query.bias, key.bias!, value.bias!], 0);   // (3D)
         return Projection.Linear(x, weight, bias);

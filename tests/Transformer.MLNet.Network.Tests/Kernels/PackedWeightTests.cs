@@ -118,6 +118,40 @@ public sealed unsafe class PackedWeightTests
     }
 
     [TestMethod]
+    public void Query_key_value_stacks_that_are_not_packed_are_concatenated_once_per_pass()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new BertModel(Configuration.TransformerConfig.MiniLmL6 with { EncoderLayers = 2, VocabSize = 200 });
+        model.to(ScalarType.BFloat16).eval();
+        var attentions = model.modules().OfType<BertSelfAttention>().ToList();
+        Assert.HasCount(2, attentions);
+        var ids = randint(200, [3, 9], dtype: ScalarType.Int64, generator: new Generator(7));
+        var mask = ones_like(ids);
+        mask[1, 5..] = tensor(0L);
+        var types = zeros_like(ids);
+        foreach (bool packing in new[] { true, false })
+        {
+            InferenceWeights.Override = packing;
+            using var weights = InferenceWeights.For(model);
+            Assert.IsNotNull(weights, $"packing {packing}");
+            Assert.AreEqual(0, weights.Count, "bfloat16 weights are not packed");
+            using var inference = inference_mode();
+            var expected = model.forward(ids, mask, types);
+            Tensor actual;
+            using (weights.Use())
+            {
+                var (query, key, value) = attentions[1].Projections;
+                var stack = InferenceWeights.FindStack([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]);
+                Assert.IsNotNull(stack);
+                Assert.IsTrue(stack.Value.Weight.equal(cat([query.weight!, key.weight!, value.weight!], 0)).all().item<bool>());
+                Assert.IsNull(InferenceWeights.FindStack([key.weight!, query.weight!, value.weight!], [key.bias, query.bias, value.bias]), "another order");
+                actual = model.forward(ids, mask, types);
+            }
+            Assert.IsTrue(expected.bytes.SequenceEqual(actual.bytes), "the same product with the weights concatenated once");
+        }
+    }
+
+    [TestMethod]
     public void Packing_stops_at_its_memory_budget_and_the_rest_stays_with_libtorch()
     {
         using var scope = NewDisposeScope();
