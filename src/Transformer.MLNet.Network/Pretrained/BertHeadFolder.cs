@@ -63,7 +63,9 @@ internal static class BertHeadFolder
         }
 
         var config = HuggingFaceBertConfig.Read(Required(PretrainedBert.ConfigFileName));
-        var tokenizer = BertTextTokenizer.LoadVocabulary(Required(PretrainedBert.VocabularyFileName));
+        string vocabularyPath = Required(PretrainedBert.VocabularyFileName);
+        var tokenizer = BertTextTokenizer.LoadVocabulary(vocabularyPath);
+        PretrainedBert.CheckVocabularyFitsConfig(tokenizer, config, vocabularyPath, Path.Combine(folder, PretrainedBert.ConfigFileName));
         string weightsPath = Required(PretrainedBert.WeightsFileName);
         PretrainedBert.CheckConfigFitsWeights(config, Path.Combine(folder, PretrainedBert.ConfigFileName), weightsPath);
         var weights = SafeTensors.Read(weightsPath);

@@ -85,12 +85,7 @@ public sealed class PretrainedBert : IDisposable
         string configPath = Path.Combine(folder, ConfigFileName), vocabularyPath = Path.Combine(folder, VocabularyFileName);
         var config = HuggingFaceBertConfig.Read(configPath);
         var tokenizer = BertTextTokenizer.LoadVocabulary(vocabularyPath);
-        if (tokenizer.VocabularySize != config.VocabSize)
-        {
-            throw new InvalidDataException(
-                $"'{vocabularyPath}' has {tokenizer.VocabularySize} tokens but '{configPath}' says vocab_size = {config.VocabSize}; " +
-                "both files must come from the same model.");
-        }
+        CheckVocabularyFitsConfig(tokenizer, config, vocabularyPath, configPath);
 
         // The header alone says which tensors the file holds: compare them with the config before allocating anything,
         // so that a config that does not describe these weights (or describes a huge model) fails at once.
@@ -99,6 +94,21 @@ public sealed class PretrainedBert : IDisposable
 
         var weights = EncoderEntries(SafeTensors.Read(weightsPath), t => t.Dispose());
         return Build(config, tokenizer, weights, weightsPath, package: null);
+    }
+
+    /// <summary>
+    /// A vocabulary of another size than the config's <c>vocab_size</c> (and so than the word-embedding rows) belongs to
+    /// another model, or was cut short: its ids would pick the wrong rows, or none.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The sizes differ.</exception>
+    internal static void CheckVocabularyFitsConfig(BertTextTokenizer tokenizer, TransformerConfig config, string vocabularyPath, string configPath)
+    {
+        if (tokenizer.VocabularySize != config.VocabSize)
+        {
+            throw new InvalidDataException(
+                $"'{vocabularyPath}' has {tokenizer.VocabularySize} tokens but '{configPath}' says vocab_size = {config.VocabSize}; " +
+                "both files must come from the same model.");
+        }
     }
 
     // HF checkpoints of task models prefix the encoder with "bert."; older ones also store position_ids.

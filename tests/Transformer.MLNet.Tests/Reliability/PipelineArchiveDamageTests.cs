@@ -162,6 +162,23 @@ public sealed class PipelineArchiveDamageTests
 
     [TestMethod]
     [TestCategory("Reliability")]
+    public void A_vocabulary_cut_short_with_an_updated_checksum_is_refused_naming_the_entry()
+    {
+        string vocabulary = WeightsEntry().Replace("model.safetensors", "vocab.txt", StringComparison.Ordinal);
+        foreach (bool half in new[] { true, false })
+        {
+            byte[] damaged = ArchiveEditor.EditAndChecksum(archive, vocabulary, bytes =>
+            {
+                var lines = Encoding.UTF8.GetString(bytes).Split('\n');
+                int kept = half ? lines.Length / 2 : lines.Length - 2;   // half of it, or the last token gone
+                return Encoding.UTF8.GetBytes(string.Join('\n', lines[..kept]) + "\n");
+            });
+            LoadFails(damaged, $"'{vocabulary}'", "vocab_size", "same model");
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
     public void A_checksum_guards_every_entry_and_the_weights()
     {
         string weights = WeightsEntry();
