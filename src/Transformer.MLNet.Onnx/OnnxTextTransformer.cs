@@ -8,7 +8,8 @@ namespace Transformer.MLNet.Onnx;
 /// A model exported by Transformer.MLNet (<c>ExportOnnx</c>), run on ONNX Runtime as an ML.NET transformer. It adds the
 /// columns the TorchSharp transformer of the same model adds: a sentence embedding (a float vector); a binary
 /// classifier's <c>Score</c>, <c>Probability</c> and boolean <c>PredictedLabel</c>; a multiclass classifier's
-/// <c>Score</c> (class probabilities) and key <c>PredictedLabel</c> with the class names; a regressor's or
+/// <c>Score</c> (class probabilities) and key <c>PredictedLabel</c> whose key values are the label's (numbers or
+/// Booleans in their own type where the export says so, else the class names); a regressor's or
 /// cross-encoder's <c>Score</c>. ML.NET's evaluators and <c>PredictionEngine</c> work on them. Rows are read lazily,
 /// a window at a time, tokenized exactly as in training and run in length-sorted batches.
 /// </summary>
@@ -55,12 +56,23 @@ public sealed class OnnxTextTransformer : TextMappingTransformer
             case OnnxExportTask.TextClassification:
                 IReadOnlyList<string> names = manifest.Labels
                     ?? [.. Enumerable.Range(1, manifest.OutputSize).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-                // An export carries the class names only: key values are text here.
-                return (ClassifierColumns.Multiclass(ClassKeyValues.Text(names), options.ScoreColumnName, options.PredictedLabelColumnName), names,
+                return (ClassifierColumns.Multiclass(KeyValues(manifest, names), options.ScoreColumnName, options.PredictedLabelColumnName), names,
                     ClassifierColumns.Softmax);
             default:
                 throw new NotSupportedException($"Exports of task {manifest.Task} do not run in Transformer.MLNet.Onnx.");
         }
+    }
+
+    // The class names as text key values, or the label's own values where the export says their type.
+    private static ClassKeyValues KeyValues(OnnxExportManifest manifest, IReadOnlyList<string> names)
+    {
+        if (manifest.LabelType is null || manifest.LabelValues is null)
+            return ClassKeyValues.Text(names);
+        if (ClassKeyValues.TryParse(manifest.LabelType, manifest.LabelValues, names, out var typed, out string? invalid))
+            return typed;
+        throw new InvalidDataException(invalid is null
+            ? $"{OnnxExportManifest.FileName}: label_type = \"{manifest.LabelType}\" is not one of {string.Join(", ", ClassKeyValues.TypeNames)}. Export the model again."
+            : $"{OnnxExportManifest.FileName}: label_values holds \"{invalid}\", which is not a {manifest.LabelType}. Export the model again.");
     }
 
     /// <summary>The export folder the model was read from.</summary>

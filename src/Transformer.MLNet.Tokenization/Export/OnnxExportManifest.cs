@@ -73,6 +73,19 @@ public sealed record OnnxExportManifest
     /// </summary>
     public IReadOnlyList<string>? Labels { get; init; }
 
+    /// <summary>
+    /// Text classification exported from ML.NET with a label whose key values are not text (numbers or Booleans): their
+    /// type name ("Single", "Double", "Int32", "Boolean", ...); null for text key values and other tasks.
+    /// </summary>
+    public string? LabelType { get; init; }
+
+    /// <summary>
+    /// With <see cref="LabelType"/>: the key values in the order of <see cref="Labels"/>, as text that reads back
+    /// exactly (floating-point values bit for bit), so that <c>MapKeyToValue</c> on the predicted label gives values of
+    /// the label's own type.
+    /// </summary>
+    public IReadOnlyList<string>? LabelValues { get; init; }
+
     /// <summary>Regression: <c>score = logits · TargetScale + TargetMean</c>.</summary>
     public double TargetMean { get; init; }
 
@@ -104,6 +117,14 @@ public sealed record OnnxExportManifest
                 ?? throw new InvalidDataException($"{FileName} is empty.");
             if (manifest.MaxTokens < 2 || manifest.OutputSize < 1)
                 throw new InvalidDataException($"{FileName} has max_tokens {manifest.MaxTokens} and output_size {manifest.OutputSize}; both must be positive (max_tokens at least 2).");
+            if ((manifest.LabelType is null) != (manifest.LabelValues is null) || (manifest.LabelValues is not null && manifest.LabelValues.Count != (manifest.Labels?.Count ?? -1)))
+            {
+                throw new InvalidDataException(
+                    $"{FileName} has label_type {manifest.LabelType ?? "null"} with {manifest.LabelValues?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} " +
+                    $"label_values for {manifest.Labels?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} labels; " +
+                    "typed labels need both, one value per label. Export the model again.");
+            }
+
             return manifest;
         }
         catch (JsonException e)

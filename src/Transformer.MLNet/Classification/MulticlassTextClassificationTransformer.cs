@@ -49,6 +49,17 @@ public sealed class MulticlassTextClassificationTransformer : TextClassification
 
     internal override float[] FromLogits(float[] logits) => ClassifierColumns.Softmax(logits);
 
-    /// <summary>Exports with the class names in the settings, so that a model run on ONNX Runtime predicts the same labels.</summary>
-    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder) => Classifier.ExportOnnx(folder, ClassNames);
+    /// <summary>
+    /// Exports with the class names in the settings, and key values that are not text with their type, so that a model
+    /// run on ONNX Runtime predicts the same labels, of the same type.
+    /// </summary>
+    private protected override Network.Export.OnnxExportManifest ExportOnnxCore(string folder)
+    {
+        var manifest = Classifier.ExportOnnx(folder, ClassNames);
+        if (KeyValues.IsText)
+            return manifest;
+        manifest = manifest with { LabelType = KeyValues.TypeName, LabelValues = [.. KeyValues.Format()] };
+        Transformer.MLNet.Network.IO.AtomicFile.WriteAllText(Path.Combine(folder, Network.Export.OnnxExportManifest.FileName), manifest.ToJson());
+        return manifest;
+    }
 }

@@ -215,7 +215,7 @@ public sealed class TypedKeyValuesTests
     }
 
     [TestMethod]
-    public void An_onnx_export_of_a_float_labelled_classifier_carries_its_class_names_as_text()
+    public void An_onnx_export_of_a_float_labelled_classifier_keeps_its_float_key_values()
     {
         var (keyed, model, _) = floatModel.Value;
         string folder = Path.Combine(Path.GetTempPath(), "typed-keys-onnx-" + Guid.NewGuid().ToString("N")[..8]);
@@ -223,10 +223,31 @@ public sealed class TypedKeyValuesTests
         {
             var manifest = model.ExportOnnx(folder);
             CollectionAssert.AreEqual(model.ClassNames.ToArray(), manifest.Labels!.ToArray());
-            using var onnx = mlContext.Transforms.Text.ApplyOnnxExport(folder, nameof(SentenceRow.Text)).Fit(keyed);
-            var scored = onnx.Transform(keyed);
-            CollectionAssert.AreEqual(model.ClassNames.ToArray(), KeyValues<ReadOnlyMemory<char>>(scored.Schema["PredictedLabel"]).Select(v => v.ToString()).ToArray());
-            CollectionAssert.AreEqual(model.Transform(keyed).GetColumn<uint>("PredictedLabel").ToArray(), scored.GetColumn<uint>("PredictedLabel").ToArray());
+            Assert.AreEqual("Single", manifest.LabelType);
+            var expected = model.Transform(keyed);
+            using (var onnx = mlContext.Transforms.Text.ApplyOnnxExport(folder, nameof(SentenceRow.Text)).Fit(keyed))
+            {
+                var scored = onnx.Transform(keyed);
+                CollectionAssert.AreEqual(Bits(KeyValues<float>(expected.Schema["PredictedLabel"])), Bits(KeyValues<float>(scored.Schema["PredictedLabel"])));
+                CollectionAssert.AreEqual(expected.GetColumn<uint>("PredictedLabel").ToArray(), scored.GetColumn<uint>("PredictedLabel").ToArray());
+                var values = mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(scored).Transform(scored);
+                CollectionAssert.AreEqual(
+                    mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(expected).Transform(expected).GetColumn<float>("PredictedLabel").ToArray(),
+                    values.GetColumn<float>("PredictedLabel").ToArray());
+            }
+
+            // A manifest whose values are not of their type is refused, naming the file and the value.
+            string path = Path.Combine(folder, Network.Export.OnnxExportManifest.FileName);
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            json["label_values"]![0] = "twelve";
+            File.WriteAllText(path, json.ToJsonString());
+            var error = Assert.Throws<Exception>(() => mlContext.Transforms.Text.ApplyOnnxExport(folder, nameof(SentenceRow.Text)).Fit(keyed).Dispose());
+            StringAssert.Contains(error.Message, "onnx_export.json");
+            StringAssert.Contains(error.Message, "\"twelve\"");
+            json.Remove("label_type");
+            File.WriteAllText(path, json.ToJsonString());
+            error = Assert.Throws<Exception>(() => mlContext.Transforms.Text.ApplyOnnxExport(folder, nameof(SentenceRow.Text)).Fit(keyed).Dispose());
+            StringAssert.Contains(error.Message, "label_type");
         }
         finally
         {
