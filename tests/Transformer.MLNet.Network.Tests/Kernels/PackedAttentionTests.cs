@@ -136,6 +136,29 @@ public sealed class PackedAttentionTests
     }
 
     [TestMethod]
+    public void NaN_and_infinite_inputs_give_libtorchs_NaN_and_infinity_pattern()
+    {
+        // A damaged value must not vanish into a finite output: a NaN or infinite query, key or value spreads exactly as
+        // in libtorch's attention (a query's row, a head's rows, or the outputs that weight that value).
+        using var inference = inference_mode();
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            foreach (var (part, value) in new[] { (0, double.NaN), (1, double.NaN), (2, double.NaN), (0, double.PositiveInfinity), (1, double.NegativeInfinity), (2, double.PositiveInfinity) })
+            {
+                using var scope = NewDisposeScope();
+                var packed = randn([2, 5, 3 * 2 * 8], generator: new Generator(9));
+                packed[0, 1, part * 16 + 3] = tensor(value);
+                packed = packed.to(dtype);
+                var mask = ones(2, 1, 1, 5, ScalarType.Bool);
+                var expected = Reference(packed, mask, 2);
+                var actual = PackedAttention.Forward(packed, mask, 2).to(ScalarType.Float32);
+                string what = $"{dtype}, {value} in part {part}";
+                Assert.IsTrue(expected.isnan().equal(actual.isnan()).all().item<bool>(), what);
+                Assert.IsTrue(expected.isinf().equal(actual.isinf()).all().item<bool>(), what);
+                Assert.IsGreaterThan(0L, expected.isfinite().logical_not().sum().item<long>(), what + ": the reference is not finite somewhere");
+            }
+    }
+
+    [TestMethod]
     public void Calls_it_cannot_take_are_refused()
     {
         using var scope = NewDisposeScope();

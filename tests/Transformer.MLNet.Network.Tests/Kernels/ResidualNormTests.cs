@@ -74,6 +74,26 @@ public sealed class ResidualNormTests
     }
 
     [TestMethod]
+    public void A_NaN_or_infinite_value_makes_its_row_NaN_as_in_libtorch()
+    {
+        using var inference = inference_mode();
+        foreach (double value in new[] { double.NaN, double.PositiveInfinity })
+        {
+            using var scope = NewDisposeScope();
+            var y = randn(3, 16);
+            var x = randn(3, 16);
+            x[1, 5] = tensor(value);
+            var weight = randn(16);
+            var bias = randn(16);
+            var expected = nn.functional.layer_norm(y + x, [16], weight, bias, 1e-5);
+            var actual = ResidualNorm.AddNormInPlace(y, x, weight, bias, 1e-5);
+            Assert.IsTrue(expected.isnan().equal(actual.isnan()).all().item<bool>(), $"{value}");
+            Assert.IsTrue(actual[1].isnan().all().item<bool>(), $"{value}: the damaged row");
+            Assert.IsLessThanOrEqualTo(5e-6, (actual[0] - expected[0]).abs().max().item<float>());
+        }
+    }
+
+    [TestMethod]
     public void Results_do_not_depend_on_the_thread_count()
     {
         using var inference = inference_mode();
