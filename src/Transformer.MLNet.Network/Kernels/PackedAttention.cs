@@ -242,10 +242,18 @@ internal static unsafe class PackedAttention
             }
 
             Span<float> inverses = [1f / Vector256.Sum(t0), 1f / Vector256.Sum(t1), 1f / Vector256.Sum(t2), 1f / Vector256.Sum(t3)];
-            for (int r = 0; r < rows; r++)
+            int next = 0;
+            for (; next + 1 < rows && headDim % 32 == 0; next += 2)
             {
-                byte* output = result + ((long)(row * length + i0 + r) * model + head * headDim) * size;
-                WeightedValues(scores + r * padded, values, count, headDim, output, inverses[r], shape.BFloat16);
+                byte* output = result + ((long)(row * length + i0 + next) * model + head * headDim) * size;
+                WeightedValuePair(scores + next * padded, scores + (next + 1) * padded, values, count, headDim,
+                    output, output + (long)model * size, inverses[next], inverses[next + 1], shape.BFloat16);
+            }
+
+            for (; next < rows; next++)
+            {
+                byte* output = result + ((long)(row * length + i0 + next) * model + head * headDim) * size;
+                WeightedValues(scores + next * padded, values, count, headDim, output, inverses[next], shape.BFloat16);
             }
         }
     }
@@ -292,6 +300,48 @@ internal static unsafe class PackedAttention
             a1.Store(scores + padded + v * 8);
             a2.Store(scores + 2 * padded + v * 8);
             a3.Store(scores + 3 * padded + v * 8);
+        }
+    }
+
+    // Two query rows' weighted values at once (head sizes that are multiples of 32), so that each value vector loaded
+    // serves both: eight accumulators, four vectors of each output.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedValuePair(float* weights0, float* weights1, float* values, int count, int headDim,
+        byte* output0, byte* output1, float normalise0, float normalise1, bool bfloat16)
+    {
+        var norm0 = Vector256.Create(normalise0);
+        var norm1 = Vector256.Create(normalise1);
+        for (int u = 0; u < headDim / 8; u += 4)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            float* value = values + u * 8;
+            for (int j = 0; j < count; j++, value += headDim)
+            {
+                var v0 = Vector256.Load(value);
+                var v1 = Vector256.Load(value + 8);
+                var v2 = Vector256.Load(value + 16);
+                var v3 = Vector256.Load(value + 24);
+                var w0 = Vector256.Create(weights0[j]);
+                var w1 = Vector256.Create(weights1[j]);
+                a0 = Vector256.FusedMultiplyAdd(w0, v0, a0);
+                a1 = Vector256.FusedMultiplyAdd(w0, v1, a1);
+                a2 = Vector256.FusedMultiplyAdd(w0, v2, a2);
+                a3 = Vector256.FusedMultiplyAdd(w0, v3, a3);
+                b0 = Vector256.FusedMultiplyAdd(w1, v0, b0);
+                b1 = Vector256.FusedMultiplyAdd(w1, v1, b1);
+                b2 = Vector256.FusedMultiplyAdd(w1, v2, b2);
+                b3 = Vector256.FusedMultiplyAdd(w1, v3, b3);
+            }
+
+            StoreVector(output0, u, a0 * norm0, bfloat16);
+            StoreVector(output0, u + 1, a1 * norm0, bfloat16);
+            StoreVector(output0, u + 2, a2 * norm0, bfloat16);
+            StoreVector(output0, u + 3, a3 * norm0, bfloat16);
+            StoreVector(output1, u, b0 * norm1, bfloat16);
+            StoreVector(output1, u + 1, b1 * norm1, bfloat16);
+            StoreVector(output1, u + 2, b2 * norm1, bfloat16);
+            StoreVector(output1, u + 3, b3 * norm1, bfloat16);
         }
     }
 
