@@ -15,8 +15,8 @@ namespace Transformer.MLNet.Network.Kernels;
 /// matrices per head and a softmax, and copies the heads back together: at the short texts of sentence embedding
 /// (12 heads of 32 at 14 tokens, batches of 32) that took 0.66 ms in bfloat16 on one thread of a Zen 4 EPYC, about 8 %
 /// of a MiniLM layer whose arithmetic is 99 % in the projections. Here each head's keys are transposed once into
-/// float32, each query row gets its scores, softmax and weighted values in registers, and the result is written
-/// where the merged heads go. Arithmetic is float32 whatever the tensors' type (bfloat16 values are widened exactly and
+/// float32, four query rows at a time get their scores, softmax and weighted values in registers, and the result is
+/// written where the merged heads go: 0.32 ms for the same heads (0.33 against 0.78 ms in float32). Arithmetic is float32 whatever the tensors' type (bfloat16 values are widened exactly and
 /// the output rounded to nearest even once), so bfloat16 results are closer to float32 attention than libtorch's,
 /// which rounds the scores and the weights to bfloat16.
 /// </para>
@@ -114,7 +114,8 @@ internal static unsafe class PackedAttention
             return;
         int length = shape.Length, headDim = shape.HeadDim;
         int padded = (length + 7) & ~7;
-        // Keys transposed (headDim × padded), values (length × headDim), one query, scores (padded), key positions.
+        // Key rows and the same keys transposed (headDim × padded each), values (length × headDim), a block of queries
+        // (Block × headDim) and of score rows (Block × padded), then the kept keys' positions.
         nuint floats = (nuint)(2 * headDim * padded + length * headDim + Block * headDim + Block * padded);
         float* scratch = (float*)NativeMemory.AlignedAlloc(floats * sizeof(float) + (nuint)length * sizeof(int), 64);
         try
