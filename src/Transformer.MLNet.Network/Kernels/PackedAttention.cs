@@ -78,8 +78,8 @@ internal static unsafe class PackedAttention
         int batch = (int)source.shape[0], length = (int)source.shape[1], model = (int)(source.shape[2] / 3), headDim = model / heads;
         bool bfloat16 = source.dtype == ScalarType.BFloat16;
         var result = empty([batch, length, model], source.dtype);
-        byte* sourceBase = Bytes(source), resultBase = Bytes(result);
-        byte* maskBase = mask is null ? null : Bytes(mask);
+        byte* sourceBase = TensorMemory.Bytes(source), resultBase = TensorMemory.Bytes(result);
+        byte* maskBase = mask is null ? null : TensorMemory.Bytes(mask);
         var shape = new Shape(length, model, headDim, heads, bfloat16);
 
         int units = batch * heads;
@@ -103,8 +103,6 @@ internal static unsafe class PackedAttention
     {
         public int ElementSize => BFloat16 ? 2 : 4;
     }
-
-    private static byte* Bytes(Tensor tensor) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
 
     // Units first..last of (batch row, head) pairs, with scratch of this thread's own.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -172,7 +170,7 @@ internal static unsafe class PackedAttention
             {
                 byte* output = result + ((long)(row * length + i) * model + head * headDim) * size;
                 for (int u = 0; u < headDim / 8; u++)
-                    StoreVector(output, u, Vector256.Create(float.NaN), shape.BFloat16);
+                    BFloat16Lanes.Store(output, 8 * u, Vector256.Create(float.NaN), shape.BFloat16);
             }
 
             return;
@@ -183,8 +181,8 @@ internal static unsafe class PackedAttention
         for (int j = 0; j < count; j++)
         {
             byte* token = rowBase + positions[j] * rowStride * size;
-            Widen(token + (long)(model + head * headDim) * size, keyRows + j * headDim, headDim, shape.BFloat16, 1f);
-            Widen(token + (long)(2 * model + head * headDim) * size, values + j * headDim, headDim, shape.BFloat16, 1f);
+            BFloat16Lanes.ToFloat32(token + (long)(model + head * headDim) * size, keyRows + j * headDim, headDim, shape.BFloat16);
+            BFloat16Lanes.ToFloat32(token + (long)(2 * model + head * headDim) * size, values + j * headDim, headDim, shape.BFloat16);
         }
 
         new Span<float>(keyRows + count * headDim, (padded - count) * headDim).Clear();
@@ -205,7 +203,7 @@ internal static unsafe class PackedAttention
             for (int r = 0; r < Block; r++)
             {
                 int i = i0 + Math.Min(r, rows - 1);
-                Widen(rowBase + (i * rowStride + head * headDim) * size, query + r * headDim, headDim, shape.BFloat16, scale);
+                BFloat16Lanes.ToFloat32(rowBase + (i * rowStride + head * headDim) * size, query + r * headDim, headDim, shape.BFloat16, scale);
             }
 
             Scores(query, keys, scores, headDim, padded, vectors, tailKept, minusInfinity);
@@ -335,14 +333,14 @@ internal static unsafe class PackedAttention
                 b3 = Vector256.FusedMultiplyAdd(w1, v3, b3);
             }
 
-            StoreVector(output0, u, a0 * norm0, bfloat16);
-            StoreVector(output0, u + 1, a1 * norm0, bfloat16);
-            StoreVector(output0, u + 2, a2 * norm0, bfloat16);
-            StoreVector(output0, u + 3, a3 * norm0, bfloat16);
-            StoreVector(output1, u, b0 * norm1, bfloat16);
-            StoreVector(output1, u + 1, b1 * norm1, bfloat16);
-            StoreVector(output1, u + 2, b2 * norm1, bfloat16);
-            StoreVector(output1, u + 3, b3 * norm1, bfloat16);
+            BFloat16Lanes.Store(output0, 8 * u, a0 * norm0, bfloat16);
+            BFloat16Lanes.Store(output0, 8 * (u + 1), a1 * norm0, bfloat16);
+            BFloat16Lanes.Store(output0, 8 * (u + 2), a2 * norm0, bfloat16);
+            BFloat16Lanes.Store(output0, 8 * (u + 3), a3 * norm0, bfloat16);
+            BFloat16Lanes.Store(output1, 8 * u, b0 * norm1, bfloat16);
+            BFloat16Lanes.Store(output1, 8 * (u + 1), b1 * norm1, bfloat16);
+            BFloat16Lanes.Store(output1, 8 * (u + 2), b2 * norm1, bfloat16);
+            BFloat16Lanes.Store(output1, 8 * (u + 3), b3 * norm1, bfloat16);
         }
     }
 
@@ -384,10 +382,10 @@ internal static unsafe class PackedAttention
                     a3 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(value + 24), a3);
                 }
 
-                StoreVector(output, u, (a0 + b0) * norm, bfloat16);
-                StoreVector(output, u + 1, (a1 + b1) * norm, bfloat16);
-                StoreVector(output, u + 2, (a2 + b2) * norm, bfloat16);
-                StoreVector(output, u + 3, (a3 + b3) * norm, bfloat16);
+                BFloat16Lanes.Store(output, 8 * u, (a0 + b0) * norm, bfloat16);
+                BFloat16Lanes.Store(output, 8 * (u + 1), (a1 + b1) * norm, bfloat16);
+                BFloat16Lanes.Store(output, 8 * (u + 2), (a2 + b2) * norm, bfloat16);
+                BFloat16Lanes.Store(output, 8 * (u + 3), (a3 + b3) * norm, bfloat16);
                 continue;
             }
 
@@ -397,7 +395,7 @@ internal static unsafe class PackedAttention
                 float* value = values + w * 8;
                 for (int j = 0; j < count; j++, value += headDim)
                     a = Vector256.FusedMultiplyAdd(Vector256.Create(weights[j]), Vector256.Load(value), a);
-                StoreVector(output, w, a * norm, bfloat16);
+                BFloat16Lanes.Store(output, 8 * w, a * norm, bfloat16);
             }
         }
     }
@@ -409,37 +407,6 @@ internal static unsafe class PackedAttention
         m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
         m = Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
         return m.ToScalar();
-    }
-
-    // count elements (a multiple of 8) of float32 or bfloat16 at from, times scale, as float32 at to.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen(byte* from, float* to, int count, bool bfloat16, float scale)
-    {
-        var factor = Vector256.Create(scale);
-        if (!bfloat16)
-        {
-            for (int i = 0; i < count; i += 8)
-                (Vector256.Load((float*)from + i) * factor).Store(to + i);
-            return;
-        }
-
-        var halves = (ushort*)from;
-        for (int i = 0; i < count; i += 8)
-        {
-            (BFloat16Lanes.Widen(halves + i) * factor).Store(to + i);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StoreVector(byte* output, int vector, Vector256<float> x, bool bfloat16)
-    {
-        if (!bfloat16)
-        {
-            x.Store((float*)output + vector * 8);
-            return;
-        }
-
-        Vector128.Store(BFloat16Lanes.Narrow(x), (ushort*)output + vector * 8);
     }
 
     /// <summary>

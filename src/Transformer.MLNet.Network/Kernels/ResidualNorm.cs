@@ -66,7 +66,7 @@ internal static unsafe class ResidualNorm
         int width = (int)y.shape[^1];
         long rows = y.numel() / Math.Max(1, width);
         bool bfloat16 = y.dtype == ScalarType.BFloat16;
-        var target = new Row(Bytes(y), Bytes(x), Bytes(weight), Bytes(bias), width, (float)eps, bfloat16);
+        var target = new Row(TensorMemory.Bytes(y), TensorMemory.Bytes(x), TensorMemory.Bytes(weight), TensorMemory.Bytes(bias), width, (float)eps, bfloat16);
         int threads = rows * width < ParallelElements ? 1 : (int)Math.Min(rows, Math.Max(1, get_num_threads()));
         if (threads == 1)
         {
@@ -93,8 +93,6 @@ internal static unsafe class ResidualNorm
         public bool BFloat16 { get; } = bfloat16;
     }
 
-    private static byte* Bytes(Tensor tensor) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(long first, long last, Row shape)
     {
@@ -103,8 +101,8 @@ internal static unsafe class ResidualNorm
         float* sum = stackalloc float[width];
         float* gamma = stackalloc float[width];
         float* beta = stackalloc float[width];
-        Load(shape.Weight, gamma, width, bfloat16);
-        Load(shape.Bias, beta, width, bfloat16);
+        BFloat16Lanes.ToFloat32(shape.Weight, gamma, width, bfloat16);
+        BFloat16Lanes.ToFloat32(shape.Bias, beta, width, bfloat16);
         float inverseWidth = 1f / width;
         int quads = width / 32 * 32;
         for (long r = first; r < last; r++)
@@ -115,10 +113,10 @@ internal static unsafe class ResidualNorm
             int i = 0;
             for (; i < quads; i += 32)
             {
-                var s0 = Read(y, i, bfloat16) + Read(x, i, bfloat16);
-                var s1 = Read(y, i + 8, bfloat16) + Read(x, i + 8, bfloat16);
-                var s2 = Read(y, i + 16, bfloat16) + Read(x, i + 16, bfloat16);
-                var s3 = Read(y, i + 24, bfloat16) + Read(x, i + 24, bfloat16);
+                var s0 = BFloat16Lanes.Load(y, i, bfloat16) + BFloat16Lanes.Load(x, i, bfloat16);
+                var s1 = BFloat16Lanes.Load(y, i + 8, bfloat16) + BFloat16Lanes.Load(x, i + 8, bfloat16);
+                var s2 = BFloat16Lanes.Load(y, i + 16, bfloat16) + BFloat16Lanes.Load(x, i + 16, bfloat16);
+                var s3 = BFloat16Lanes.Load(y, i + 24, bfloat16) + BFloat16Lanes.Load(x, i + 24, bfloat16);
                 s0.Store(sum + i);
                 s1.Store(sum + i + 8);
                 s2.Store(sum + i + 16);
@@ -131,7 +129,7 @@ internal static unsafe class ResidualNorm
 
             for (; i < width; i += 8)
             {
-                var s0 = Read(y, i, bfloat16) + Read(x, i, bfloat16);
+                var s0 = BFloat16Lanes.Load(y, i, bfloat16) + BFloat16Lanes.Load(x, i, bfloat16);
                 s0.Store(sum + i);
                 t0 += s0;
             }
@@ -162,22 +160,8 @@ internal static unsafe class ResidualNorm
             {
                 // ((s − μ)·σ⁻¹)·γ + β, with (s − μ)·σ⁻¹ as s·σ⁻¹ − μ·σ⁻¹.
                 var n = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(Vector256.Load(sum + i), scale, shift), Vector256.Load(gamma + i), Vector256.Load(beta + i));
-                if (bfloat16)
-                    Vector128.Store(BFloat16Lanes.Narrow(n), (ushort*)y + i);
-                else
-                    n.Store((float*)y + i);
+                BFloat16Lanes.Store(y, i, n, bfloat16);
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Read(byte* row, int i, bool bfloat16) =>
-        bfloat16 ? BFloat16Lanes.Widen((ushort*)row + i) : Vector256.Load((float*)row + i);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Load(byte* from, float* to, int count, bool bfloat16)
-    {
-        for (int i = 0; i < count; i += 8)
-            (bfloat16 ? BFloat16Lanes.Widen((ushort*)from + i) : Vector256.Load((float*)from + i)).Store(to + i);
     }
 }

@@ -31,8 +31,7 @@ internal static class Residual
 
         var sum = sublayer(x);
         // Inference: sum and norm in one pass over each row, written over the sub-layer output.
-        if (!(training && dropout > 0) && norm.normalized_shape.Length == 1
-            && Kernels.ResidualNorm.Applies(sum, x, norm.weight, norm.bias))
+        if (!(training && dropout > 0) && Kernels.ResidualNorm.Applies(sum, x, norm.weight, norm.bias))
             return Kernels.ResidualNorm.AddNormInPlace(sum, x, norm.weight!, norm.bias!, norm.eps);
 
         using (sum)
