@@ -35,7 +35,7 @@ internal sealed class InferenceWeights : IDisposable
 
     // Query/key/value stacks that are not packed (bfloat16, or where packing is not used on this CPU): their weights
     // and biases concatenated once for the pass instead of on every call.
-    private readonly Dictionary<IntPtr, (IntPtr[] Weights, IntPtr[] Biases, Tensor Weight, Tensor? Bias)> _stacks = [];
+    private readonly Dictionary<IntPtr, (IntPtr[] Weights, (IntPtr[] Biases, Tensor Weight, Tensor? Bias) Stack)> _stacks = [];
     private long _packedFloats;
 
     private InferenceWeights()
@@ -123,23 +123,31 @@ internal sealed class InferenceWeights : IDisposable
         using var noGrad = no_grad();
         var weight = cat(weights, 0);
         var bias = noBias ? null : cat(biases!, 0);
-        _stacks.Add(weights[0].Handle, ([.. weights.Select(w => w.Handle)], [.. biases.Select(b => b?.Handle ?? IntPtr.Zero)], weight, bias));
+        _stacks.Add(weights[0].Handle, ([.. weights.Select(w => w.Handle)], ([.. biases.Select(b => b?.Handle ?? IntPtr.Zero)], weight, bias)));
     }
 
     /// <summary>The concatenated copy of a query/key/value stack that was not packed, if the calling thread has entered a set
     /// holding exactly that stack and no gradient is being recorded; else null.</summary>
-    internal static (Tensor Weight, Tensor? Bias)? FindStack(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases)
+    internal static (Tensor Weight, Tensor? Bias)? FindStack(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases) =>
+        Entry(t_current?._stacks, weights) is var (handles, (biasHandles, weight, bias)) && SameStack(handles, biasHandles, weights, biases)
+            ? (weight, bias)
+            : null;
+
+    // The entry keyed by the first weight in the calling thread's set, when a set is entered and no gradient is recorded.
+    private static (IntPtr[] Weights, T Value)? Entry<T>(Dictionary<IntPtr, (IntPtr[] Weights, T Value)>? entries, ReadOnlySpan<Tensor> weights) =>
+        entries is not null && weights.Length > 0 && !is_grad_enabled() && entries.TryGetValue(weights[0].Handle, out var entry) ? entry : null;
+
+    // Whether an entry holds exactly these weights and biases, in this order.
+    private static bool SameStack(IntPtr[] weightHandles, IntPtr[] biasHandles, ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases)
     {
-        var current = t_current;
-        if (current is null || weights.Length == 0 || is_grad_enabled()
-            || !current._stacks.TryGetValue(weights[0].Handle, out var entry) || entry.Weights.Length != weights.Length)
-            return null;
+        if (weightHandles.Length != weights.Length)
+            return false;
         for (int i = 0; i < weights.Length; i++)
         {
-            if (entry.Weights[i] != weights[i].Handle || entry.Biases[i] != (biases[i]?.Handle ?? IntPtr.Zero))
-                return null;
+            if (weightHandles[i] != weights[i].Handle || biasHandles[i] != (biases[i]?.Handle ?? IntPtr.Zero))
+                return false;
         }
-        return (entry.Weight, entry.Bias);
+        return true;
     }
 
     /// <summary>Makes this set the one the calling thread's projections read, until the result is disposed (which
@@ -148,19 +156,8 @@ internal sealed class InferenceWeights : IDisposable
 
     /// <summary>The packed copy of a projection by <paramref name="weights"/> (stacked) and <paramref name="biases"/>, if the
     /// calling thread has entered a set holding exactly that stack and no gradient is being recorded; else null.</summary>
-    internal static PackedWeight? Find(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases)
-    {
-        var current = t_current;
-        if (current is null || weights.Length == 0 || is_grad_enabled()
-            || !current._packs.TryGetValue(weights[0].Handle, out var entry) || entry.Weights.Length != weights.Length)
-            return null;
-        for (int i = 0; i < weights.Length; i++)
-        {
-            if (entry.Weights[i] != weights[i].Handle || entry.Pack.BiasHandles[i] != (biases[i]?.Handle ?? IntPtr.Zero))
-                return null;
-        }
-        return entry.Pack;
-    }
+    internal static PackedWeight? Find(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases) =>
+        Entry(t_current?._packs, weights) is var (handles, pack) && SameStack(handles, pack.BiasHandles, weights, biases) ? pack : null;
 
     /// <summary>Frees the packed copies.</summary>
     public void Dispose()
@@ -168,7 +165,7 @@ internal sealed class InferenceWeights : IDisposable
         foreach (var (_, pack) in _packs.Values)
             pack.Dispose();
         _packs.Clear();
-        foreach (var (_, _, weight, bias) in _stacks.Values)
+        foreach (var (_, (_, weight, bias)) in _stacks.Values)
         {
             weight.Dispose();
             bias?.Dispose();
