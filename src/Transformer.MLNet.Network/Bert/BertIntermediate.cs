@@ -28,17 +28,7 @@ internal sealed class BertIntermediate : nn.Module<Tensor, Tensor>
     /// <summary>Applies the projection and the non-linearity.</summary>
     /// <param name="hidden">(B, T, D).</param>
     /// <returns>(B, T, F).</returns>
-    public override Tensor forward(Tensor hidden)
-    {
-        using var scope = NewDisposeScope();
-        var projected = _dense.Project(hidden);
+    public override Tensor forward(Tensor hidden) =>
         // BERT's "gelu" is the exact erf form, not the tanh approximation.
-        var activated = _activation switch
-        {
-            Activation.Gelu => nn.functional.gelu(projected),
-            Activation.Relu => nn.functional.relu(projected),
-            _ => throw new NotSupportedException($"Activation {_activation} is not supported by BERT layers."),
-        };
-        return activated.MoveToOuterDisposeScope();
-    }
+        _dense.ProjectActivated(hidden, _activation);
 }

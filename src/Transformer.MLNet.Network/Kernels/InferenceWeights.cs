@@ -36,7 +36,13 @@ internal sealed class InferenceWeights : IDisposable
     // Query/key/value stacks that are not packed (bfloat16, or where packing is not used on this CPU): their weights
     // and biases concatenated once for the pass instead of on every call.
     private readonly Dictionary<IntPtr, (IntPtr[] Weights, (IntPtr[] Biases, Tensor Weight, Tensor? Bias) Stack)> _stacks = [];
+    // bfloat16 projections reordered for FusedLinear, by the handle of the stack's first weight: the stack's weight
+    // handles, its bias handles, the reordered (stacked) weight and the (stacked) bias.
+    private readonly Dictionary<IntPtr, (IntPtr[] Weights, (IntPtr[] Biases, Tensor Weight, Tensor Bias) Blocked)> _blocked = [];
     private long _packedFloats;
+
+    /// <summary>Rows the reordered bfloat16 weights are laid out for: a batch of 32 texts of 16 tokens.</summary>
+    private const long BlockedRowsHint = 512;
 
     private InferenceWeights()
     {
@@ -74,7 +80,7 @@ internal sealed class InferenceWeights : IDisposable
                     var (query, key, value) = attention.Projections;
                     Tensor[] weights = [query.weight!, key.weight!, value.weight!];
                     Tensor?[] biases = [query.bias, key.bias, value.bias];
-                    if (pack && set.Add(weights, biases))
+                    if ((pack && set.Add(weights, biases)) || set.AddBlocked(weights, biases))
                         stacked.UnionWith(weights.Select(w => w.Handle));
                     else
                         set.AddStack(weights, biases);
@@ -82,10 +88,11 @@ internal sealed class InferenceWeights : IDisposable
             }
             foreach (var module in model.modules())
             {
-                if (pack && module is TorchSharp.Modules.Linear linear && !stacked.Contains(linear.weight!.Handle))
-                    set.Add([linear.weight!], [linear.bias]);
+                if (module is TorchSharp.Modules.Linear linear && !stacked.Contains(linear.weight!.Handle)
+                    && !(pack && set.Add([linear.weight!], [linear.bias])))
+                    set.AddBlocked([linear.weight!], [linear.bias]);
             }
-            if (set.Count > 0 || set._stacks.Count > 0)
+            if (set.Count > 0 || set._stacks.Count > 0 || set._blocked.Count > 0)
                 return set;
             set.Dispose();
             return null;
@@ -113,6 +120,34 @@ internal sealed class InferenceWeights : IDisposable
     }
 
     // Concatenates one query/key/value stack that was not packed, if it is not already held.
+    // bfloat16 weights with biases, where FusedLinear is used in this process: reordered (stacked first) once for the pass.
+    private bool AddBlocked(Tensor[] weights, Tensor?[] biases)
+    {
+        if (weights.Any(w => w.dtype != ScalarType.BFloat16 || w.device_type != DeviceType.CPU || w.dim() != 2 || w.shape[1] != weights[0].shape[1])
+            || biases.Any(b => b is null || b.dtype != ScalarType.BFloat16 || b.device_type != DeviceType.CPU || b.dim() != 1))
+            return false;
+        long floats = weights.Sum(w => w.numel());
+        if (_blocked.ContainsKey(weights[0].Handle) || _packedFloats + floats > MaxPackedFloats || !FusedLinear.Available)
+            return false;
+        using var noGrad = no_grad();
+        using var stack = weights.Length == 1 ? weights[0].alias() : cat(weights, 0);
+        var blocked = FusedLinear.Prepack(stack, BlockedRowsHint);
+        if (blocked is null)
+            return false;
+        var bias = biases.Length == 1 ? biases[0]!.alias() : cat(biases!, 0);
+        _blocked.Add(weights[0].Handle, ([.. weights.Select(w => w.Handle)], ([.. biases.Select(b => b!.Handle)], blocked, bias)));
+        _packedFloats += floats;
+        return true;
+    }
+
+    /// <summary>The reordered bfloat16 copy of a projection by <paramref name="weights"/> (stacked) and
+    /// <paramref name="biases"/>, with its (stacked) bias, for <see cref="FusedLinear.Forward"/>; null as for
+    /// <see cref="Find"/>.</summary>
+    internal static (Tensor Weight, Tensor Bias)? FindBlocked(ReadOnlySpan<Tensor> weights, ReadOnlySpan<Tensor?> biases) =>
+        Entry(t_current?._blocked, weights) is var (handles, (biasHandles, weight, bias)) && SameStack(handles, biasHandles, weights, biases)
+            ? (weight, bias)
+            : null;
+
     private void AddStack(Tensor[] weights, Tensor?[] biases)
     {
         if (_stacks.ContainsKey(weights[0].Handle) || weights.Any(w => w.dim() != 2 || w.device_type != weights[0].device_type))
@@ -171,6 +206,12 @@ internal sealed class InferenceWeights : IDisposable
             bias?.Dispose();
         }
         _stacks.Clear();
+        foreach (var (_, (_, weight, bias)) in _blocked.Values)
+        {
+            weight.Dispose();
+            bias.Dispose();
+        }
+        _blocked.Clear();
     }
 
     // On a thread of its own with one intra-op thread (the arrangement of batched inference): the packed product

@@ -32,6 +32,10 @@ internal static unsafe class Projection
         // A copy packed for this pass of inference, where the thread has one (one thread-static read otherwise).
         if (InferenceWeights.Find([weight], [bias]) is { } pack && pack.Accepts(x))
             return pack.Forward(x);
+        // A bfloat16 copy reordered for oneDNN's product with its bias, likewise.
+        if (InferenceWeights.FindBlocked([weight], [bias]) is var (blockedWeight, blockedBias)
+            && FusedLinear.Applies(x, blockedWeight, blockedBias) && FusedLinear.Forward(x, blockedWeight, blockedBias, activation: null) is { } fused)
+            return fused;
         // The cached choice first: where libtorch was chosen, no per-call checks of the operands.
         if (!UsesGemm || !Eligible(x, weight, bias))
             return nn.functional.linear(x, weight, bias);
@@ -182,4 +186,24 @@ internal static class LinearExtensions
     /// <summary><c>linear(x)</c>, with the vectorised product where this CPU gains from it.</summary>
     public static Tensor Project(this TorchSharp.Modules.Linear linear, Tensor x) =>
         Projection.Linear(x, linear.weight!, linear.bias);
+
+    /// <summary>
+    /// <c>act(linear(x))</c>: GELU in one fused primitive where the calling thread's <see cref="InferenceWeights"/> hold
+    /// a reordered bfloat16 copy of the weight (batched bfloat16 inference), else <see cref="Project"/> and then the
+    /// activation.
+    /// </summary>
+    public static Tensor ProjectActivated(this TorchSharp.Modules.Linear linear, Tensor x, Configuration.Activation activation)
+    {
+        if (activation is not (Configuration.Activation.Gelu or Configuration.Activation.Relu))
+            throw new NotSupportedException($"Activation {activation} is not supported by the feed-forward layers.");
+        if (activation == Configuration.Activation.Gelu
+            && InferenceWeights.FindBlocked([linear.weight!], [linear.bias]) is var (blockedWeight, blockedBias)
+            && FusedLinear.Applies(x, blockedWeight, blockedBias) && FusedLinear.Forward(x, blockedWeight, blockedBias, activation) is { } fused)
+            return fused;
+        var projected = linear.Project(x);
+        if (activation == Configuration.Activation.Relu)
+            return projected.relu_();
+        using (projected)
+            return nn.functional.gelu(projected);
+    }
 }

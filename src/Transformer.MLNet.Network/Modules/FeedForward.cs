@@ -35,8 +35,7 @@ internal sealed class FeedForward : nn.Module<Tensor, Tensor>
     /// <returns>(B, T, D).</returns>
     public override Tensor forward(Tensor x)
     {
-        using var inner = linear1.Project(x);                                      // (B, T, D) -> (B, T, F)
-        using var activated = activation == Activation.Relu ? inner.relu_() : nn.functional.gelu(inner);
+        using var activated = linear1.ProjectActivated(x, activation);             // (B, T, D) -> (B, T, F)
         return linear2.Project(activated);                                         // (B, T, F) -> (B, T, D)
     }
 }

@@ -238,6 +238,9 @@ public static class ScaledDotProductAttention
         if (InferenceWeights.Find([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is { } pack
             && pack.Accepts(x))
             return pack.Forward(x);
+        if (InferenceWeights.FindBlocked([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is var (blockedWeight, blockedBias)
+            && FusedLinear.Applies(x, blockedWeight, blockedBias) && FusedLinear.Forward(x, blockedWeight, blockedBias, activation: null) is { } fused)
+            return fused;
         if (InferenceWeights.FindStack([query.weight!, key.weight!, value.weight!], [query.bias, key.bias, value.bias]) is var (stackWeight, stackBias))
             return Projection.Linear(x, stackWeight, stackBias);
         using var weight = cat([query.weight!, key.weight!, value.weight!], 0);   // (3D, D)
