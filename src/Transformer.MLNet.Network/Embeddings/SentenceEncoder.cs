@@ -25,6 +25,11 @@ public sealed class SentenceEncoder : IDisposable
     private readonly UsageGuard _lifetime = new(typeof(SentenceEncoder));
     private long _truncatedTextCount;
 
+    // For a model of its own (a converted copy no other code can change): the weights packed or reordered for batched
+    // inference once, at the first call of two or more batches, and kept until the encoder is disposed.
+    private Kernels.InferenceWeights? _keptWeights;
+    private bool _keptWeightsBuilt;
+
     private SentenceEncoder(BertModel model, bool ownsModel, BertTextTokenizer tokenizer, SentenceEncoderOptions options, Device device, ScalarType dtype)
     {
         _model = model;
@@ -113,8 +118,11 @@ public sealed class SentenceEncoder : IDisposable
             {
                 int batches = Training.TrainingTask.BatchCount(order.Length, Options.BatchSize);
                 int threads = Math.Min(batches, Options.Threads == 0 ? Environment.ProcessorCount : Options.Threads);
-                // Several batches: the projection weights packed once for all of them, where that is faster on this CPU.
-                using var packed = batches >= 2 ? Kernels.InferenceWeights.For(_model) : null;
+                // Several batches: the projection weights packed once for all of them, where that is faster on this CPU;
+                // once for the encoder's lifetime where its model is its own, else once per call (the caller's model
+                // may change between calls).
+                using var perCall = batches >= 2 && !_ownsModel ? Kernels.InferenceWeights.For(_model) : null;
+                var packed = batches >= 2 && _ownsModel ? KeptWeights() : perCall;
                 void Run(int batch)
                 {
                     using var inference = torch.inference_mode();   // thread-local, so entered on each worker
@@ -169,13 +177,27 @@ public sealed class SentenceEncoder : IDisposable
             return Export.OnnxExporter.Export(folder, _model, _tokenizer, Options);
     }
 
-    /// <summary>Releases the converted copy of the weights, if this encoder made one, once running calls have
-    /// finished; later calls throw <see cref="ObjectDisposedException"/>. Calling it again does nothing.</summary>
+    /// <summary>Releases the converted copy of the weights, if this encoder made one (with the copies it keeps for batched
+    /// inference), once running calls have finished; later calls throw <see cref="ObjectDisposedException"/>. Calling it
+    /// again does nothing.</summary>
     public void Dispose() => _lifetime.Dispose(() =>
     {
+        _keptWeights?.Dispose();
         if (_ownsModel)
             _model.Dispose();
     });
+
+    // Under _gate.
+    private Kernels.InferenceWeights? KeptWeights()
+    {
+        if (!_keptWeightsBuilt)
+        {
+            _keptWeights = Kernels.InferenceWeights.For(_model);
+            _keptWeightsBuilt = true;
+        }
+
+        return _keptWeights;
+    }
 
     // Dedicated threads rather than the thread pool: each sets its own (thread-local) OpenMP/MKL thread count to 1,
     // which must not outlive the call on threads that other code reuses.

@@ -51,6 +51,11 @@ internal sealed class InferenceWeights : IDisposable
     /// <summary>Forces the choice (tests): true packs wherever the CPU has AVX2 and FMA, false never; null measures.</summary>
     internal static bool? Override { get; set; }
 
+    private static long s_built;
+
+    /// <summary>Calls of <see cref="For"/> so far in this process.</summary>
+    internal static long Built => Interlocked.Read(ref s_built);
+
     /// <summary>Whether <see cref="For"/> packs weights in this process.</summary>
     internal static bool Available =>
         PackedWeight.Supported && (Override ?? Measured.Value);
@@ -68,6 +73,7 @@ internal sealed class InferenceWeights : IDisposable
     public static InferenceWeights? For(nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        Interlocked.Increment(ref s_built);
         bool pack = Available;
         var set = new InferenceWeights();
         try

@@ -116,6 +116,37 @@ public sealed class SentenceEncoderTests
     }
 
     [TestMethod]
+    public void A_bfloat16_encoder_prepares_its_weights_once_and_frees_them_on_dispose()
+    {
+        // On the calling thread (Threads = 1), where the lifetime statistics see every tensor.
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 2, Threads = 1, UseBFloat16 = true });
+        long built = Transformer.MLNet.Network.Kernels.InferenceWeights.Built;
+        var first = encoder.Encode(Texts);
+        var second = encoder.Encode(Texts);
+        encoder.Encode([.. Texts.Take(2)]);   // one batch: no prepared weights needed
+        Assert.AreEqual(1, Transformer.MLNet.Network.Kernels.InferenceWeights.Built - built, "weights prepared at the first call of several batches only");
+        for (int i = 0; i < Texts.Length; i++)
+            CollectionAssert.AreEqual(first[i], second[i], Texts[i]);
+        using (var fresh = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 2, Threads = 1, UseBFloat16 = true }))
+        {
+            var again = fresh.Encode(Texts);
+            for (int i = 0; i < Texts.Length; i++)
+                CollectionAssert.AreEqual(first[i], again[i], Texts[i]);
+        }
+
+        encoder.Dispose();
+        Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "the copy and its prepared weights freed");
+
+        // A float32 encoder on the caller's model prepares them on every call: the model may change in between.
+        using var shared = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 2, Threads = 1 });
+        built = Transformer.MLNet.Network.Kernels.InferenceWeights.Built;
+        shared.Encode(Texts);
+        shared.Encode(Texts);
+        Assert.AreEqual(2, Transformer.MLNet.Network.Kernels.InferenceWeights.Built - built);
+    }
+
+    [TestMethod]
     public void Bad_options_and_inputs_fail_with_clear_messages()
     {
         var bert = MiniLmFixture.Model;
