@@ -263,7 +263,51 @@ internal static unsafe class PackedAttention
         Vector256<float> tailKept, Vector256<float> minusInfinity)
     {
         float* q0 = query, q1 = query + headDim, q2 = query + 2 * headDim, q3 = query + 3 * headDim;
-        for (int v = 0; v < vectors; v++)
+        int v = 0;
+        // Sixteen keys at a time: each query element broadcast serves two key vectors, so that the loads (two keys and
+        // four broadcasts) stay below the eight FMAs' issue time; eight independent chains hide the FMA latency.
+        for (; v + 1 < vectors; v += 2)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            float* column = keys + v * 8;
+            for (int c = 0; c < headDim; c++)
+            {
+                var k0 = Vector256.Load(column + c * padded);
+                var k1 = Vector256.Load(column + c * padded + 8);
+                var x0 = Vector256.Create(q0[c]);
+                var x1 = Vector256.Create(q1[c]);
+                var x2 = Vector256.Create(q2[c]);
+                var x3 = Vector256.Create(q3[c]);
+                a0 = Vector256.FusedMultiplyAdd(x0, k0, a0);
+                a1 = Vector256.FusedMultiplyAdd(x1, k0, a1);
+                a2 = Vector256.FusedMultiplyAdd(x2, k0, a2);
+                a3 = Vector256.FusedMultiplyAdd(x3, k0, a3);
+                b0 = Vector256.FusedMultiplyAdd(x0, k1, b0);
+                b1 = Vector256.FusedMultiplyAdd(x1, k1, b1);
+                b2 = Vector256.FusedMultiplyAdd(x2, k1, b2);
+                b3 = Vector256.FusedMultiplyAdd(x3, k1, b3);
+            }
+
+            if (v + 1 == vectors - 1)
+            {
+                b0 = Vector256.ConditionalSelect(tailKept, b0, minusInfinity);
+                b1 = Vector256.ConditionalSelect(tailKept, b1, minusInfinity);
+                b2 = Vector256.ConditionalSelect(tailKept, b2, minusInfinity);
+                b3 = Vector256.ConditionalSelect(tailKept, b3, minusInfinity);
+            }
+
+            a0.Store(scores + v * 8);
+            a1.Store(scores + padded + v * 8);
+            a2.Store(scores + 2 * padded + v * 8);
+            a3.Store(scores + 3 * padded + v * 8);
+            b0.Store(scores + v * 8 + 8);
+            b1.Store(scores + padded + v * 8 + 8);
+            b2.Store(scores + 2 * padded + v * 8 + 8);
+            b3.Store(scores + 3 * padded + v * 8 + 8);
+        }
+
+        for (; v < vectors; v++)
         {
             // Two partial sums per query (even and odd c), so that eight independent chains hide the FMA latency.
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -419,7 +463,9 @@ internal static unsafe class PackedAttention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Exp(Vector256<float> x)
     {
-        x = Vector256.Max(x, Vector256.Create(-87f));
+        // vmaxps returns its second operand where either is NaN, so a NaN x stays NaN; the raw instruction also spares
+        // the two fix-ups of Vector256.Max's IEEE semantics.
+        x = Avx.Max(Vector256.Create(-87f), x);
         var n = Vector256.Floor(Vector256.FusedMultiplyAdd(x, Vector256.Create(1.44269504088896341f), Vector256.Create(0.5f)));
         var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
@@ -430,7 +476,8 @@ internal static unsafe class PackedAttention
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459E-1f));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201E-1f));
         p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256.Create(1f);
-        var power = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        // n is integral and at least −126 (or NaN, whose p is NaN anyway): the raw truncating conversion suffices.
+        var power = Vector256.ShiftLeft(Avx.ConvertToVector256Int32WithTruncation(n) + Vector256.Create(127), 23).AsSingle();
         return p * power;
     }
 }
