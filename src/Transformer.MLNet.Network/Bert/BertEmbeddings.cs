@@ -30,6 +30,9 @@ internal sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
 
     private readonly int _maxPositions;
 
+    /// <summary>The element type of the word embeddings (and so of the layers' activations).</summary>
+    internal ScalarType WordEmbeddingType => _wordEmbeddings.weight!.dtype;
+
     /// <summary>Creates the embeddings of <paramref name="config"/>.</summary>
     /// <param name="config">Needs VocabSize, MaxPositions, TypeVocabSize (at least 1), ModelDim, LayerNormEps, Dropout.</param>
     public BertEmbeddings(TransformerConfig config) : base(nameof(BertEmbeddings))

@@ -3,6 +3,7 @@ using TorchSharp.Utils;
 using Transformer.MLNet.Network.Configuration;
 using Transformer.MLNet.Network.Modules;
 using static TorchSharp.torch;
+using Transformer.MLNet.Network.Kernels;
 
 namespace Transformer.MLNet.Network.Bert;
 
@@ -114,6 +115,85 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var keyMask = ScaledDotProductAttention.KeyMask(attentionMask.eq(0));
         var embedded = _embeddings.forward(inputIds, tokenTypeIds);     // (B, T, D)
         return _encoder.forward(embedded, keyMask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="forward"/>, with the padding left out of the layers where <see cref="ForwardUnpadded"/> applies (inference
+    /// on the CPU, a batch with padding, every row's real tokens first): the real tokens' states are the same, the padding's
+    /// are zeros instead of values nothing should read.
+    /// </summary>
+    internal Tensor ForwardSkippingPadding(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
+    {
+        if (!training && !is_grad_enabled() && UnpaddedOverride != false && attentionMask.dim() == 2
+            && attentionMask.device_type == DeviceType.CPU && PrefixLengths(attentionMask) is { } lengths
+            && lengths.Sum() < attentionMask.numel() && ForwardUnpadded(inputIds, lengths, tokenTypeIds) is { } unpadded)
+            return unpadded;
+        return forward(inputIds, attentionMask, tokenTypeIds);
+    }
+
+    // Each row's count of real tokens where they all come first (then only padding); null otherwise.
+    private static int[]? PrefixLengths(Tensor attentionMask)
+    {
+        using var mask = attentionMask.to(ScalarType.Int64).contiguous();
+        var values = mask.data<long>().ToArray();
+        int rows = (int)mask.shape[0], width = (int)mask.shape[1];
+        var lengths = new int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = values.AsSpan(r * width, width);
+            int length = row.IndexOfAnyExcept(1L);
+            length = length < 0 ? width : length;
+            if (row[length..].ContainsAnyExcept(0L))
+                return null;
+            lengths[r] = length;
+        }
+
+        return lengths;
+    }
+
+    /// <summary>Test hook: false turns <see cref="ForwardUnpadded"/> off (it returns null); null decides by the usual rules.</summary>
+    internal static bool? UnpaddedOverride { get; set; }
+
+    /// <summary>
+    /// <see cref="forward"/> for inference on right-padded rows with the padding left out: the real tokens of all rows go
+    /// through the layers as one sequence, attention staying within each row (<see cref="PackedAttention.ForwardSegments"/>),
+    /// and come back as (B, T, D) with zeros at the padding. The real tokens' states are those of <see cref="forward"/>.
+    /// Null where this path does not apply: training, gradients recorded, another device, or rows the attention kernel
+    /// does not take; the caller then uses <see cref="forward"/>.
+    /// </summary>
+    /// <param name="inputIds">(B, T) token ids.</param>
+    /// <param name="lengths">Each row's real tokens, which come first in the row (1 to T).</param>
+    /// <param name="tokenTypeIds">(B, T).</param>
+    internal Tensor? ForwardUnpadded(Tensor inputIds, int[] lengths, Tensor tokenTypeIds)
+    {
+        if (UnpaddedOverride == false)
+            return null;
+        ArgumentNullException.ThrowIfNull(inputIds);
+        ArgumentNullException.ThrowIfNull(lengths);
+        ArgumentNullException.ThrowIfNull(tokenTypeIds);
+        if (training || is_grad_enabled() || inputIds.dim() != 2 || inputIds.device_type != DeviceType.CPU || lengths.Length != inputIds.shape[0])
+            return null;
+        long rows = inputIds.shape[0], width = inputIds.shape[1];
+        if (lengths.Any(l => l < 1 || l > width) || !PackedAttention.TakesSegments(_embeddings.WordEmbeddingType, Config.ModelDim, Config.Heads, lengths.Max()))
+            return null;
+
+        using var scope = NewDisposeScope();
+        var positions = new long[lengths.Sum()];
+        var starts = new int[rows + 1];
+        for (int r = 0, n = 0; r < rows; r++)
+        {
+            starts[r] = n;
+            for (int t = 0; t < lengths[r]; t++)
+                positions[n++] = r * width + t;
+            starts[r + 1] = n;
+        }
+
+        var index = tensor(positions);
+        var embedded = _embeddings.forward(inputIds, tokenTypeIds);                              // (B, T, D)
+        var tokens = embedded.reshape(rows * width, -1).index_select(0, index).unsqueeze(0);   // (1, N, D)
+        var hidden = _encoder.forward(tokens, tensor(starts)).squeeze(0);                      // (N, D)
+        var padded = zeros([rows * width, hidden.shape[1]], hidden.dtype).index_copy_(0, index, hidden);
+        return padded.reshape(rows, width, -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>BERT's pooler output, <c>tanh(W h[CLS] + b)</c>, the input of BERT's classification heads.</summary>

@@ -49,6 +49,9 @@ internal sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var packed = ScaledDotProductAttention.Stacked(hidden, _query, _key, _value);   // (B, T, 3D)
+        // Rows laid end to end without padding (BertModel.ForwardUnpadded): the "mask" holds the rows' start tokens.
+        if (keyMask.dtype == ScalarType.Int32)
+            return Kernels.PackedAttention.ForwardSegments(packed, keyMask.data<int>().ToArray(), _heads).MoveToOuterDisposeScope();
         // Inference: attention straight from the packed projection into the merged heads, where that kernel applies.
         if (!training && Kernels.PackedAttention.Applies(packed, keyMask, _heads))
             return Kernels.PackedAttention.Forward(packed, keyMask, _heads).MoveToOuterDisposeScope();   // (B, T, D)

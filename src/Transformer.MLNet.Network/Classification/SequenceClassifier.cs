@@ -61,7 +61,7 @@ internal sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Ten
     public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
     {
         using var scope = NewDisposeScope();
-        var hidden = _bert.forward(inputIds, attentionMask, tokenTypeIds);        // (B, T, D)
+        var hidden = _bert.ForwardSkippingPadding(inputIds, attentionMask, tokenTypeIds);   // (B, T, D)
         var pooled = _dropout.forward(TokenPooling.Mean(hidden, attentionMask));  // (B, T, D) -> (B, D)
         return _classifier.Project(pooled).MoveToOuterDisposeScope();              // (B, D) -> (B, C)
     }

@@ -235,7 +235,8 @@ public sealed class SentenceEncoder : IDisposable
         var idTensor = tensor(batch.InputIds, shape, device: _device);          // (B, T)
         var maskTensor = tensor(batch.AttentionMask, shape, device: _device);   // (B, T)
         var tokenTypes = tensor(batch.TokenTypeIds, shape, device: _device);    // (B, T)
-        var hidden = _model.forward(idTensor, maskTensor, tokenTypes).to(ScalarType.Float32);   // (B, T, D)
+        // The layers skip the padding where the model's inference path allows (pooling reads the mask).
+        var hidden = _model.ForwardSkippingPadding(idTensor, maskTensor, tokenTypes).to(ScalarType.Float32);   // (B, T, D)
         var pooled = Pool(hidden, maskTensor);                                                   // (B, D)
         if (Options.Normalize)
             pooled = nn.functional.normalize(pooled, p: 2, dim: 1, eps: 1e-12);

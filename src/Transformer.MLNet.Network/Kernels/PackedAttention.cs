@@ -75,24 +75,72 @@ internal static unsafe class PackedAttention
             throw new ArgumentException("PackedAttention.Forward was called with tensors it does not take; check Applies first.", nameof(packed));
         using var source = packed.contiguous();
         using var mask = keyMask?.contiguous();
-        int batch = (int)source.shape[0], length = (int)source.shape[1], model = (int)(source.shape[2] / 3), headDim = model / heads;
-        bool bfloat16 = source.dtype == ScalarType.BFloat16;
-        var result = empty([batch, length, model], source.dtype);
-        byte* sourceBase = TensorMemory.Bytes(source), resultBase = TensorMemory.Bytes(result);
-        byte* maskBase = mask is null ? null : TensorMemory.Bytes(mask);
-        var shape = new Shape(length, model, headDim, heads, bfloat16);
+        int batch = (int)source.shape[0], length = (int)source.shape[1];
+        var starts = new int[batch + 1];
+        for (int row = 0; row <= batch; row++)
+            starts[row] = row * length;
+        return Run(source, mask is null ? null : TensorMemory.Bytes(mask), starts, length, heads);
+    }
 
-        int units = batch * heads;
-        long work = (long)units * length * length * headDim;
-        int threads = work < ParallelWork ? 1 : Math.Min(units, Math.Max(1, get_num_threads()));
-        if (threads == 1)
+    /// <summary>
+    /// Whether <see cref="ForwardSegments"/> takes rows of up to <paramref name="longest"/> tokens of a model
+    /// <paramref name="model"/> wide with <paramref name="heads"/> heads in <paramref name="type"/>: the conditions of
+    /// <see cref="Applies"/> without a mask.
+    /// </summary>
+    public static bool TakesSegments(ScalarType type, long model, int heads, long longest) =>
+        Override != false && Avx2.IsSupported && Fma.IsSupported && (type == ScalarType.Float32 || type == ScalarType.BFloat16)
+        && heads > 0 && model % heads == 0 && model / heads % 8 == 0 && model / heads <= 256 && longest >= 1 && longest <= MaxKeys;
+
+    /// <summary>
+    /// Attention of every head within each of several rows laid end to end, with no padding: (1, N, 3·D) packed
+    /// [q | k | v] of all rows' tokens, row r being tokens <paramref name="starts"/>[r] to
+    /// <paramref name="starts"/>[r + 1] − 1, → (1, N, D). Each token attends to every token of its own row only.
+    /// </summary>
+    public static Tensor ForwardSegments(Tensor packed, int[] starts, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(starts);
+        if (packed.dim() != 3 || packed.shape[0] != 1 || packed.device_type != DeviceType.CPU || packed.shape[2] % 3 != 0
+            || (packed.requires_grad && is_grad_enabled()) || starts.Length < 2 || starts[0] != 0 || starts[^1] != packed.shape[1])
+            throw new ArgumentException("PackedAttention.ForwardSegments takes (1, N, 3·D) with row starts from 0 to N.", nameof(packed));
+        int longest = 0;
+        for (int row = 0; row + 1 < starts.Length; row++)
         {
-            Range(0, units, sourceBase, maskBase, resultBase, shape);
+            if (starts[row + 1] < starts[row])
+                throw new ArgumentException("Row starts must not decrease.", nameof(starts));
+            longest = Math.Max(longest, starts[row + 1] - starts[row]);
         }
-        else
+
+        if (!TakesSegments(packed.dtype, packed.shape[2] / 3, heads, Math.Max(1, longest)))
+            throw new ArgumentException("PackedAttention.ForwardSegments was called with rows it does not take; check TakesSegments first.", nameof(packed));
+        using var source = packed.contiguous();
+        return Run(source, null, starts, Math.Max(1, longest), heads);
+    }
+
+    // Rows r = 0 .. starts.Length − 2 of tokens starts[r] .. starts[r + 1] − 1; a mask (one byte per token, rows of
+    // `longest` bytes) only where every row is `longest` long.
+    private static Tensor Run(Tensor source, byte* mask, int[] starts, int longest, int heads)
+    {
+        int rows = starts.Length - 1, model = (int)(source.shape[2] / 3), headDim = model / heads;
+        bool bfloat16 = source.dtype == ScalarType.BFloat16;
+        var result = empty([source.shape[0], source.shape[1], model], source.dtype);
+        byte* sourceBase = TensorMemory.Bytes(source), resultBase = TensorMemory.Bytes(result);
+        var shape = new Shape(longest, model, headDim, heads, bfloat16);
+
+        int units = rows * heads;
+        long work = (long)units * longest * longest * headDim;
+        int threads = work < ParallelWork ? 1 : Math.Min(units, Math.Max(1, get_num_threads()));
+        fixed (int* rowStarts = starts)
         {
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                Range(units * t / threads, units * (t + 1) / threads, sourceBase, maskBase, resultBase, shape));
+            int* startsBase = rowStarts;
+            if (threads == 1)
+            {
+                Range(0, units, sourceBase, mask, startsBase, resultBase, shape);
+            }
+            else
+            {
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                    Range(units * t / threads, units * (t + 1) / threads, sourceBase, mask, startsBase, resultBase, shape));
+            }
         }
 
         Interlocked.Increment(ref s_calls);
@@ -106,7 +154,7 @@ internal static unsafe class PackedAttention
 
     // Units first..last of (batch row, head) pairs, with scratch of this thread's own.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Range(int first, int last, byte* source, byte* mask, byte* result, Shape shape)
+    private static void Range(int first, int last, byte* source, byte* mask, int* starts, byte* result, Shape shape)
     {
         if (first >= last)
             return;
@@ -124,13 +172,16 @@ internal static unsafe class PackedAttention
             for (int unit = first; unit < last; unit++)
             {
                 int row = unit / shape.Heads, head = unit % shape.Heads;
+                int start = starts[row], rowLength = starts[row + 1] - start;
+                if (rowLength == 0)
+                    continue;
                 if (row != lastRow)
                 {
-                    count = KeptKeys(mask is null ? null : mask + (long)row * length, length, positions);
+                    count = KeptKeys(mask is null ? null : mask + (long)row * length, rowLength, positions);
                     lastRow = row;
                 }
 
-                Head(source, result, row, head, positions, count, scratch, keys, values, query, scores, shape);
+                Head(source, result, start, rowLength, head, positions, count, scratch, keys, values, query, scores, shape);
             }
         }
         finally
@@ -156,19 +207,19 @@ internal static unsafe class PackedAttention
     private const int Block = 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Head(byte* source, byte* result, int row, int head, int* positions, int count,
+    private static void Head(byte* source, byte* result, int start, int length, int head, int* positions, int count,
         float* keyRows, float* keys, float* values, float* query, float* scores, Shape shape)
     {
-        int length = shape.Length, headDim = shape.HeadDim, model = shape.Model, size = shape.ElementSize;
+        int headDim = shape.HeadDim, model = shape.Model, size = shape.ElementSize;
         long rowStride = 3L * model;   // elements from one token to the next in the packed input
-        byte* rowBase = source + (long)row * length * rowStride * size;
+        byte* rowBase = source + (long)start * rowStride * size;
         int padded = (count + 7) & ~7;
         int vectors = padded / 8;
         if (count == 0)
         {
             for (int i = 0; i < length; i++)
             {
-                byte* output = result + ((long)(row * length + i) * model + head * headDim) * size;
+                byte* output = result + ((long)(start + i) * model + head * headDim) * size;
                 for (int u = 0; u < headDim / 8; u++)
                     BFloat16Lanes.Store(output, 8 * u, Vector256.Create(float.NaN), shape.BFloat16);
             }
@@ -244,14 +295,14 @@ internal static unsafe class PackedAttention
             int next = 0;
             for (; next + 1 < rows && headDim % 32 == 0; next += 2)
             {
-                byte* output = result + ((long)(row * length + i0 + next) * model + head * headDim) * size;
+                byte* output = result + ((long)(start + i0 + next) * model + head * headDim) * size;
                 WeightedValuePair(scores + next * padded, scores + (next + 1) * padded, values, count, headDim,
                     output, output + (long)model * size, inverses[next], inverses[next + 1], shape.BFloat16);
             }
 
             for (; next < rows; next++)
             {
-                byte* output = result + ((long)(row * length + i0 + next) * model + head * headDim) * size;
+                byte* output = result + ((long)(start + i0 + next) * model + head * headDim) * size;
                 WeightedValues(scores + next * padded, values, count, headDim, output, inverses[next], shape.BFloat16);
             }
         }

@@ -63,7 +63,7 @@ internal sealed class TokenClassifierModel : nn.Module
     public Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, Tensor casing)
     {
         using var scope = NewDisposeScope();
-        var tokens = _bert.forward(inputIds, attentionMask, tokenTypeIds);                     // (B, T, D)
+        var tokens = _bert.ForwardSkippingPadding(inputIds, attentionMask, tokenTypeIds);     // (B, T, D)
         var hidden = _dropout.forward(tokens + _casing.forward(casing));                       // (B, T, D)
         return _classifier.Project(hidden).MoveToOuterDisposeScope();                          // (B, T, D) -> (B, T, L)
     }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Transformer.MLNet.Network.Bert;
 using Transformer.MLNet.Network.Configuration;
 using static TorchSharp.torch;
@@ -86,6 +87,52 @@ public sealed class BertModelTests
             tensor(new long[] { 1, 1, 1, 1, 0, 0, 0 }, [1, 7]), zeros([1, 7], ScalarType.Int64));
         double maxDiff = (alone - padded.narrow(1, 0, 4)).abs().max().item<float>();
         Assert.IsLessThan(1e-5, maxDiff);
+    }
+
+    [TestMethod]
+    public void Inference_without_the_padding_gives_the_real_tokens_states_and_zeros_elsewhere()
+    {
+        if (!Transformer.MLNet.Network.Kernels.PackedAttention.TakesSegments(ScalarType.Float32, Small.ModelDim, Small.Heads, 16))
+            Assert.Inconclusive("This CPU has no AVX2/FMA: the attention kernel that rows without padding need is not used here.");
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var model = new BertModel(Small);
+        model.eval();
+        int[] lengths = [7, 1, 4, 7, 2];
+        var ids = randint(4, 50, [5, 7], dtype: ScalarType.Int64);
+        var mask = zeros([5, 7], ScalarType.Int64);
+        for (int r = 0; r < lengths.Length; r++)
+            mask[r, ..lengths[r]] = tensor(1L);
+        ids = ids * mask;
+        var types = zeros_like(ids);
+        foreach (var type in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            model.to(type);
+            using var inference = inference_mode();
+            var expected = model.forward(ids, mask, types).to(ScalarType.Float32);
+            var actual = model.ForwardUnpadded(ids, lengths, types);
+            Assert.IsNotNull(actual, type.ToString());
+            CollectionAssert.AreEqual(expected.shape, actual.shape);
+            var real = mask.unsqueeze(-1).to(ScalarType.Float32);
+            double atPadding = (actual.to(ScalarType.Float32) * (1 - real)).abs().max().item<float>();
+            Assert.AreEqual(0.0, atPadding, $"{type}: zeros at the padding");
+            double difference = ((actual.to(ScalarType.Float32) - expected) * real).abs().max().item<float>();
+            // float32: the same arithmetic row by row; bfloat16: the products' rows may be blocked differently.
+            Assert.IsLessThanOrEqualTo(type == ScalarType.Float32 ? 1e-5 : 0.05, difference, $"{type}: the real tokens' states");
+        }
+
+        model.to(ScalarType.Float32);
+        using (var inference = inference_mode())
+        {
+            Assert.IsNull(model.ForwardUnpadded(ids, [7, 1, 4, 7], types), "a length per row");
+            Assert.IsNull(model.ForwardUnpadded(ids, [7, 0, 4, 7, 2], types), "an empty row");
+            Assert.IsNull(model.ForwardUnpadded(ids, [8, 1, 4, 7, 2], types), "a row longer than the batch");
+            model.train();
+            Assert.IsNull(model.ForwardUnpadded(ids, lengths, types), "training");
+            model.eval();
+        }
+
+        Assert.IsNull(model.ForwardUnpadded(ids, lengths, types), "gradients recorded");
     }
 
     [TestMethod]

@@ -147,6 +147,28 @@ public sealed class SentenceEncoderTests
     }
 
     [TestMethod]
+    public void Leaving_the_padding_out_of_the_layers_keeps_the_embeddings()
+    {
+        foreach (bool bfloat16 in new[] { false, true })
+        {
+            using var encoder = SentenceEncoder.FromPretrained(MiniLmFixture.Model, new SentenceEncoderOptions { BatchSize = 3, Threads = 2, UseBFloat16 = bfloat16 });
+            try
+            {
+                Transformer.MLNet.Network.Bert.BertModel.UnpaddedOverride = false;
+                var padded = encoder.Encode(Texts);
+                Transformer.MLNet.Network.Bert.BertModel.UnpaddedOverride = null;
+                var unpadded = encoder.Encode(Texts);
+                for (int i = 0; i < Texts.Length; i++)
+                    Assert.IsGreaterThan(bfloat16 ? 0.9999 : 0.9999999, EmbeddingSimilarity.Cosine(padded[i], unpadded[i]), $"{Texts[i]}, bfloat16 {bfloat16}");
+            }
+            finally
+            {
+                Transformer.MLNet.Network.Bert.BertModel.UnpaddedOverride = null;
+            }
+        }
+    }
+
+    [TestMethod]
     public void Bad_options_and_inputs_fail_with_clear_messages()
     {
         var bert = MiniLmFixture.Model;

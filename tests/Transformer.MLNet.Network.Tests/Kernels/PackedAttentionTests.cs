@@ -186,6 +186,57 @@ public sealed class PackedAttentionTests
     }
 
     [TestMethod]
+    public void Rows_laid_end_to_end_get_the_attention_of_their_padded_batch_exactly()
+    {
+        using var inference = inference_mode();
+        var generator = new Generator(12);
+        int[] lengths = [20, 1, 7, 0, 13, 20, 9];
+        foreach (var (type, heads, headDim) in new[] { (ScalarType.Float32, 4, 16), (ScalarType.BFloat16, 12, 32), (ScalarType.Float32, 2, 40) })
+        {
+            using var scope = NewDisposeScope();
+            var packed = randn([lengths.Length, 20, 3 * heads * headDim], generator: generator).to(type);
+            var mask = zeros([lengths.Length, 20], ScalarType.Bool);
+            for (int r = 0; r < lengths.Length; r++)
+                mask[r, ..lengths[r]] = tensor(true);
+            // The empty row keeps one key in the padded batch (a row with none is NaN there, and has no output here).
+            mask[3, 0] = tensor(true);
+            var padded = PackedAttention.Forward(packed, mask.unsqueeze(1).unsqueeze(1), heads);
+            var starts = new int[lengths.Length + 1];
+            for (int r = 0; r < lengths.Length; r++)
+                starts[r + 1] = starts[r] + lengths[r];
+            var rows = cat([.. lengths.Select((l, r) => packed[r, ..l])], 0).unsqueeze(0);
+            Assert.IsTrue(PackedAttention.TakesSegments(type, heads * headDim, heads, lengths.Max()));
+            var laid = PackedAttention.ForwardSegments(rows, starts, heads);
+            CollectionAssert.AreEqual(new long[] { 1, starts[^1], heads * headDim }, laid.shape);
+            for (int r = 0; r < lengths.Length; r++)
+            {
+                if (lengths[r] == 0)
+                    continue;
+                var expected = padded[r, ..lengths[r]].contiguous();
+                var actual = laid[0, starts[r]..starts[r + 1]].contiguous();
+                Assert.IsTrue(expected.bytes.SequenceEqual(actual.bytes), $"{type}, heads of {headDim}, row {r}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Row_starts_that_do_not_cover_the_tokens_are_refused()
+    {
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var rows = randn([1, 10, 3 * 32]);
+        Assert.AreEqual(10, PackedAttention.ForwardSegments(rows, [0, 4, 10], 4).shape[1]);
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(rows, [1, 4, 10], 4), "not from 0");
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(rows, [0, 4, 9], 4), "not to the last token");
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(rows, [0, 6, 4, 10], 4), "decreasing");
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(rows, [0], 4), "no row");
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(randn([2, 5, 96]), [0, 10], 4), "a batch of two");
+        Assert.Throws<ArgumentException>(() => PackedAttention.ForwardSegments(randn([1, 200, 96]), [0, 200], 4), "a row beyond MaxKeys");
+        Assert.IsFalse(PackedAttention.TakesSegments(ScalarType.Float16, 32, 4, 10), "float16");
+        Assert.IsFalse(PackedAttention.TakesSegments(ScalarType.Float32, 36, 4, 10), "heads of 9");
+    }
+
+    [TestMethod]
     public void MiniLM_embeddings_are_the_same_with_and_without_the_kernel()
     {
         using var bert = PretrainedBert.LoadMiniLm();
