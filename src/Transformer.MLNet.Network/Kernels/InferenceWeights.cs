@@ -66,9 +66,10 @@ internal sealed class InferenceWeights : IDisposable
     /// <summary>
     /// Packs the float32 CPU projections of <paramref name="model"/>: each BERT self-attention's query, key and value
     /// as one stack, every other linear layer of at least 16 outputs and 64 inputs on its own, up to
-    /// <see cref="MaxPackedFloats"/> in all, where packing is used on this CPU (see <see cref="Available"/>). Query, key
-    /// and value stacks that are not packed (bfloat16 models, or packing not used here) are concatenated once for the
-    /// pass instead. Null where nothing qualifies.
+    /// <see cref="MaxPackedFloats"/> in all, where packing is used on this CPU (see <see cref="Available"/>). bfloat16
+    /// projections with biases are reordered for <see cref="FusedLinear"/> instead, query/key/value stacked, where that
+    /// is used in this process. Query, key and value stacks that are neither (packing not used here, or bfloat16 without
+    /// the fused product) are concatenated once for the pass. Null where nothing qualifies.
     /// </summary>
     public static InferenceWeights? For(nn.Module model)
     {
