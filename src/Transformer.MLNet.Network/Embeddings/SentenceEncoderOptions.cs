@@ -16,7 +16,7 @@ public sealed record SentenceEncoderOptions
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Run the encoder in bfloat16 (a converted copy of the weights; pooling stays float32). Faster on CPUs with
-    /// AVX-512-BF16 / AMX, slightly less exact. On x64 CPUs with AVX-512 the encoder also keeps a second copy of the
+    /// AVX-512-BF16 / AMX, slightly less exact. On x64 CPUs with AVX512-BF16 the encoder also keeps a second copy of the
     /// projection weights, laid out for the fused bfloat16 product, from its first call of two or more batches until it
     /// is disposed.</summary>
     public bool UseBFloat16 { get; init; }

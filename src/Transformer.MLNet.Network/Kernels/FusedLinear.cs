@@ -25,8 +25,8 @@ namespace Transformer.MLNet.Network.Kernels;
 /// of a MiniLM layer (448 × 384 → 1536) on one thread of a Zen 4 EPYC, oneDNN's own timings: 2.71 ms for the fused
 /// primitive against 2.47 ms for the product alone plus the bias pass and 0.31 ms of GELU on libtorch's path.
 /// </para>
-/// Used only on x64 CPUs with the AVX-512 subsets oneDNN needs for bfloat16 (BW, DQ, VL); anything else, or any failure
-/// to load or run the module, takes libtorch's operations.
+/// Used only on x64 CPUs with AVX512-BF16 and the AVX-512 subsets oneDNN's bfloat16 path needs (BW, DQ, VL); anything
+/// else, or any failure to load or run the module, takes libtorch's operations.
 /// </summary>
 internal static class FusedLinear
 {
@@ -44,9 +44,20 @@ internal static class FusedLinear
     /// <summary>Whether this process can use the fused primitive at all (CPU, architecture, a module that loaded).</summary>
     internal static bool Available => Override != false && !s_failed && Supported && Module.Value is not null;
 
-    private static bool Supported =>
-        RuntimeInformation.ProcessArchitecture == Architecture.X64
-        && Avx512BW.IsSupported && Avx512DQ.IsSupported && Avx512F.VL.IsSupported;
+    private static readonly bool s_supported = RuntimeInformation.ProcessArchitecture == Architecture.X64
+        && Avx512BW.IsSupported && Avx512DQ.IsSupported && Avx512F.VL.IsSupported && HasBFloat16DotProduct();
+
+    private static bool Supported => s_supported;
+
+    // AVX512_BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5), which .NET has no intrinsics class for: where it is missing,
+    // oneDNN emulates bfloat16 products with a slower implementation, and that case was never measured against
+    // libtorch's path, so it keeps libtorch's path.
+    private static bool HasBFloat16DotProduct()
+    {
+        if (!X86Base.IsSupported || X86Base.CpuId(0, 0).Eax < 7)
+            return false;
+        return (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
+    }
 
     /// <summary>
     /// Whether <see cref="Forward"/> takes this call: bfloat16 CPU input of at least two dimensions and a 2-D bfloat16
