@@ -121,11 +121,11 @@ internal sealed class FinetuneClassifierBenchmark : IBenchmark
         long padded = 0, real = 0;
         int examples = 0;
         // On the CPU with two or more intra-op threads the trainer computes each batch as two halves, each padded to
-        // its own longest text (Training/SplitMicroBatch): those are the lengths computed.
+        // its own longest text and split by the trainer's rule (Training/SplitMicroBatch): those are the lengths computed.
         bool halves = device.type == TorchSharp.DeviceType.CPU && SplitMicroBatch.Applies;
         foreach (var batch in batches.Take(steps))
         {
-            int first = halves && batch.Length >= 2 ? SplitMicroBatch.FirstHalf(batch.Length) : batch.Length;
+            int first = halves && batch.Length >= 2 ? SplitMicroBatch.FirstHalf(batch.Length, [.. batch.Select(r => lengths[r])]) : batch.Length;
             foreach (var part in first < batch.Length ? new[] { batch[..first], batch[first..] } : [batch])
             {
                 int length = part.Max(r => lengths[r]);

@@ -355,7 +355,8 @@ public static class TextClassifierTrainer
             }
 
             return [.. LengthBuckets.Batches(rows, r => train.Inputs[r].Ids.Length, options.BatchSize, WindowBatches, random)
-                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => new PartLoss(Loss(batch[start..end]), end - start)))];
+                .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => new PartLoss(Loss(batch[start..end]), end - start),
+                    [.. batch.Select(r => train.Inputs[r].Ids.Length)]))];
         }
 
         public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);

@@ -184,7 +184,9 @@ public static class TranslationTrainer
                     options.BatchSize, WindowBatches, random)
                 .Select(rows => rows.Select(i => examples[i]).ToArray())
                 .Select(batch => new MicroBatch(batch.Length, () => Loss(model, batch, options.Optimization.LabelSmoothing, device),
-                    (start, end) => Part(batch[start..end])))];
+                    (start, end) => Part(batch[start..end]),
+                    // Source and target are each padded to their longest in a part; their sum stands for its work.
+                    [.. batch.Select(e => e.Source.Length + e.TargetInput.Length)]))];
 
         // The loss is a mean over the target tokens (padding ignored).
         private PartLoss Part(Example[] rows) =>

@@ -242,8 +242,7 @@ public sealed class ParameterUpdater : IDisposable
             }
 
             SkippedBatches += pendingMicroBatches;
-            optimizer.zero_grad();
-            model.zero_grad();
+            ClearGradients();
             pendingMicroBatches = 0;
             return false;
         }
@@ -270,17 +269,27 @@ public sealed class ParameterUpdater : IDisposable
         if (copies is not null)
             ((Fused.AdamW)optimizer).BFloat16Copies = copies;
         optimizer.step();
-        optimizer.zero_grad();
-        if (masterWeights is not null)
-        {
-            model.zero_grad();
-            if (copies is null)
-                masterWeights.CopyMastersToModel();
-        }
+        ClearGradients();
+        if (masterWeights is not null && copies is null)
+            masterWeights.CopyMastersToModel();
 
         pendingMicroBatches = 0;
         CompletedSteps++;
         return true;
+    }
+
+    /// <summary>
+    /// Ends an update's gradients. The model's are released rather than zeroed (PyTorch's <c>set_to_none</c>): the next
+    /// backward then stores each gradient as computed instead of adding it to zeros, which saves a pass that zeroes every
+    /// gradient and one that adds to it. The float32 masters of bfloat16 training keep theirs, zeroed, since
+    /// <see cref="BFloat16MasterWeights.CopyGradientsToMasters"/> copies into them. A parameter without a gradient at the
+    /// next update is left out of it, as in PyTorch: no moment or weight-decay step for it.
+    /// </summary>
+    private void ClearGradients()
+    {
+        if (masterWeights is not null)
+            optimizer.zero_grad();
+        model.zero_grad();
     }
 
     /// <summary>The model's bfloat16 parameters by the handle of their float32 master (the same order in both lists).</summary>

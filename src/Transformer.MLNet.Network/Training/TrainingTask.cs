@@ -67,7 +67,12 @@ internal sealed record ValidationMetric(string Name, bool HigherIsBetter)
 /// compute the parts on several threads at once (<see cref="SplitMicroBatch"/>); it must be safe to call from any
 /// thread. Null where the loss couples examples (in-batch negatives).
 /// </param>
-internal sealed record MicroBatch(int Examples, Func<Tensor> Loss, Func<int, int, PartLoss>? Part = null);
+/// <param name="Lengths">
+/// Each example's token count, in the order <paramref name="Part"/> takes them, where a part is padded to its longest
+/// example: the split then gives the two halves about equal padded tokens (<see cref="SplitMicroBatch.FirstHalf"/>).
+/// Null where the examples are of equal length or their cost is not known.
+/// </param>
+internal sealed record MicroBatch(int Examples, Func<Tensor> Loss, Func<int, int, PartLoss>? Part = null, IReadOnlyList<int>? Lengths = null);
 
 /// <summary>A part of a micro-batch's loss: its mean over <paramref name="Items"/> items (a part without items is left out).</summary>
 /// <param name="Mean">The mean loss of the part.</param>

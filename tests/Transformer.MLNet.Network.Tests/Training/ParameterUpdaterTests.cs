@@ -86,6 +86,31 @@ public sealed class ParameterUpdaterTests
     }
 
     [TestMethod]
+    public void Gradients_are_released_after_an_update_and_unused_parameters_left_alone()
+    {
+        using var scope = NewDisposeScope();
+        Seeding.Apply(5);
+        var used = nn.Linear(3, 1);
+        var unused = nn.Linear(3, 1);
+        var model = nn.Sequential(("used", used), ("unused", unused));
+        var options = new TrainingOptions { LearningRate = 0.1, WeightDecay = 0.5, WarmupSteps = 0, Decay = LearningRateDecay.Constant, MaxGradientNorm = 1 };
+        using var updater = new ParameterUpdater(model, options);
+        var x = ones(2, 3);
+
+        // Both layers in the first update, then only one: as with PyTorch's zero_grad(set_to_none=True), a parameter
+        // without a gradient gets no step, neither its moments' nor the weight decay.
+        Assert.IsTrue(updater.Backward((used.call(x) + unused.call(x)).square().sum()));
+        foreach (var parameter in model.parameters())
+            Assert.IsNull(parameter.grad, "released, not zeroed");
+        var unusedBefore = Flatten(unused);
+        var usedBefore = Flatten(used);
+        Assert.IsTrue(updater.Backward(used.call(x).square().sum()));
+        CollectionAssert.AreEqual(unusedBefore, Flatten(unused), "no step for a parameter without a gradient");
+        Assert.IsTrue(usedBefore.Zip(Flatten(used)).All(p => p.First != p.Second), "the used layer stepped");
+        Assert.IsNull(used.weight!.grad);
+    }
+
+    [TestMethod]
     public void Bfloat16_training_keeps_float32_masters_and_learns()
     {
         using var threads = IntraOpThreads.UseOne();

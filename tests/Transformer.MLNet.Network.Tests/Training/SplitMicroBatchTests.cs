@@ -20,13 +20,20 @@ public sealed class SplitMicroBatchTests
 
     /// <summary>Three classes of 8 features through a small network with dropout; 5 micro-batches of 11 examples
     /// (halves of 5 and 6) under mean cross-entropy, with parts, as the text classifier gives them.</summary>
-    private sealed class SmallTask(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, Func<int, int, int, Tensor, Tensor>? damage = null)
+    private sealed class SmallTask(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, Func<int, int, int, Tensor, Tensor>? damage = null,
+        IReadOnlyList<int>? lengths = null, System.Collections.Concurrent.ConcurrentBag<(int Start, int End)>? parts = null)
         : TrainingTask(model, exampleCount: 55, microBatchesPerEpoch: 5, metric: null)
     {
         public override IReadOnlyList<MicroBatch> Epoch(int epoch) =>
         [
-            .. Enumerable.Range(0, 5).Select(b => new MicroBatch(11, () => Loss(b, 0, 11), (start, end) => new PartLoss(Loss(b, start, end), end - start))),
+            .. Enumerable.Range(0, 5).Select(b => new MicroBatch(11, () => Loss(b, 0, 11), (start, end) => Part(b, start, end), lengths)),
         ];
+
+        private PartLoss Part(int batch, int start, int end)
+        {
+            parts?.Add((start, end));
+            return new PartLoss(Loss(batch, start, end), end - start);
+        }
 
         public override double Validate() => double.NaN;
 
@@ -55,7 +62,8 @@ public sealed class SplitMicroBatchTests
     }
 
     private static float[] Train(bool split, double dropout, int seed = 1, int accumulation = 1, bool skipNonFinite = false,
-        Func<int, int, int, Tensor, Tensor>? damage = null, Action<TrainingResult>? inspect = null)
+        Func<int, int, int, Tensor, Tensor>? damage = null, Action<TrainingResult>? inspect = null,
+        IReadOnlyList<int>? lengths = null, System.Collections.Concurrent.ConcurrentBag<(int Start, int End)>? parts = null)
     {
         SplitMicroBatch.Override = split;
         using var scope = NewDisposeScope();
@@ -68,7 +76,7 @@ public sealed class SplitMicroBatchTests
             ReportEvery = 1000,
             Optimization = new TrainingOptions { LearningRate = 0.01, WarmupSteps = 0, AccumulationSteps = accumulation, SkipNonFiniteBatches = skipNonFinite },
         };
-        var result = TrainingLoop.Run(new SmallTask(model, x, y, damage), options, default);
+        var result = TrainingLoop.Run(new SmallTask(model, x, y, damage, lengths, parts), options, default);
         inspect?.Invoke(result);
         return [.. model.parameters().SelectMany(p => p.detach().contiguous().data<float>().ToArray())];
     }
@@ -88,6 +96,47 @@ public sealed class SplitMicroBatchTests
         using var initial = Network(0);
         var untrained = initial.parameters().SelectMany(p => p.detach().contiguous().data<float>().ToArray()).ToArray();
         Assert.IsGreaterThan(1e-3, whole.Zip(untrained).Max(p => Math.Abs(p.First - p.Second)), "training moved the weights");
+    }
+
+    [TestMethod]
+    public void A_split_by_token_counts_updates_the_weights_as_the_whole_batch_does()
+    {
+        // Eight one-token examples and three of nine: 8 + 3 examples are 8 and 27 padded tokens, the middle split's
+        // 5 + 6 would be 5 and 54.
+        int[] lengths = [1, 1, 1, 1, 1, 1, 1, 1, 9, 9, 9];
+        var whole = Train(split: false, dropout: 0, lengths: lengths);
+        var parts = new System.Collections.Concurrent.ConcurrentBag<(int Start, int End)>();
+        var halves = Train(split: true, dropout: 0, lengths: lengths, parts: parts);
+
+        CollectionAssert.AreEquivalent(new[] { (0, 8), (8, 11) }, parts.Distinct().ToArray(), "every micro-batch split after its eighth example");
+        Assert.IsLessThanOrEqualTo(1e-5, whole.Zip(halves).Max(p => Math.Abs(p.First - p.Second)), "uneven halves weighted by their examples");
+    }
+
+    [TestMethod]
+    public void The_split_balances_the_halves_padded_tokens()
+    {
+        Assert.AreEqual(5, SplitMicroBatch.FirstHalf(11), "without token counts, the middle");
+        Assert.AreEqual(8, SplitMicroBatch.FirstHalf(16, [.. Enumerable.Repeat(12, 16)]), "equal lengths, the middle");
+        Assert.AreEqual(1, SplitMicroBatch.FirstHalf(2, [3, 40]));
+        Assert.AreEqual(8, SplitMicroBatch.FirstHalf(16, [1, 2, 3]), "token counts that do not match the examples are ignored");
+        int[] sorted = [25, 26, 26, 26, 27, 27, 27, 28, 28, 28, 29, 30, 31, 35, 35, 37];
+        Assert.AreEqual(9, SplitMicroBatch.FirstHalf(16, sorted), "9 × 28 = 252 against 7 × 37 = 259 padded tokens");
+        Assert.AreEqual(7, SplitMicroBatch.FirstHalf(16, [.. sorted.Reverse()]), "the longest first: the mirror split");
+
+        // Against every split, on batches of random lengths in any order: none leaves a smaller larger half.
+        var random = new Random(4);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int n = random.Next(2, 40);
+            int[] lengths = [.. Enumerable.Range(0, n).Select(_ => random.Next(1, 513))];
+            if (trial % 2 == 0)
+                Array.Sort(lengths);
+            long Larger(int first) => Math.Max((long)first * lengths[..first].Max(), (long)(n - first) * lengths[first..].Max());
+            int chosen = SplitMicroBatch.FirstHalf(n, lengths);
+            Assert.IsTrue(chosen >= 1 && chosen < n, $"both halves have examples ({chosen} of {n})");
+            long best = Enumerable.Range(1, n - 1).Min(Larger);
+            Assert.AreEqual(best, Larger(chosen), $"trial {trial}: {string.Join(",", lengths)}");
+        }
     }
 
     [TestMethod]
