@@ -21,6 +21,7 @@ internal sealed class LayerTrainingRig : IDisposable
     private readonly ParameterUpdater updater;
     private readonly Tensor input;
     private readonly Func<Tensor, Tensor> forward;
+    private SplitMicroBatch? halves;
 
     private LayerTrainingRig(nn.Module module, ParameterUpdater updater, Tensor input, Func<Tensor, Tensor> forward, int batch, int length)
     {
@@ -79,8 +80,30 @@ internal sealed class LayerTrainingRig : IDisposable
     private static TrainingOptions Options => new() { MaxGradientNorm = 0, WarmupSteps = 0, Decay = LearningRateDecay.Constant };
 
     /// <summary>One training step; returns when its work is done (CUDA is synchronised).</summary>
+    /// <summary>
+    /// Computes each step's batch as two halves on one thread each, as the trainers do on the CPU
+    /// (<see cref="SplitMicroBatch"/>), instead of the whole batch on all intra-op threads. False where splitting does
+    /// not apply (another device, one intra-op thread). Call before measuring.
+    /// </summary>
+    public bool SplitIntoHalves()
+    {
+        halves ??= SplitMicroBatch.For(module, updater);
+        return halves is not null;
+    }
+
     public void Step()
     {
+        if (halves is not null)
+        {
+            // Each half's loss is its own mean; the halves are weighted by their examples, which have equal elements, so
+            // the two add up to the whole batch's mean.
+            var batch = new MicroBatch(Batch, () => forward(input).pow(2).mean(),
+                (start, end) => new PartLoss(forward(input[start..end]).pow(2).mean(), end - start));
+            using (var scope = NewDisposeScope())
+                halves.Step(batch, out _);
+            return;
+        }
+
         using (var scope = NewDisposeScope())
             updater.Backward(forward(input).pow(2).mean());
         if (input.device.type == DeviceType.CUDA)
@@ -108,6 +131,7 @@ internal sealed class LayerTrainingRig : IDisposable
 
     public void Dispose()
     {
+        halves?.Dispose();
         updater.Dispose();
         input.Dispose();
         module.Dispose();
