@@ -79,7 +79,6 @@ internal sealed class LayerTrainingRig : IDisposable
 
     private static TrainingOptions Options => new() { MaxGradientNorm = 0, WarmupSteps = 0, Decay = LearningRateDecay.Constant };
 
-    /// <summary>One training step; returns when its work is done (CUDA is synchronised).</summary>
     /// <summary>
     /// Computes each step's batch as two halves on one thread each, as the trainers do on the CPU
     /// (<see cref="SplitMicroBatch"/>), instead of the whole batch on all intra-op threads. False where splitting does
@@ -91,6 +90,7 @@ internal sealed class LayerTrainingRig : IDisposable
         return halves is not null;
     }
 
+    /// <summary>One training step; returns when its work is done (CUDA is synchronised).</summary>
     public void Step()
     {
         if (halves is not null)

@@ -45,8 +45,7 @@ internal sealed class MatmulPeakBenchmark : IBenchmark
             // on a virtual machine whose second core is sometimes shared with a neighbour, one window can catch a bad
             // moment (a 2-core AVX2 EPYC measured 42.7 and 67.5 GFLOP/s in two runs a few minutes apart).
             double matmul = MatmulFlops(dtype, matmulRepeats, options.Device);
-            double model;
-            double whole;
+            double model, whole;
             using (var rig = LayerTrainingRig.Ours(precision, Batch, Length, options.Device))
                 whole = rig.Measure(steps).Max() * flopsPerToken;
             using (var rig = LayerTrainingRig.Ours(precision, Batch, Length, options.Device))

@@ -354,9 +354,10 @@ public static class TextClassifierTrainer
                 rows.AddRange(Enumerable.Range(start, train.UnrelatedPerEpoch));
             }
 
-            return [.. LengthBuckets.Batches(rows, r => train.Inputs[r].Ids.Length, options.BatchSize, WindowBatches, random)
+            int Length(int row) => train.Inputs[row].Ids.Length;
+            return [.. LengthBuckets.Batches(rows, r => Length(r), options.BatchSize, WindowBatches, random)
                 .Select(batch => new MicroBatch(batch.Length, () => Loss(batch), (start, end) => new PartLoss(Loss(batch[start..end]), end - start),
-                    [.. batch.Select(r => train.Inputs[r].Ids.Length)]))];
+                    [.. batch.Select(Length)]))];
         }
 
         public override double Validate() => TextClassifierTrainer.Validate(classifier, validation!);

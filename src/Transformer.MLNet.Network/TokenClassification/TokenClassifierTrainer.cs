@@ -168,9 +168,10 @@ public static class TokenClassifierTrainer
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
-            var batches = LengthBuckets.Batches(indices, i => train[i].Ids.Length, options.BatchSize, BucketBatches, random);
+            int Length(int i) => train[i].Ids.Length;
+            var batches = LengthBuckets.Batches(indices, i => Length(i), options.BatchSize, BucketBatches, random);
             return [.. batches.Select(rows => new MicroBatch(rows.Length, () => Loss(rows).Mean, (start, end) => Loss(rows[start..end]),
-                [.. rows.Select(i => train[i].Ids.Length)]))];
+                [.. rows.Select(Length)]))];
         }
 
         public override double Validate() => Score(classifier, classifier.Predict(validation!.Sentences, EvaluationBatchSize), validation.Labels).Micro.F1;
