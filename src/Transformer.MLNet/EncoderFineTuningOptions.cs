@@ -92,6 +92,21 @@ public abstract class EncoderFineTuningOptions : TrainableEstimatorOptions
     private protected void ValidateFineTuning()
     {
         ValidateShared();
+        // Checked here under the names users set; the network trainer checks them again under its own.
+        static void Require(bool ok, string option, object value, string rule)
+        {
+            if (!ok)
+                throw new ArgumentOutOfRangeException(option, value, $"{option} = {value} is invalid: {rule}.");
+        }
+
+        Require(Epochs >= 1, nameof(Epochs), Epochs, "it must be 1 or more");
+        Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "it must be 1 or more");
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "it must be a positive finite number");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "it must be zero or a positive finite number");
+        Require(WarmupFraction is >= 0 and <= 1, nameof(WarmupFraction), WarmupFraction, "it must be in [0, 1]");
+        Require(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing, "it must be in [0, 1)");
+        Require(MaxGradientNorm >= 0 && !double.IsNaN(MaxGradientNorm), nameof(MaxGradientNorm), MaxGradientNorm, "it must be zero (no clipping) or positive");
+        Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "it must be 1 or more");
         Mapping.TextMappingTransformer.CheckInferenceBatchSize(InferenceBatchSize);
 
         Encoders.EncoderLoader.CheckFolder(EncoderFolder, nameof(EncoderFolder));

@@ -34,6 +34,12 @@ public abstract class TrainableEstimatorOptions
     /// </summary>
     public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 
+    /// <summary>
+    /// Drop a micro-batch whose loss or gradients are NaN or infinite, and go on, instead of stopping <c>Fit</c> with an
+    /// <see cref="ArithmeticException"/> (default false). The dropped batches are counted in the training log.
+    /// </summary>
+    public bool SkipNonFiniteBatches { get; set; }
+
     /// <summary>Seed of weights, data order, validation split and dropout; null (default) draws it from the <c>MLContext</c>'s seed.</summary>
     public int? Seed { get; set; }
 
@@ -49,7 +55,8 @@ public abstract class TrainableEstimatorOptions
     /// <summary>
     /// Folder for a training checkpoint, written at each epoch's end and on cancellation; a <c>Fit</c> whose folder
     /// holds one resumes from it (same data and <see cref="Seed"/>) and ends with the weights and losses of an
-    /// uninterrupted run, in float32 or bfloat16 <see cref="Precision"/>. Null (default) writes none.
+    /// uninterrupted run, in float32 or bfloat16 <see cref="Precision"/>. Resuming with other training settings (epochs,
+    /// batch size, learning rate, precision and the like) is refused. Null (default) writes none.
     /// </summary>
     public string? CheckpointFolder { get; set; }
 
@@ -67,7 +74,7 @@ public abstract class TrainableEstimatorOptions
         where TOptions : TrainingLoopOptions =>
         (TOptions)(options with
         {
-            Optimization = options.Optimization with { Precision = Precision },
+            Optimization = options.Optimization with { Precision = Precision, SkipNonFiniteBatches = SkipNonFiniteBatches },
             Patience = Patience,
             RestoreBest = RestoreBest,
             Seed = seed,

@@ -237,9 +237,7 @@ internal sealed class InferenceWeights : IDisposable
                 set_num_threads(1);
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                var x = randn(192, 384);
-                var weight = randn(1536, 384);
-                var bias = randn(1536);
+                var (x, weight, bias) = Projection.MeasurementOperands(192, 384, 1536);
                 using var pack = PackedWeight.Create([weight], [bias]);
                 faster = Projection.TakesAtMost(() => pack.Forward(x), () => Projection.Linear(x, weight, bias), rounds: 9, share: 0.96);
             }

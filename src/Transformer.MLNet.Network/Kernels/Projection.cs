@@ -119,10 +119,20 @@ internal static unsafe class Projection
             return false;
         using var scope = NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var x = randn(256, 384);
-        var weight = randn(384, 384);
-        var bias = randn(384);
+        var (x, weight, bias) = MeasurementOperands(256, 384, 384);
         return TakesAtMost(() => Forward(x, weight, bias), () => nn.functional.linear(x, weight, bias), rounds: 7, share: 0.87);
+    }
+
+    /// <summary>
+    /// Random operands for a one-time speed measurement, x (rows × inputs), W (outputs × inputs) and b (outputs), drawn
+    /// from a generator of their own: the measurement happens at the first product of the process, often inside a
+    /// seeded training run, whose dropout masks would shift if it drew from the global generator.
+    /// </summary>
+    internal static (Tensor X, Tensor Weight, Tensor Bias) MeasurementOperands(long rows, long inputs, long outputs)
+    {
+        using var generator = new torch.Generator(20_240_601);
+        return (randn([rows, inputs], generator: generator), randn([outputs, inputs], generator: generator),
+            randn([outputs], generator: generator));
     }
 
     /// <summary>

@@ -19,9 +19,34 @@ internal static class StateDictLoader
             source,
             "Check that the checkpoint is a BERT model and that config.json matches it.");
 
+        CheckFinite(weights, source);
         using var noGrad = no_grad();
         foreach (var (name, parameter) in expected)
             parameter.copy_(weights[name]);
+    }
+
+    /// <summary>
+    /// Refuses weights holding NaN or infinity: no trained model has them, and loading them would turn every output into
+    /// NaN without an error (a damaged file, or one saved from a run that diverged).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A floating-point tensor holds a non-finite value.</exception>
+    public static void CheckFinite(IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        foreach (var (name, tensor) in weights)
+        {
+            if (!tensor.is_floating_point())
+                continue;
+            using var scope = NewDisposeScope();
+            var finite = isfinite(tensor);
+            if (finite.all().item<bool>())
+                continue;
+            long bad = finite.numel() - finite.count_nonzero().item<long>();
+            long first = logical_not(finite).flatten().nonzero()[0, 0].item<long>();
+            throw new InvalidDataException(
+                $"The weights from {source} hold non-finite values: '{name}' has {bad} NaN or infinite of its {tensor.numel()} " +
+                $"values (the first at flat index {first}). The file is damaged or was saved from a training run that diverged; " +
+                "use an intact copy of the model.");
+        }
     }
 
     /// <summary>Checks that <paramref name="actual"/> has exactly the names and shapes of <paramref name="expected"/>.</summary>

@@ -157,8 +157,8 @@ public sealed class ParameterUpdater : IDisposable
         }
 
         throw new ArithmeticException(
-            $"The training loss is {value} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
-            $"(now {options.LearningRate}), check the inputs for invalid token ids, or set TrainingOptions.SkipNonFiniteBatches.");
+            $"The training loss is {value} at update {CompletedSteps + 1}. Lower LearningRate (now {options.LearningRate}), check the " +
+            "inputs for invalid token ids, or set SkipNonFiniteBatches to drop such batches.");
     }
 
     /// <summary>The loss as back-propagated: divided by <see cref="TrainingOptions.AccumulationSteps"/>, so that the
@@ -237,8 +237,8 @@ public sealed class ParameterUpdater : IDisposable
             if (!options.SkipNonFiniteBatches)
             {
                 throw new ArithmeticException(
-                    $"The gradient norm is {LastGradientNorm} at update {CompletedSteps + 1}. Lower TrainingOptions.LearningRate " +
-                    $"(now {options.LearningRate}), keep MaxGradientNorm clipping on, or set TrainingOptions.SkipNonFiniteBatches.");
+                    $"The gradient norm is {LastGradientNorm} at update {CompletedSteps + 1}. Lower LearningRate (now {options.LearningRate}), " +
+                    "keep MaxGradientNorm clipping on, or set SkipNonFiniteBatches to drop such batches.");
             }
 
             SkippedBatches += pendingMicroBatches;

@@ -80,7 +80,7 @@ internal sealed class TrainingLoop
         torch.random.manual_seed(options.Seed);
         string? folder = options.CheckpointFolder;
         var resume = folder is not null && TrainingCheckpoint.Exists(folder)
-            ? TrainingCheckpoint.Read(folder, options.Seed, task.ExampleCount)
+            ? TrainingCheckpoint.Read(folder, options.Seed, task.ExampleCount, options, microBatches)
             : null;
         if (folder is not null && resume is null)
         {
@@ -105,7 +105,7 @@ internal sealed class TrainingLoop
             if (resume is not null)
             {
                 Resume(resume);
-                best.Adopt(TrainingCheckpoint.Restore(folder!, updater));
+                best.Adopt(resume.Restore(folder!, updater));
             }
 
             started = options.Clock.GetTimestamp();
@@ -316,7 +316,7 @@ internal sealed class TrainingLoop
         new TrainingCheckpoint(
             options.Seed, task.ExampleCount, epoch, nextMicroBatch, epochLossSum, epochLossCount, intervalLossSum, intervalLossCount,
             lastTrainLoss, examplesSeen, Elapsed.TotalSeconds, warmupEnded?.TotalSeconds, losses, metrics, bestMetric, bestEpoch, bestIsCurrent,
-            evaluationsWithoutGain).Save(folder, updater, best.Tensors);
+            evaluationsWithoutGain) { Settings = TrainingCheckpoint.SettingsOf(options) }.Save(folder, updater, best.Tensors);
 
     private void Resume(TrainingCheckpoint checkpoint)
     {

@@ -111,7 +111,10 @@ public sealed partial class BertTextTokenizer
 
     /// <summary>The token of an id.</summary>
     /// <param name="id">A vocabulary id.</param>
-    public string IdToToken(int id) => _vocabulary[id];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is not in the vocabulary.</exception>
+    public string IdToToken(int id) => (uint)id < (uint)_vocabulary.Length
+        ? _vocabulary[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is not in the vocabulary; ids run from 0 to {_vocabulary.Length - 1}.");
 
     /// <summary>Tokenizes one text to <c>[CLS] wordpieces [SEP]</c>, cut to <paramref name="maxTokens"/> tokens.</summary>
     /// <param name="text">The text.</param>

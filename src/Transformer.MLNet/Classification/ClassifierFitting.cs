@@ -54,6 +54,7 @@ internal static class ClassifierFitting
         var (classifier, result) = TextClassifierTrainer.Fit(
             options.EncoderFolder, options.ScratchConfig, settings, train.ToExamples(), options.ToTrainingOptions(seed, log),
             validation?.ToExamples(), environment.GetTorchDevice(), options.Cancellation);
+        log.CheckSkipped(result);
         if (train.SkippedRows > 0)
             log.Info($"Skipped {train.SkippedRows} rows with a missing label in column '{options.LabelColumnName}'.");
         log.Info($"Finished after {result.Epochs} epochs; kept epoch {result.BestEpoch}; {result.TruncatedExamples} training inputs " +

@@ -63,6 +63,7 @@ public sealed class SentenceEmbeddingTrainer : IEstimator<SentenceEmbeddingTrans
             $"{(Options.EncoderFolder is null ? "pretrained MiniLM-L6" : $"encoder folder '{Options.EncoderFolder}'")}; seed {seed}.");
         var (encoder, result) = SentenceEncoderTrainer.Fit(
             Options.EncoderFolder, train, Options.ToTrainingOptions(seed, log), validation, environment.GetTorchDevice(), Options.Cancellation);
+        log.CheckSkipped(result);
         log.Info($"Finished after {result.Epochs} epochs ({result.Steps} updates, {result.StopReason}); {result.TruncatedExamples} sentences were cut to MaxTokens = {Options.MaxTokens}.");
         var options = Options.ToEmbeddingOptions();
         try

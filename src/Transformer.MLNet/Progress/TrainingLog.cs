@@ -25,6 +25,17 @@ internal sealed class TrainingLog : IProgress<TrainingProgress>, IDisposable
             channel.Warning(MessageSensitivity.None, warning);
     }
 
+    /// <summary>Warns (in <see cref="MLContext.Log"/>) when <c>SkipNonFiniteBatches</c> dropped micro-batches.</summary>
+    public void CheckSkipped(TrainingResult result)
+    {
+        if (result.SkippedBatches > 0)
+        {
+            channel.Warning(MessageSensitivity.None,
+                $"SkipNonFiniteBatches dropped {result.SkippedBatches} micro-batches whose loss or gradients were NaN or infinite; " +
+                "if that is more than a few, lower LearningRate.");
+        }
+    }
+
     public void Report(TrainingProgress value)
     {
         channel.Info(MessageSensitivity.None, value.ToString());

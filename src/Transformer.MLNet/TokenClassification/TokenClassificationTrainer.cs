@@ -82,6 +82,7 @@ public sealed class TokenClassificationTrainer : IEstimator<TokenClassificationT
         var (classifier, result) = TokenClassifierTrainer.Fit(
             Options.EncoderFolder, Options.ScratchConfig, settings, train.Words, train.Labels, Options.ToTrainingOptions(seed, log),
             validation?.Words, validation?.Labels, environment.GetTorchDevice(), Options.Cancellation);
+        log.CheckSkipped(result);
         log.Info($"Finished after {result.Epochs} epochs ({result.Steps} updates, {result.StopReason}); kept epoch {result.BestEpoch}; " +
             $"{result.TruncatedExamples} training sentences were cut to MaxTokens = {Options.MaxTokens}.");
         return new TokenClassificationTransformer(

@@ -100,6 +100,25 @@ public sealed unsafe class GemmTests
     }
 
     [TestMethod]
+    public void The_speed_measurements_operands_leave_the_global_generator_alone()
+    {
+        // The measurement runs at the first product of a process, often inside a seeded training run: drawing its
+        // operands from the global generator shifted that run's dropout masks, so the first run differed from the next.
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(5);
+        var expected = rand(16);
+        torch.random.manual_seed(5);
+        var (x, weight, bias) = Projection.MeasurementOperands(8, 4, 3);
+        var actual = rand(16);
+        CollectionAssert.AreEqual(expected.data<float>().ToArray(), actual.data<float>().ToArray(), "the global generator moved");
+        CollectionAssert.AreEqual(new long[] { 8, 4 }, x.shape);
+        CollectionAssert.AreEqual(new long[] { 3, 4 }, weight.shape);
+        CollectionAssert.AreEqual(new long[] { 3 }, bias.shape);
+        CollectionAssert.AreEqual(x.data<float>().ToArray(), Projection.MeasurementOperands(8, 4, 3).X.data<float>().ToArray(),
+            "the operands are the same on every call");
+    }
+
+    [TestMethod]
     public void Empty_inner_dimension_gives_the_bias()
     {
         using var scope = NewDisposeScope();

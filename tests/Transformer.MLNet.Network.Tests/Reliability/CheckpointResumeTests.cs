@@ -86,7 +86,22 @@ public sealed class CheckpointResumeTests
 
     [TestMethod]
     [TestCategory("Reliability")]
-    public void A_checkpoint_of_another_run_or_a_damaged_one_is_refused()
+    public void A_checkpoint_of_another_run_or_a_damaged_one_is_refused() => WithCheckpoint((folder, options, classifier) =>
+    {
+        var other = Assert.ThrowsExactly<InvalidDataException>(() =>
+            TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options with { Seed = 2 }));
+        StringAssert.Contains(other.Message, "seed 1 on 160 rows, not seed 2 on 160 rows");
+
+        File.WriteAllBytes(Path.Combine(folder, "optimizer.bin"), [1, 2, 3]);
+        var damaged = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
+        StringAssert.Contains(damaged.Message, "optimizer.bin");
+    });
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a fresh folder holding the checkpoint of a run cancelled at its first report, with
+    /// that run's options and classifier; the folder is removed afterwards.
+    /// </summary>
+    private static void WithCheckpoint(Action<string, ClassifierTrainingOptions, TextClassifier> body)
     {
         using var threads = IntraOpThreads.UseOne();
         string folder = Path.Combine(Path.GetTempPath(), $"checkpoint-{Guid.NewGuid():N}");
@@ -94,17 +109,14 @@ public sealed class CheckpointResumeTests
         {
             var options = TinyClassifiers.Options(2) with { CheckpointFolder = folder };
             using var classifier = TinyClassifiers.New(5);
-            using var cancellation = new CancellationTokenSource();
-            Assert.ThrowsExactly<OperationCanceledException>(() => TextClassifierTrainer.Train(
-                classifier, data.Texts, data.Labels, options with { Progress = new TinyClassifiers.Callback(_ => cancellation.Cancel()) }, cancellation: cancellation.Token));
+            using (var cancellation = new CancellationTokenSource())
+            {
+                Assert.ThrowsExactly<OperationCanceledException>(() => TextClassifierTrainer.Train(
+                    classifier, data.Texts, data.Labels, options with { Progress = new TinyClassifiers.Callback(_ => cancellation.Cancel()) },
+                    cancellation: cancellation.Token));
+            }
 
-            var other = Assert.ThrowsExactly<InvalidDataException>(() =>
-                TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options with { Seed = 2 }));
-            StringAssert.Contains(other.Message, "seed 1 on 160 rows, not seed 2 on 160 rows");
-
-            File.WriteAllBytes(Path.Combine(folder, "optimizer.bin"), [1, 2, 3]);
-            var damaged = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
-            StringAssert.Contains(damaged.Message, "optimizer.bin");
+            body(folder, options, classifier);
         }
         finally
         {
@@ -112,6 +124,71 @@ public sealed class CheckpointResumeTests
                 Directory.Delete(folder, recursive: true);
         }
     }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    [DataRow(3, "has 3 bytes, not the 5056 of a random state")]
+    [DataRow(0, "has 0 bytes, not the 5056 of a random state")]
+    [DataRow(5056, "does not match the checksum its checkpoint recorded")]
+    public void A_damaged_random_state_is_refused_with_a_managed_error_not_a_native_abort(int length, string problem) =>
+        WithCheckpoint((folder, options, classifier) =>
+        {
+            // libtorch rejects a bad generator state with a native exception TorchSharp does not catch: the process would end.
+            string rng = Path.Combine(folder, "rng.bin");
+            var bytes = new byte[length];
+            new Random(7).NextBytes(bytes);
+            File.WriteAllBytes(rng, bytes);
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
+            StringAssert.Contains(error.Message, $"Random state '{rng}' {problem}");
+            if (length != 5056)
+                return;
+
+            // A checkpoint written before checksums were kept: the generator's own fields are checked instead.
+            string progressPath = Path.Combine(folder, "progress.json");
+            var progress = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(progressPath))!;
+            progress.AsObject().Remove("RandomStateSha256");
+            File.WriteAllText(progressPath, progress.ToJsonString());
+            BitConverter.TryWriteBytes(bytes.AsSpan(8), 100_000);   // "left" beyond the 624 state words
+            File.WriteAllBytes(rng, bytes);
+            error = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
+            StringAssert.Contains(error.Message, $"Random state '{rng}' is not a valid generator state");
+        });
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    [DataRow("ElapsedSeconds", "\"NaN\"", "ElapsedSeconds = NaN is not a duration")]
+    [DataRow("ElapsedSeconds", "1e300", "ElapsedSeconds = 1E+300 is not a duration")]
+    [DataRow("NextMicroBatch", "-5", "NextMicroBatch = -5 is not a micro-batch of this run (0 to 10)")]
+    [DataRow("Epoch", "1000", "Epoch = 1000 is not an epoch of this run (1 to 2)")]
+    [DataRow("ExamplesSeen", "-1", "ExamplesSeen = -1 is negative")]
+    public void A_progress_record_with_values_no_run_writes_is_refused_naming_the_file_and_the_field(string field, string value, string problem) =>
+        WithCheckpoint((folder, options, classifier) =>
+        {
+            string path = Path.Combine(folder, "progress.json");
+            var progress = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+            progress[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+            File.WriteAllText(path, progress.ToJsonString());
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options));
+            StringAssert.Contains(error.Message, $"Checkpoint '{path}' is damaged: {problem}");
+        });
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Resuming_with_other_training_settings_is_refused_naming_each_change() => WithCheckpoint((_, options, classifier) =>
+    {
+        var changed = options with
+        {
+            BatchSize = options.BatchSize * 2,
+            Optimization = options.Optimization with { Precision = Network.Training.TrainingPrecision.BFloat16 },
+        };
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, changed));
+        StringAssert.Contains(error.Message,
+            $"other training settings (BatchSize: {options.BatchSize} then, {options.BatchSize * 2} now; Precision: Float32 then, BFloat16 now)");
+
+        // A longer time budget is not a different run: the checkpoint resumes.
+        var result = TextClassifierTrainer.Train(classifier, data.Texts, data.Labels, options with { TimeBudget = TimeSpan.FromHours(1) });
+        Assert.IsTrue(result.Resumed);
+    });
 
     [TestMethod]
     [TestCategory("Reliability")]

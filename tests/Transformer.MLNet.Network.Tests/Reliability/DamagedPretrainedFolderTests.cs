@@ -53,6 +53,24 @@ public sealed class DamagedPretrainedFolderTests
     }
 
     [TestMethod]
+    [DataRow(float.NaN)]
+    [DataRow(float.PositiveInfinity)]
+    public void Weights_holding_a_non_finite_value_fail_naming_the_file_and_the_tensor(float value)
+    {
+        using (var model = new BertModel(Tiny))
+        {
+            var weights = model.state_dict();
+            using (TorchSharp.torch.no_grad())
+                weights["embeddings.word_embeddings.weight"][5, 3] = TorchSharp.torch.tensor(value);
+            SafeTensors.Write(WeightsPath, weights);
+        }
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => PretrainedBert.LoadFolder(folder));
+        StringAssert.Contains(error.Message, WeightsPath);
+        StringAssert.Contains(error.Message, "'embeddings.word_embeddings.weight' has 1 NaN or infinite of its 80 values (the first at flat index 43)");
+    }
+
+    [TestMethod]
     public void Parameter_shapes_computed_from_the_config_are_those_of_the_model()
     {
         using var model = new BertModel(Tiny with { TypeVocabSize = 0 });

@@ -65,6 +65,30 @@ public sealed class LabelAndTrainingSetTests
 
     [TestMethod]
     [TestCategory("Reliability")]
+    public void A_diverging_run_names_the_options_that_help_and_SkipNonFiniteBatches_goes_on_with_a_warning()
+    {
+        using var oneThread = IntraOpThreads.UseOne();
+        var mlContext = new MLContext(seed: 1);
+        var messages = new List<string>();
+        mlContext.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var data = mlContext.Data.LoadFromEnumerable(yelp.Take(48).ToList());
+        var options = TinyScratch.Options(seed: 1);
+        options.LearningRate = 1e30;
+        var error = Expect<ArithmeticException>(() => mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(data),
+            "Lower LearningRate (now 1E+30)", "set SkipNonFiniteBatches");
+        Assert.DoesNotContain("TrainingOptions.", error.Message);
+
+        options.SkipNonFiniteBatches = true;
+        mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(data);
+        lock (messages)
+        {
+            Assert.IsTrue(messages.Any(m => m.Contains("SkipNonFiniteBatches dropped", StringComparison.Ordinal)
+                && m.Contains("micro-batches whose loss or gradients were NaN or infinite", StringComparison.Ordinal)), "the dropped batches are reported");
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
     public void NaN_labels_are_skipped_and_counted_and_training_proceeds()
     {
         using var oneThread = IntraOpThreads.UseOne();
@@ -155,7 +179,8 @@ public sealed class LabelAndTrainingSetTests
             (o => o.LearningRate = -1e-3, "LearningRate = -0.001"),
             (o => o.WarmupFraction = 2, "WarmupFraction = 2"),
             (o => o.WeightDecay = -1, "WeightDecay = -1"),
-            (o => o.GradientAccumulationSteps = 0, "AccumulationSteps = 0"),
+            (o => o.GradientAccumulationSteps = 0, "GradientAccumulationSteps = 0"),
+            (o => o.MaxGradientNorm = double.NaN, "MaxGradientNorm = NaN"),
             (o => o.LabelSmoothing = 1, "LabelSmoothing = 1"),
             (o => o.MaxTokens = 1, "MaxTokens"),
             (o => o.MaxTokens = 1000, "MaxTokens (1000) exceeds the encoder's MaxPositions (64)"),
@@ -167,7 +192,9 @@ public sealed class LabelAndTrainingSetTests
         {
             var options = TinyScratch.Options();
             set(options);
-            Expect<ArgumentException>(() => mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(data), fragment);
+            var error = Expect<ArgumentException>(() => mlContext.BinaryClassification.Trainers.TextClassifier(options).Fit(data), fragment);
+            // Named as the user named it: no option of the network library's classes.
+            Assert.DoesNotContain("TrainingOptions.", error.Message);
         }
     }
 }
