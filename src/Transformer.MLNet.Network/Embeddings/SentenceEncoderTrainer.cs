@@ -92,6 +92,10 @@ public static class SentenceEncoderTrainer
     /// <param name="encoder">The encoder.</param>
     /// <param name="pairs">Scored pairs.</param>
     /// <param name="maxTokens">Most tokens per sentence.</param>
+    /// <returns>
+    /// ρ; <see cref="double.NaN"/> when it is undefined: every cosine is the same, or one is not a number because the
+    /// encoder's weights are (training records such a metric but never keeps it as the best).
+    /// </returns>
     public static double Spearman(PretrainedBert encoder, SentencePairs pairs, int maxTokens = 128)
     {
         ArgumentNullException.ThrowIfNull(encoder);
@@ -101,6 +105,8 @@ public static class SentenceEncoderTrainer
         var a = sentences.Encode(pairs.First);
         var b = sentences.Encode(pairs.Second);
         var cosines = a.Select((row, i) => EmbeddingSimilarity.Cosine(row, b[i])).ToList();
+        if (!cosines.TrueForAll(double.IsFinite))
+            return double.NaN;
         return Correlation.Spearman(cosines, [.. pairs.Scores!.Select(s => (double)s)]);
     }
 

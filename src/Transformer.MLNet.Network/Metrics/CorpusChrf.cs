@@ -10,11 +10,17 @@ namespace Transformer.MLNet.Network.Metrics;
 /// </summary>
 public sealed class CorpusChrf
 {
-    /// <summary>Highest character n-gram order (default 6).</summary>
+    /// <summary>Highest character n-gram order (default 6; 1 to 100).</summary>
     public int CharOrder { get; init; } = 6;
 
-    /// <summary>β: recall is weighted β times as much as precision (default 2).</summary>
+    /// <summary>The largest <see cref="CharOrder"/> accepted (sacreBLEU's default is 6).</summary>
+    internal const int MaxCharOrder = 100;
+
+    /// <summary>β: recall is weighted β times as much as precision (default 2; greater than 0, at most 1000).</summary>
     public double Beta { get; init; } = 2;
+
+    /// <summary>The largest <see cref="Beta"/> accepted; far beyond it chrF is recall alone (sacreBLEU's default is 2).</summary>
+    internal const double MaxBeta = 1000;
 
     /// <summary>Lowercase both sides first.</summary>
     public bool Lowercase { get; init; }
@@ -32,12 +38,11 @@ public sealed class CorpusChrf
     /// <param name="hypotheses">One system output per segment.</param>
     /// <param name="references">For each segment, its references (one or more).</param>
     /// <returns>chrF on the 0–100 scale.</returns>
-    /// <exception cref="ArgumentException">The counts differ, or a segment has no reference.</exception>
+    /// <exception cref="ArgumentException">A setting is out of range (see <see cref="Validate"/>), the counts differ, or a segment has no reference.</exception>
     public double Score(IReadOnlyList<string> hypotheses, IReadOnlyList<IReadOnlyList<string>> references)
     {
+        Validate();
         CorpusArguments.Check(hypotheses, references);
-        if (CharOrder < 1)
-            throw new ArgumentException($"CorpusChrf.CharOrder = {CharOrder} is invalid: it must be 1 or more.", nameof(CharOrder));
 
         var corpus = new double[3 * CharOrder];
         for (int s = 0; s < hypotheses.Count; s++)
@@ -54,8 +59,27 @@ public sealed class CorpusChrf
     /// <param name="hypothesis">The system output.</param>
     /// <param name="references">Its references (one or more).</param>
     /// <returns>chrF on the 0–100 scale.</returns>
+    /// <exception cref="ArgumentException">A setting is out of range (see <see cref="Validate"/>), or there is no reference.</exception>
     public double SentenceScore(string hypothesis, IReadOnlyList<string> references) =>
         Score([hypothesis], [references]);
+
+    /// <summary>Checks the settings and throws an error naming the offending option and value.</summary>
+    /// <returns>This instance.</returns>
+    /// <exception cref="ArgumentException">
+    /// <see cref="CharOrder"/> is not between 1 and 100, or <see cref="Beta"/> is not a number greater
+    /// than 0 and at most 1000.
+    /// </exception>
+    public CorpusChrf Validate()
+    {
+        CorpusArguments.RequireOption(CharOrder is >= 1 and <= MaxCharOrder, nameof(CorpusChrf), nameof(CharOrder), CharOrder,
+            $"it must be between 1 and {MaxCharOrder} (sacreBLEU's default is 6)");
+
+        // NaN fails both comparisons, so it is refused too.
+        CorpusArguments.RequireOption(Beta > 0 && Beta <= MaxBeta, nameof(CorpusChrf), nameof(Beta), Beta,
+            $"it must be a number greater than 0 and at most {MaxBeta} (sacreBLEU's default is 2; recall weighs β times as much as precision)");
+
+        return this;
+    }
 
     private double[] SegmentStatistics(string hypothesis, IReadOnlyList<string> references)
     {
@@ -82,7 +106,7 @@ public sealed class CorpusChrf
             }
 
             double score = FScore(stats);
-            if (score > bestScore)
+            if (score > bestScore || best.Length == 0)
             {
                 bestScore = score;
                 best = stats;

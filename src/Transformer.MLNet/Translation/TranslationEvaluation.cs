@@ -32,12 +32,17 @@ public static class TranslationEvaluation
     /// <param name="bleu">BLEU settings; null uses sacreBLEU's defaults.</param>
     /// <param name="chrf">chrF settings; null uses sacreBLEU's defaults.</param>
     /// <returns>The metrics.</returns>
-    /// <exception cref="ArgumentException">A column is missing or has another type; a row has no reference.</exception>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or has another type; a row has no reference; a <paramref name="bleu"/> or <paramref name="chrf"/>
+    /// setting is out of range (checked before any row is read; see <see cref="CorpusBleu.Validate"/> and <see cref="CorpusChrf.Validate"/>).
+    /// </exception>
     public static TranslationMetrics EvaluateTranslation(this TransformsCatalog.TextTransforms catalog, IDataView data,
         string referenceColumnName = "Target", string translationColumnName = "Translation", CorpusBleu? bleu = null, CorpusChrf? chrf = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(data);
+        bleu = (bleu ?? new CorpusBleu()).Validate();
+        chrf = (chrf ?? new CorpusChrf()).Validate();
         var translationColumn = Column(data.Schema, translationColumnName, nameof(translationColumnName), allowVector: false);
         var referenceColumn = Column(data.Schema, referenceColumnName, nameof(referenceColumnName), allowVector: true);
 
@@ -82,7 +87,7 @@ public static class TranslationEvaluation
 
         if (hypotheses.Count == 0)
             throw new ArgumentException("The data has no rows to evaluate.", nameof(data));
-        return new TranslationMetrics((bleu ?? new CorpusBleu()).Score(hypotheses, references), (chrf ?? new CorpusChrf()).Score(hypotheses, references), hypotheses.Count);
+        return new TranslationMetrics(bleu.Score(hypotheses, references), chrf.Score(hypotheses, references), hypotheses.Count);
     }
 
     private static DataViewSchema.Column Column(DataViewSchema schema, string name, string parameter, bool allowVector)

@@ -116,6 +116,90 @@ public sealed class CorpusBleuTests
     }
 
     [TestMethod]
+    [DataRow(BleuTokenization.Mteval13a)]
+    [DataRow(BleuTokenization.None)]
+    public void AControlCharacterInsideAWordIsPartOfThatWord(BleuTokenization tokenization)
+    {
+        // Both tokenizers keep U+0001 inside a word, so "a\u0001b" is one word that matches nothing, exactly like "aXb".
+        var bleu = new CorpusBleu { Tokenization = tokenization };
+        var control = bleu.Score(["a\u0001b c d"], [["a b c d"]]);
+        var letter = bleu.Score(["aXb c d"], [["a b c d"]]);
+        Assert.AreEqual(letter.ToString(), control.ToString());
+        CollectionAssert.AreEqual(new double[] { 2, 1, 0, 0 }, control.Matches.ToArray());
+        CollectionAssert.AreEqual(new double[] { 3, 2, 1, 0 }, control.Totals.ToArray());
+        CollectionAssert.AreEqual(new[] { 200.0 / 3, 50, 50, 0 }, control.Precisions.ToArray());
+
+        var longWord = bleu.Score(["a\u0001b\u0001c\u0001d\u0001e"], [["a b c"]]);
+        Assert.AreEqual(bleu.Score(["aXbXcXdXe"], [["a b c"]]).ToString(), longWord.ToString());
+        CollectionAssert.AreEqual(new double[] { 1, 0, 0, 0 }, longWord.Totals.ToArray());
+
+        var inReference = bleu.Score(["a b c d"], [["a\u0001b c d"]]);
+        Assert.AreEqual(bleu.Score(["a b c d"], [["aXb c d"]]).ToString(), inReference.ToString());
+    }
+
+    [TestMethod]
+    [DataRow(BleuSmoothing.Floor, double.NaN)]
+    [DataRow(BleuSmoothing.Floor, double.PositiveInfinity)]
+    [DataRow(BleuSmoothing.Floor, -5.0)]
+    [DataRow(BleuSmoothing.Floor, 1.5)]
+    [DataRow(BleuSmoothing.AddK, double.NaN)]
+    [DataRow(BleuSmoothing.AddK, double.PositiveInfinity)]
+    [DataRow(BleuSmoothing.AddK, -5.0)]
+    [DataRow(BleuSmoothing.Exponential, double.NaN)]
+    public void InvalidSmoothingValuesAreNamed(BleuSmoothing smoothing, double value)
+    {
+        var bleu = new CorpusBleu { Smoothing = smoothing, SmoothingValue = value };
+        string message = $"CorpusBleu.SmoothingValue = {value.ToString(CultureInfo.InvariantCulture)} is invalid";
+        OptionErrors.AssertRefused(() => bleu.Score(Hypotheses, References), nameof(CorpusBleu.SmoothingValue), message);
+        OptionErrors.AssertRefused(() => bleu.FromStatistics([1, 0, 0, 0], [2, 1, 0, 0], 2, 2), nameof(CorpusBleu.SmoothingValue), message);
+    }
+
+    [TestMethod]
+    public void SmoothingValuesAtTheBoundsAreAccepted()
+    {
+        Assert.AreEqual(0.0, new CorpusBleu { Smoothing = BleuSmoothing.AddK, SmoothingValue = 0 }.Score(["a b"], [["a c"]]).Score);
+        var floor = new CorpusBleu { Smoothing = BleuSmoothing.Floor, SmoothingValue = 1 }.Score(["a b"], [["a c"]]);
+        CollectionAssert.AreEqual(new double[] { 50, 100, 0, 0 }, floor.Precisions.ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-1)]
+    [DataRow(101)]
+    [DataRow(int.MaxValue)]
+    public void MaxOrderOutsideOneToAHundredIsNamed(int order) =>
+        OptionErrors.AssertRefused(() => new CorpusBleu { MaxOrder = order }.Score(Hypotheses, References),
+            nameof(CorpusBleu.MaxOrder), $"CorpusBleu.MaxOrder = {order} is invalid: it must be between 1 and 100");
+
+    [TestMethod]
+    public void MaxOrderOfAHundredScores() =>
+        Assert.AreEqual(100.0, new CorpusBleu { MaxOrder = 100, EffectiveOrder = true }.Score(["a b c"], [["a b c"]]).Score, 1e-9);
+
+    [TestMethod]
+    public void UnnamedEnumValuesAreNamed()
+    {
+        OptionErrors.AssertRefused(() => new CorpusBleu { Smoothing = (BleuSmoothing)9 }.FromStatistics([1, 0, 0, 0], [1, 0, 0, 0], 1, 1),
+            nameof(CorpusBleu.Smoothing), "CorpusBleu.Smoothing = 9 is invalid: use one of None, Floor, AddK, Exponential");
+        OptionErrors.AssertRefused(() => new CorpusBleu { Tokenization = (BleuTokenization)9 }.Score(Hypotheses, References),
+            nameof(CorpusBleu.Tokenization), "CorpusBleu.Tokenization = 9 is invalid: use one of Mteval13a, None, International");
+    }
+
+    [TestMethod]
+    public void MoreMatchesThanNgramsAreRefused() =>
+        OptionErrors.AssertRefused(() => new CorpusBleu().FromStatistics([9, 7, 5, 5], [10, 8, 6, 4], 11, 11),
+            "matches", "matches[3] = 5 is more than totals[3] = 4");
+
+    [TestMethod]
+    [DataRow(new double[] { -1, 0, 0, 0 }, new double[] { 1, 0, 0, 0 }, 1L, 1L, "matches", "matches[0] = -1 is invalid")]
+    [DataRow(new double[] { 1, 0, 0, double.NaN }, new double[] { 1, 0, 0, 0 }, 1L, 1L, "matches", "matches[3] = NaN is invalid")]
+    [DataRow(new double[] { 1, 0, 0, 0 }, new double[] { 1, -2, 0, 0 }, 1L, 1L, "totals", "totals[1] = -2 is invalid")]
+    [DataRow(new double[] { 1, 0, 0, 0 }, new double[] { double.PositiveInfinity, 0, 0, 0 }, 1L, 1L, "totals", "totals[0] = Infinity is invalid")]
+    [DataRow(new double[] { 1, 0, 0, 0 }, new double[] { 1, 0, 0, 0 }, -1L, 1L, "hypothesisLength", "hypothesisLength = -1 is invalid")]
+    [DataRow(new double[] { 1, 0, 0, 0 }, new double[] { 1, 0, 0, 0 }, 1L, -1L, "referenceLength", "referenceLength = -1 is invalid")]
+    public void NegativeOrNonFiniteStatisticsAreNamed(double[] matches, double[] totals, long hypothesisLength, long referenceLength, string parameter, string message) =>
+        OptionErrors.AssertRefused(() => new CorpusBleu().FromStatistics(matches, totals, hypothesisLength, referenceLength), parameter, message);
+
+    [TestMethod]
     public void Tokenizer13aSplitsPunctuationButKeepsNumbers() =>
         CollectionAssert.AreEqual(
             new[] { "It", "costs", "$", "3.50", ",", "doesn't", "it", "?" },

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Transformer.MLNet.Network.Metrics;
 
 namespace Transformer.MLNet.Network.Tests.Metrics;
@@ -71,4 +72,38 @@ public sealed class CorpusChrfTests
         Assert.AreEqual(100.0, alone, 1e-9);
         Assert.AreEqual(alone, withWorse, 1e-9);
     }
+
+    [TestMethod]
+    [DataRow(double.NaN)]
+    [DataRow(double.PositiveInfinity)]
+    [DataRow(double.NegativeInfinity)]
+    [DataRow(-2.0)]
+    [DataRow(0.0)]
+    [DataRow(1000.5)]
+    public void BetaOutsideZeroToAThousandIsNamed(double beta) =>
+        OptionErrors.AssertRefused(() => new CorpusChrf { Beta = beta }.SentenceScore("the cat sat", ["the cat sat"]), nameof(CorpusChrf.Beta),
+            $"CorpusChrf.Beta = {beta.ToString(CultureInfo.InvariantCulture)} is invalid: it must be a number greater than 0 and at most 1000");
+
+    [TestMethod]
+    public void BetaAtTheBoundsWeighsPrecisionOrRecall()
+    {
+        // "ab" against "abcd": precision 1 and recall 2/4 at order 1, precision 1 and recall 1/3 at order 2; the hypothesis
+        // has no n-grams of higher orders, which are left out. A huge β gives the recall, a tiny one the precision.
+        double precision = 1, recall = ((2.0 / 4) + (1.0 / 3)) / 2;
+        Assert.AreEqual(100 * recall, new CorpusChrf { Beta = 1000 }.SentenceScore("ab", ["abcd"]), 1e-3);
+        Assert.AreEqual(100 * precision, new CorpusChrf { Beta = 1e-6 }.SentenceScore("ab", ["abcd"]), 1e-3);
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-3)]
+    [DataRow(101)]
+    [DataRow(int.MaxValue)]
+    public void CharOrderOutsideOneToAHundredIsNamed(int order) =>
+        OptionErrors.AssertRefused(() => new CorpusChrf { CharOrder = order }.SentenceScore("the cat sat", ["the cat sat"]), nameof(CorpusChrf.CharOrder),
+            $"CorpusChrf.CharOrder = {order} is invalid: it must be between 1 and 100");
+
+    [TestMethod]
+    public void ACharOrderOfAHundredScores() =>
+        Assert.AreEqual(100.0, new CorpusChrf { CharOrder = 100 }.SentenceScore("the cat sat", ["the cat sat"]), 1e-9);
 }

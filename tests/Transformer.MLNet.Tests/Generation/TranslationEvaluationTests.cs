@@ -64,4 +64,30 @@ public sealed class TranslationEvaluationTests
         var noReference = Assert.ThrowsExactly<ArgumentException>(() => mlContext.Transforms.Text.EvaluateTranslation(empty, referenceColumnName: "References"));
         StringAssert.Contains(noReference.Message, "no reference");
     }
+
+    [TestMethod]
+    public void Invalid_metric_settings_are_named_before_any_row_is_read()
+    {
+        var mlContext = new MLContext(seed: 1);
+        var data = mlContext.Data.LoadFromEnumerable(Unreadable());
+        var order = Assert.ThrowsExactly<ArgumentException>(() =>
+            mlContext.Transforms.Text.EvaluateTranslation(data, bleu: new CorpusBleu { MaxOrder = int.MaxValue }));
+        Assert.AreEqual(nameof(CorpusBleu.MaxOrder), order.ParamName);
+        StringAssert.Contains(order.Message, "CorpusBleu.MaxOrder = 2147483647 is invalid");
+        var smoothing = Assert.ThrowsExactly<ArgumentException>(() => mlContext.Transforms.Text.EvaluateTranslation(
+            data, bleu: new CorpusBleu { Smoothing = BleuSmoothing.Floor, SmoothingValue = double.NaN }));
+        StringAssert.Contains(smoothing.Message, "CorpusBleu.SmoothingValue = NaN is invalid");
+        var beta = Assert.ThrowsExactly<ArgumentException>(() =>
+            mlContext.Transforms.Text.EvaluateTranslation(data, chrf: new CorpusChrf { Beta = double.NaN }));
+        StringAssert.Contains(beta.Message, "CorpusChrf.Beta = NaN is invalid");
+        var charOrder = Assert.ThrowsExactly<ArgumentException>(() =>
+            mlContext.Transforms.Text.EvaluateTranslation(data, chrf: new CorpusChrf { CharOrder = 0 }));
+        StringAssert.Contains(charOrder.Message, "CorpusChrf.CharOrder = 0 is invalid");
+    }
+
+    private static IEnumerable<OneReference> Unreadable()
+    {
+        yield return new OneReference("a", "a");
+        throw new InvalidOperationException("The rows were read although the settings are invalid.");
+    }
 }
