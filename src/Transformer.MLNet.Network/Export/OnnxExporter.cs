@@ -105,7 +105,7 @@ internal static class OnnxExporter
             ["task"] = manifest.Task.ToString(),
             ["max_tokens"] = Dim(manifest.MaxTokens),
         });
-        Directory.CreateDirectory(folder);
+        Pretrained.OutputFolder.Create(folder);
         AtomicFile.Write(Path.Combine(folder, OnnxExportManifest.ModelFileName), stream => model.WriteTo(stream));
         tokenizer.SaveVocabulary(Path.Combine(folder, OnnxExportManifest.VocabularyFileName));
         AtomicFile.WriteAllText(Path.Combine(folder, OnnxExportManifest.FileName), manifest.ToJson());

@@ -61,7 +61,7 @@ public static class OnnxInt8Quantizer
             throw new InvalidDataException($"'{exportFolder}' has no MatMul with a float weight; there is nothing to quantize.");
 
         manifest = manifest with { WeightQuantization = Int8Dynamic };
-        Directory.CreateDirectory(quantizedFolder);
+        Pretrained.OutputFolder.Create(quantizedFolder);
         AtomicFile.Write(Path.Combine(quantizedFolder, OnnxExportManifest.ModelFileName), stream => model.WriteTo(stream));
         File.Copy(Path.Combine(exportFolder, OnnxExportManifest.VocabularyFileName), Path.Combine(quantizedFolder, OnnxExportManifest.VocabularyFileName), overwrite: true);
         AtomicFile.WriteAllText(Path.Combine(quantizedFolder, OnnxExportManifest.FileName), manifest.ToJson());

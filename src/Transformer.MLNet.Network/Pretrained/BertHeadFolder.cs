@@ -19,7 +19,7 @@ internal static class BertHeadFolder
         string folder, string settingsFile, TSettings settings, JsonSerializerOptions json,
         TransformerConfig config, BertTextTokenizer tokenizer, torch.nn.Module model, Lock gate)
     {
-        Directory.CreateDirectory(folder);
+        OutputFolder.Create(folder);
         AtomicFile.WriteAllText(Path.Combine(folder, settingsFile), JsonSerializer.Serialize(settings, json));
         HuggingFaceBertConfig.Write(Path.Combine(folder, PretrainedBert.ConfigFileName), config);
         tokenizer.SaveVocabulary(Path.Combine(folder, PretrainedBert.VocabularyFileName));

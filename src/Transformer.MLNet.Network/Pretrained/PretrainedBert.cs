@@ -197,7 +197,7 @@ public sealed class PretrainedBert : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         using var use = lifetime.Enter();
-        Directory.CreateDirectory(folder);
+        OutputFolder.Create(folder);
         HuggingFaceBertConfig.Write(Path.Combine(folder, ConfigFileName), Config);
         Tokenizer.SaveVocabulary(Path.Combine(folder, VocabularyFileName));
         SafeTensors.Write(Path.Combine(folder, WeightsFileName), Model.state_dict());

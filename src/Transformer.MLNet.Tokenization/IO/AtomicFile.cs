@@ -15,6 +15,12 @@ public static class AtomicFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
+        // Checked first, so that the error names the user's path and not the temporary file's.
+        if (Directory.Exists(full))
+            throw new IOException($"'{path}' is a folder; give the path of a file to write.");
+        string? folder = Path.GetDirectoryName(full);
+        if (folder is not null && !Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot write '{path}': its folder '{folder}' does not exist; create it first.");
         // Same folder as the target: a rename across volumes would be a copy, which is not atomic.
         string temporary = $"{full}.{Guid.NewGuid():N}.tmp";
         try

@@ -92,6 +92,9 @@ public static class ModelCatalogExtensions
         this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, Stream stream, bool embedPretrainedEncoders = false)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+            throw new ArgumentException("The stream is not writable; pass a stream opened for writing (a FileStream from File.Create, a MemoryStream).", nameof(stream));
         PipelineArchive.Save(catalog, model, inputSchema, stream, embedPretrainedEncoders);
     }
 

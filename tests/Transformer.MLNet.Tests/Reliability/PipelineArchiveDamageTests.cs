@@ -162,6 +162,53 @@ public sealed class PipelineArchiveDamageTests
 
     [TestMethod]
     [TestCategory("Reliability")]
+    public void Weights_holding_NaN_with_a_matching_checksum_are_refused_naming_the_entry_and_the_tensor()
+    {
+        string weights = WeightsEntry();
+        byte[] damaged = ArchiveEditor.EditAndChecksum(archive, weights, bytes =>
+        {
+            // safetensors: an 8-byte header length, the JSON header, then the tensors' data; the first float becomes NaN.
+            int data = 8 + (int)BitConverter.ToUInt64(bytes, 0);
+            BitConverter.GetBytes(float.NaN).CopyTo(bytes, data);
+            return bytes;
+        });
+        LoadFails(damaged, weights, "hold non-finite values", "has 1 NaN or infinite");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
+    public void Saving_to_a_missing_folder_a_folder_or_a_read_only_stream_fails_naming_what_the_user_gave()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}", "model.zip");
+        var error = Assert.ThrowsExactly<DirectoryNotFoundException>(() =>
+            mlContext.Model.SavePipeline(TinyPipelines.BinaryModel, TinyPipelines.TrainingData.Schema, missing));
+        StringAssert.Contains(error.Message, $"Cannot write '{missing}': its folder");
+        Assert.DoesNotContain(".tmp", error.Message);
+
+        string folder = Path.GetTempPath();
+        var isFolder = Assert.ThrowsExactly<IOException>(() =>
+            mlContext.Model.SavePipeline(TinyPipelines.BinaryModel, TinyPipelines.TrainingData.Schema, folder));
+        StringAssert.Contains(isFolder.Message, $"'{folder}' is a folder");
+
+        using var readOnly = new MemoryStream(new byte[16], writable: false);
+        var stream = Assert.ThrowsExactly<ArgumentException>(() =>
+            mlContext.Model.SavePipeline(TinyPipelines.BinaryModel, TinyPipelines.TrainingData.Schema, readOnly));
+        Assert.AreEqual("stream", stream.ParamName);
+
+        string file = Path.GetTempFileName();
+        try
+        {
+            var export = Assert.ThrowsExactly<IOException>(() => mlContext.Model.ExportOnnx(TinyPipelines.BinaryModel, file));
+            StringAssert.Contains(export.Message, $"'{file}' is a file, not a folder");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
     public void A_vocabulary_cut_short_with_an_updated_checksum_is_refused_naming_the_entry()
     {
         string vocabulary = WeightsEntry().Replace("model.safetensors", "vocab.txt", StringComparison.Ordinal);
