@@ -205,6 +205,17 @@ internal sealed class OnnxExportSession : IDisposable
                 $"'{folder}': {OnnxExportManifest.FileName} says {manifest.Task} but model.onnx has no output '{output}' (outputs: {string.Join(", ", session.OutputMetadata.Keys)}).");
         }
 
+        // The export records the longest input it was written for; longer ones overrun the position table inside
+        // ONNX Runtime with an error that names neither file nor setting.
+        if (session.ModelMetadata.CustomMetadataMap.TryGetValue("max_tokens", out string? written)
+            && int.TryParse(written, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int exported)
+            && manifest.MaxTokens > exported)
+        {
+            throw new InvalidDataException(
+                $"'{folder}': {OnnxExportManifest.FileName} has max_tokens {manifest.MaxTokens}, but model.onnx was exported for at most " +
+                $"{exported} tokens; set max_tokens to {exported} or less, or export again.");
+        }
+
         if (manifest.Task == OnnxExportTask.TextClassification && manifest.OutputSize < 2)
             throw new InvalidDataException($"'{folder}': a text classifier needs at least 2 classes; {OnnxExportManifest.FileName} says {manifest.OutputSize}.");
         if (manifest.Task == OnnxExportTask.TextClassification && manifest.Labels is { } labels && labels.Count != manifest.OutputSize)

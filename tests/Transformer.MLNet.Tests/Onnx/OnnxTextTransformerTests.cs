@@ -249,6 +249,13 @@ public sealed class OnnxTextTransformerTests
         var unsupported = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Transforms.Text.ApplyOnnxExport(tokens, "Text").Fit(data));
         StringAssert.Contains(unsupported.Message, "token classifier");
 
+        string longer = copy("longer");
+        string longerManifest = Path.Combine(longer, OnnxExportManifest.FileName);
+        var raised = OnnxExportManifest.FromJson(File.ReadAllText(longerManifest));
+        File.WriteAllText(longerManifest, (raised with { MaxTokens = raised.MaxTokens + 1 }).ToJson());
+        var tooLong = Assert.ThrowsExactly<InvalidDataException>(() => mlContext.Transforms.Text.ApplyOnnxExport(longer, "Text").Fit(data));
+        StringAssert.Contains(tooLong.Message, $"has max_tokens {raised.MaxTokens + 1}, but model.onnx was exported for at most {raised.MaxTokens} tokens");
+
         using var onnx = mlContext.Transforms.Text.ApplyOnnxExport(folder, "Text").Fit(data);
         // Hostile text: empty, control characters, a 20,000-word text (cut to the model's token limit and counted).
         var hostile = TinyPipelines.Rows("", "\u0000\u0007 tab\tand\r\nnewline \uD83D\uDE00", string.Join(' ', Enumerable.Repeat("word", 20_000)));
