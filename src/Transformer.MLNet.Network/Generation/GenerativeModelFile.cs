@@ -40,11 +40,42 @@ internal static class GenerativeModelFile
         string kind = reader.ReadString();
         if (kind != expectedKind)
             throw new InvalidDataException($"The file holds a '{kind}' model, not a '{expectedKind}' one.");
-        var config = JsonSerializer.Deserialize<TransformerConfig>(reader.ReadString())
-            ?? throw new InvalidDataException("The model file has no configuration.");
+        var config = ReadConfig(reader.ReadString());
         var tokenizer = GenerationTokenizer.Load(reader);
         // The config is JSON inside the file, keyed by property name: name the key, not the C# class.
         config.Validate(field => $"config {field}", field => field, (message, _) => new InvalidDataException(message));
+        if (config.VocabSize != tokenizer.VocabSize)
+        {
+            throw new InvalidDataException(
+                $"config VocabSize = {config.VocabSize} does not match the saved tokenizer's {tokenizer.VocabSize} ids; the file is damaged.");
+        }
+
         return (config, tokenizer);
+    }
+
+    /// <summary>
+    /// Whether a failure while reading a model stream means that the data is cut short or is not in this format (rather
+    /// than a failure of the runtime or of the device): <see cref="Damaged"/> reports those.
+    /// </summary>
+    public static bool IsDamage(Exception e) =>
+        e is EndOfStreamException or FormatException || e.GetType() == typeof(IOException);
+
+    /// <summary>The error of a stream that <see cref="IsDamage"/> says is not a whole generative model.</summary>
+    public static InvalidDataException Damaged(Exception e) => new(
+        $"The stream is not a saved generative model, or it is truncated or damaged ({e.GetType().Name}: {e.Message}). " +
+        "Load a stream written by the generator's Save, from its start.", e);
+
+    private static TransformerConfig ReadConfig(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TransformerConfig>(json)
+                ?? throw new InvalidDataException("The generative model file has no configuration (its config JSON is null); the file is damaged.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(
+                $"The configuration of the generative model file is not valid JSON ({e.Message}): the stream is not a saved generative model, or it is damaged.", e);
+        }
     }
 }

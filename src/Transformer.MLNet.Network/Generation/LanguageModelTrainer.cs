@@ -170,20 +170,28 @@ public static class LanguageModelTrainer
         }
     }
 
-    /// <summary>Language modelling as a training task: random windows of the stream, validation cross-entropy as the metric.</summary>
+    /// <summary>Windows in an epoch: as many as the stream has blocks (at least one).</summary>
+    private static int EpochWindows(int streamLength, int block) => Math.Max(1, TrainingTask.BatchCount(streamLength, block));
+
+    /// <summary>
+    /// Language modelling as a training task: random windows of the stream, validation cross-entropy as the metric. A
+    /// batch holds <see cref="TrainingLoopOptions.BatchSize"/> windows, or an epoch's windows when the stream has fewer
+    /// blocks, as a classifier's batch holds at most the training rows.
+    /// </summary>
     private sealed class LanguageModelTask(DecoderOnlyModel model, int[] train, int[]? validation, GenerativeTrainingOptions options)
-        : TrainingTask(model, train.Length, Math.Max(1, (int)Math.Ceiling((double)train.Length / options.BlockSize / options.BatchSize)),
+        : TrainingTask(model, train.Length, BatchCount(EpochWindows(train.Length, options.BlockSize), options.BatchSize),
             validation is null ? null : ValidationMetric.Loss)
     {
         private readonly Random random = new(options.Seed);
         private readonly Device device = model.parameters().First().device;
+        private readonly int windowsPerBatch = Math.Min(options.BatchSize, EpochWindows(train.Length, options.BlockSize));
 
         public override IReadOnlyList<MicroBatch> Epoch(int epoch)
         {
             var batches = new MicroBatch[MicroBatchesPerEpoch];
             for (int b = 0; b < batches.Length; b++)
             {
-                var starts = new int[options.BatchSize];
+                var starts = new int[windowsPerBatch];
                 for (int i = 0; i < starts.Length; i++)
                     starts[i] = random.Next(train.Length - options.BlockSize);
                 // Every window has BlockSize targets, so windows weigh the same.

@@ -83,20 +83,27 @@ public abstract class SequenceGenerator<TModel> : ITextGenerator where TModel : 
     {
         ArgumentNullException.ThrowIfNull(stream);
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-        var (config, tokenizer) = GenerativeModelFile.ReadHeader(reader, kind);
-        var network = build(config);
         try
         {
-            network.load(reader);
-            if (device is not null)
-                network.to(device);
-            network.eval();
-            return wrap(network, tokenizer);
+            var (config, tokenizer) = GenerativeModelFile.ReadHeader(reader, kind);
+            var network = build(config);
+            try
+            {
+                network.load(reader);
+                if (device is not null)
+                    network.to(device);
+                network.eval();
+                return wrap(network, tokenizer);
+            }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
         }
-        catch
+        catch (Exception e) when (GenerativeModelFile.IsDamage(e))
         {
-            network.Dispose();
-            throw;
+            throw GenerativeModelFile.Damaged(e);
         }
     }
 }

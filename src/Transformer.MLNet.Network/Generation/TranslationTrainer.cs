@@ -31,11 +31,42 @@ public static class TranslationTrainer
         TransformerConfig architecture, int minTokenCount, IReadOnlyList<TranslationPair> train, IReadOnlyList<TranslationPair>? validation,
         GenerativeTrainingOptions options, Device? device = null, CancellationToken cancellation = default)
     {
-        ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var tokenizer = RestrictedTiktokenTokenizer.Train(train.SelectMany(p => new[] { p.Source, p.Target }), minTokenCount);
+        if (tokenizer.VocabSize == GenerationTokenizer.SpecialTokenCount)
+        {
+            throw new ArgumentException(
+                $"minTokenCount = {minTokenCount} keeps no token of the training text, so every translation would be empty: lower it (1 keeps every token).",
+                nameof(minTokenCount));
+        }
+
+        return Fit(architecture, tokenizer, train, validation, options, device, cancellation);
+    }
+
+    /// <summary>
+    /// Like <see cref="Fit(TransformerConfig, int, IReadOnlyList{TranslationPair}, IReadOnlyList{TranslationPair}?, GenerativeTrainingOptions, Device?, CancellationToken)"/>
+    /// with a vocabulary already built (for instance by <see cref="RestrictedTiktokenTokenizer.Train(IReadOnlyDictionary{int, int}, int)"/>
+    /// from counts the caller checked).
+    /// </summary>
+    /// <param name="architecture">Shape of the model; its vocabulary size and padding id are set from the tokenizer.</param>
+    /// <param name="tokenizer">Shared source/target tokenizer.</param>
+    /// <param name="train">Training pairs.</param>
+    /// <param name="validation">Validation pairs, or null.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="cancellation">Stops training with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>A generator over the trained model (the caller owns it) and what training did.</returns>
+    public static (TranslationGenerator Generator, TrainingResult Result) Fit(
+        TransformerConfig architecture, GenerationTokenizer tokenizer, IReadOnlyList<TranslationPair> train, IReadOnlyList<TranslationPair>? validation,
+        GenerativeTrainingOptions options, Device? device = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Seeding.Apply(options.Seed);
         var model = new EncoderDecoderModel(architecture with { VocabSize = tokenizer.VocabSize, PadTokenId = GenerationTokenizer.PadId });
         try

@@ -24,6 +24,9 @@ public sealed class CharacterTokenizer : GenerationTokenizer
 
     private const char Replacement = '\uFFFD';
 
+    // The most characters a vocabulary can hold: every Unicode code point.
+    private const int MaxCharacters = 0x110000;
+
     // Scalar values, or (perUnit) UTF-16 units, surrogate halves included.
     private readonly int[] characters;
     private readonly Dictionary<int, int> ids;
@@ -145,7 +148,7 @@ public sealed class CharacterTokenizer : GenerationTokenizer
     /// <summary>Reads the content of kind <see cref="KindName"/>: one UTF-16 unit per character.</summary>
     internal static CharacterTokenizer LoadContent(BinaryReader reader)
     {
-        var characters = new int[CheckCount(reader.ReadInt32())];
+        var characters = new int[ReadCount(reader, "character count", sizeof(ushort), MaxCharacters)];
         for (int i = 0; i < characters.Length; i++)
             characters[i] = reader.ReadUInt16();
         return new CharacterTokenizer(characters, perUnit: characters.Any(c => char.IsSurrogate((char)c)));
@@ -154,12 +157,10 @@ public sealed class CharacterTokenizer : GenerationTokenizer
     /// <summary>Reads the content of kind <see cref="ScalarKindName"/>: one scalar value per character.</summary>
     internal static CharacterTokenizer LoadScalarContent(BinaryReader reader)
     {
-        var characters = new int[CheckCount(reader.ReadInt32())];
+        var characters = new int[ReadCount(reader, "character count", sizeof(int), MaxCharacters)];
         for (int i = 0; i < characters.Length; i++)
             characters[i] = reader.ReadInt32();
         return new CharacterTokenizer(characters, perUnit: false);
     }
 
-    private static int CheckCount(int count) =>
-        count is >= 0 and <= 0x110000 ? count : throw new InvalidDataException($"The character vocabulary claims {count} characters.");
 }

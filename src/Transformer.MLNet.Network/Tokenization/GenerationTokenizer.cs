@@ -67,6 +67,37 @@ public abstract class GenerationTokenizer : Tokenizer
         };
     }
 
+    /// <summary>
+    /// Reads a count of <paramref name="field"/> written before that many items of <paramref name="bytesPerItem"/>
+    /// bytes each, refusing a count that is negative, above <paramref name="maximum"/>, or (when the stream can seek)
+    /// more than the rest of the stream holds: a damaged file must not size an allocation.
+    /// </summary>
+    /// <param name="reader">Source, positioned at the count.</param>
+    /// <param name="field">What is counted, as the error names it (e.g. "character count").</param>
+    /// <param name="bytesPerItem">Bytes each item takes in the stream.</param>
+    /// <param name="maximum">The largest count a valid file holds.</param>
+    /// <returns>The count.</returns>
+    /// <exception cref="InvalidDataException">The count is out of range.</exception>
+    internal static int ReadCount(BinaryReader reader, string field, int bytesPerItem, int maximum)
+    {
+        int count = reader.ReadInt32();
+        if (count < 0 || count > maximum)
+        {
+            throw new InvalidDataException(
+                $"The saved tokenizer's {field} is {count}; a valid one is between 0 and {maximum}. The file is damaged or is not a saved generative model.");
+        }
+
+        var stream = reader.BaseStream;
+        if (stream.CanSeek && (long)count * bytesPerItem > stream.Length - stream.Position)
+        {
+            throw new InvalidDataException(
+                $"The saved tokenizer's {field} is {count} ({(long)count * bytesPerItem} bytes), but only {Math.Max(0, stream.Length - stream.Position)} " +
+                "bytes follow it. The file is truncated or damaged.");
+        }
+
+        return count;
+    }
+
     /// <summary>Name written before the content, to pick the class on load.</summary>
     protected abstract string Kind { get; }
 

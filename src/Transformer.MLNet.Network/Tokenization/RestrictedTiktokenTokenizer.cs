@@ -24,6 +24,9 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
 
     private static readonly Lazy<TiktokenTokenizer> Pretrained = new(() => TiktokenTokenizer.CreateForEncoding(EncodingName));
 
+    /// <summary>The most ids a saved vocabulary may hold: more than <c>o200k_base</c> has (about 200,000).</summary>
+    internal const int MaxVocabulary = 1 << 18;
+
     /// <summary>Longest pre-tokenized piece, in UTF-8 bytes, that BPE runs on whole; longer ones are chunked.</summary>
     internal const int MaxPieceBytes = 1024;
 
@@ -51,7 +54,18 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
         ArgumentNullException.ThrowIfNull(corpus);
         if (minCount < 1)
             throw new ArgumentException($"minCount = {minCount} is invalid: it must be 1 or more.", nameof(minCount));
+        var counts = CountTokens(corpus);
+        if (counts.Count == 0)
+            throw new ArgumentException("The corpus has no tokens: pass at least one non-empty text.", nameof(corpus));
+        return Train(counts, minCount);
+    }
 
+    /// <summary>How often each <c>o200k_base</c> id occurs in a corpus.</summary>
+    /// <param name="corpus">Texts; a null one counts as empty.</param>
+    /// <returns>Occurrences per pretrained id (ids that do not occur are absent).</returns>
+    public static Dictionary<int, int> CountTokens(IEnumerable<string> corpus)
+    {
+        ArgumentNullException.ThrowIfNull(corpus);
         var counts = new Dictionary<int, int>();
         foreach (string text in corpus)
         {
@@ -59,9 +73,19 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
                 counts[token.Id] = counts.GetValueOrDefault(token.Id) + 1;
         }
 
-        if (counts.Count == 0)
-            throw new ArgumentException("The corpus has no tokens: pass at least one non-empty text.", nameof(corpus));
+        return counts;
+    }
 
+    /// <summary>Builds the vocabulary from counts of <see cref="CountTokens"/>: every id counted at least <paramref name="minCount"/> times.</summary>
+    /// <param name="counts">Occurrences per pretrained id.</param>
+    /// <param name="minCount">Occurrences a token needs to be kept (1 keeps all).</param>
+    /// <returns>The tokenizer; ordinary ids are ordered by falling frequency.</returns>
+    /// <exception cref="ArgumentException"><paramref name="minCount"/> is below 1.</exception>
+    public static RestrictedTiktokenTokenizer Train(IReadOnlyDictionary<int, int> counts, int minCount)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        if (minCount < 1)
+            throw new ArgumentException($"minCount = {minCount} is invalid: it must be 1 or more.", nameof(minCount));
         int[] kept = [.. counts.Where(kv => kv.Value >= minCount).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).Select(kv => kv.Key)];
         return new RestrictedTiktokenTokenizer(kept);
     }
@@ -184,7 +208,7 @@ public sealed class RestrictedTiktokenTokenizer : GenerationTokenizer
         string encoding = reader.ReadString();
         if (encoding != EncodingName)
             throw new InvalidDataException($"The saved tokenizer restricts '{encoding}', but only '{EncodingName}' is supported.");
-        var ids = new int[reader.ReadInt32()];
+        var ids = new int[ReadCount(reader, "o200k_base id count", sizeof(int), MaxVocabulary)];
         for (int i = 0; i < ids.Length; i++)
             ids[i] = reader.ReadInt32();
         return new RestrictedTiktokenTokenizer(ids);

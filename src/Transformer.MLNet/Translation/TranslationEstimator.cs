@@ -53,14 +53,55 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
             (Options.SourceColumnName, nameof(Options.SourceColumnName)), (Options.TargetColumnName, nameof(Options.TargetColumnName)))
             .Select(r => new TranslationPair(r[0], r[1]))];
         var (train, validation, seed) = GenerativeFitting.Prepare(environment, Component, Options, Read(input), Read);
+        var tokenizer = Vocabulary(train);
         using var log = new TrainingLog(environment, Component, Options.Progress);
         log.CheckPrecision(Options.Precision, environment.GetTorchDevice());
         log.Info($"Training a translation model on {train.Count} pairs ({validation?.Count ?? 0} for validation); seed {seed}.");
         var (generator, result) = TranslationTrainer.Fit(
-            Options.Architecture, Options.MinTokenCount, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),
+            Options.Architecture, tokenizer, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),
             Options.Cancellation);
         log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
         return new TranslationTransformer(generator, Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
+    }
+
+    /// <summary>
+    /// The shared vocabulary of the training pairs, refused when a side has no text or when
+    /// <see cref="TranslationOptions.MinTokenCount"/> keeps none of a side's tokens: the model could learn nothing.
+    /// </summary>
+    private RestrictedTiktokenTokenizer Vocabulary(List<TranslationPair> train)
+    {
+        var sources = RestrictedTiktokenTokenizer.CountTokens(train.Select(p => p.Source));
+        var targets = RestrictedTiktokenTokenizer.CountTokens(train.Select(p => p.Target));
+        CheckSide(sources, "source", Options.SourceColumnName, nameof(Options.SourceColumnName));
+        CheckSide(targets, "target", Options.TargetColumnName, nameof(Options.TargetColumnName));
+        var counts = new Dictionary<int, int>(sources);
+        foreach (var (id, count) in targets)
+            counts[id] = counts.GetValueOrDefault(id) + count;
+
+        int min = Options.MinTokenCount;
+        foreach (var (side, tokens) in new[] { ("source", sources), ("target", targets) })
+        {
+            if (tokens.Keys.Any(id => counts[id] >= min))
+                continue;
+            int highest = tokens.Keys.Max(id => counts[id]);
+            throw new ArgumentException(
+                $"MinTokenCount = {min} leaves no {side} token in the vocabulary, so every translation would be empty: the training pairs " +
+                $"have {counts.Count} distinct tokens ({tokens.Count} in the {side} texts), and the most frequent {side} token occurs {highest} " +
+                $"times in all the training text. Set MinTokenCount to at most {highest} (1 keeps every token).",
+                nameof(Options.MinTokenCount));
+        }
+
+        return RestrictedTiktokenTokenizer.Train(counts, min);
+    }
+
+    private static void CheckSide(Dictionary<int, int> tokens, string side, string column, string option)
+    {
+        if (tokens.Count == 0)
+        {
+            throw new ArgumentException(
+                $"The training texts of column '{column}' ({option}) are all empty: a translator needs a {side} text in the rows it learns " +
+                $"from. Check that {option} names the column of the {side} texts and that the training rows fill it.", option);
+        }
     }
 
     /// <summary>The input schema plus the translated-text column.</summary>

@@ -42,24 +42,42 @@ public sealed class GenerativeArchiveEditTests
         Assert.DoesNotContain("TransformerConfig", error.Message);
     }
 
-    private static byte[]? savedGenerator;
-
-    // A tiny character generator's archive, trained once for the tests that damage it.
-    private static byte[] SavedGenerator()
+    [TestMethod]
+    public void An_edited_vocabulary_count_inside_model_bin_names_the_entry_and_field()
     {
-        if (savedGenerator is not null)
-            return savedGenerator;
+        // The count of the restricted vocabulary follows the encoding's name (a length-prefixed string).
+        byte[] edited = ArchiveEditor.EditAndChecksum(SavedGenerator(TextGenerationTokenization.Tiktoken), "segments/0/model.bin", bytes =>
+        {
+            byte[] name = [10, .. Encoding.UTF8.GetBytes("o200k_base")];
+            int at = bytes.AsSpan().IndexOf(name);
+            Assert.IsGreaterThanOrEqualTo(0, at, "the tokenizer names its encoding");
+            BitConverter.GetBytes(int.MaxValue).CopyTo(bytes, at + name.Length);
+            return bytes;
+        });
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => new MLContext(seed: 1).Model.LoadPipeline(new MemoryStream(edited), out _));
+        Assert.Contains("segments/0/model.bin", error.Message);
+        Assert.Contains("o200k_base id count is 2147483647", error.Message);
+        Assert.Contains("save the pipeline again", error.Message);
+    }
+
+    private static readonly Dictionary<TextGenerationTokenization, byte[]> SavedGenerators = [];
+
+    // A tiny generator's archive, trained once per tokenization for the tests that damage it.
+    private static byte[] SavedGenerator(TextGenerationTokenization tokenization = TextGenerationTokenization.Characters)
+    {
+        if (SavedGenerators.TryGetValue(tokenization, out byte[]? saved))
+            return saved;
         var rows = Enumerable.Range(0, 40).Select(i => new TextRow($"line {i} of the text", "line")).ToList();
         var mlContext = new MLContext(seed: 1);
         var data = mlContext.Data.LoadFromEnumerable(rows);
         using var model = mlContext.Transforms.Text.TrainTextGenerator(new TextGenerationOptions
         {
-            Architecture = TransformerConfig.Tiny with { MaxPositions = 32 }, Tokenization = TextGenerationTokenization.Characters,
+            Architecture = TransformerConfig.Tiny with { MaxPositions = 32 }, Tokenization = tokenization,
             Epochs = 1, BlockSize = 16, BatchSize = 16, Decoding = new GenerationOptions { MaxNewTokens = 4 },
         }).Fit(data);
         using var stream = new MemoryStream();
         mlContext.Model.SavePipeline(model, data.Schema, stream);
-        return savedGenerator = stream.ToArray();
+        return SavedGenerators[tokenization] = stream.ToArray();
     }
 
     [TestMethod]

@@ -1,0 +1,96 @@
+using System.Text;
+using System.Text.Json;
+using Transformer.MLNet.Network.Configuration;
+using Transformer.MLNet.Network.Generation;
+using Transformer.MLNet.Network.Tokenization;
+
+namespace Transformer.MLNet.Network.Tests.Generation;
+
+[TestClass]
+public sealed class DamagedGenerativeModelTests
+{
+    // The start of a generative model file as GenerativeModelFile writes it: magic, version, kind, config JSON, and then
+    // whatever the test writes where the tokenizer belongs.
+    private static MemoryStream ModelFile(string configJson, Action<BinaryWriter> tokenizer)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write("TransformerMLNet.Generative");
+            writer.Write(1);
+            writer.Write("decoder-only");
+            writer.Write(configJson);
+            tokenizer(writer);
+        }
+
+        stream.Position = 0;
+        return stream;
+    }
+
+    private static readonly string TinyConfig = JsonSerializer.Serialize(TransformerConfig.Tiny with { EncoderLayers = 0 });
+
+    [TestMethod]
+    [DataRow(int.MaxValue)]
+    [DataRow(400_000_000)]
+    [DataRow(1000)]
+    [DataRow(-7)]
+    public void A_restricted_vocabulary_count_the_file_cannot_hold_is_refused_naming_the_field(int count)
+    {
+        using var stream = ModelFile(TinyConfig, writer =>
+        {
+            writer.Write("tiktoken-restricted");
+            writer.Write("o200k_base");
+            writer.Write(count);
+            writer.Write(12);          // one id: far fewer bytes than the count claims
+        });
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(stream));
+        Assert.IsLessThan(64L << 20, GC.GetAllocatedBytesForCurrentThread() - before, "the count must not size an allocation");
+        Assert.Contains("o200k_base id count", error.Message);
+        Assert.Contains(count.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+        Assert.IsNull(error.InnerException);
+    }
+
+    [TestMethod]
+    [DataRow(0x110001)]
+    [DataRow(1000)]
+    public void A_character_count_the_file_cannot_hold_is_refused_naming_the_field(int count)
+    {
+        using var stream = ModelFile(TinyConfig, writer =>
+        {
+            writer.Write("characters");
+            writer.Write(count);
+            writer.Write((ushort)'a');
+        });
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(stream));
+        Assert.Contains("character count", error.Message);
+        Assert.Contains(count.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+    }
+
+    [TestMethod]
+    public void An_empty_or_cut_short_stream_is_not_a_saved_model()
+    {
+        var empty = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(new MemoryStream()));
+        Assert.Contains("not a saved generative model", empty.Message);
+        Assert.Contains("truncated", empty.Message);
+        Assert.IsInstanceOfType<EndOfStreamException>(empty.InnerException);
+
+        // A whole header whose weights are missing.
+        var tokenizer = CharacterTokenizer.Train("abc");
+        string config = JsonSerializer.Serialize(TransformerConfig.Tiny with { EncoderLayers = 0, VocabSize = tokenizer.VocabSize });
+        using var headerOnly = ModelFile(config, tokenizer.Save);
+        var cut = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(headerOnly));
+        Assert.Contains("not a saved generative model", cut.Message);
+        Assert.Contains("truncated", cut.Message);
+    }
+
+    [TestMethod]
+    public void A_malformed_config_is_not_a_saved_model()
+    {
+        using var stream = ModelFile("{\"VocabSize\": 7, ", writer => CharacterTokenizer.Train("abc").Save(writer));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(stream));
+        Assert.Contains("configuration", error.Message);
+        Assert.Contains("not valid JSON", error.Message);
+        Assert.IsInstanceOfType<JsonException>(error.InnerException);
+    }
+}
