@@ -72,6 +72,7 @@ public sealed class TextGenerationEstimator : IEstimator<TextGenerationTransform
         var (generator, result) = LanguageModelTrainer.Fit(
             Options.Architecture, Options.Tokenization == TextGenerationTokenization.Characters, train, validation,
             Options.ToTrainingOptions(Options.BlockSize, seed, log), environment.GetTorchDevice(), Options.Cancellation);
+        log.CheckSkipped(result);
         log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
         return new TextGenerationTransformer(generator, Options.PromptColumnName, Options.OutputColumnName, Options.Decoding);
     }

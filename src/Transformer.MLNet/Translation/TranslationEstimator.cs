@@ -60,6 +60,7 @@ public sealed class TranslationEstimator : IEstimator<TranslationTransformer>
         var (generator, result) = TranslationTrainer.Fit(
             Options.Architecture, tokenizer, train, validation, Options.ToTrainingOptions(128, seed, log), environment.GetTorchDevice(),
             Options.Cancellation);
+        log.CheckSkipped(result);
         log.Info(FormattableString.Invariant($"Finished after {result.Steps} updates ({result.StopReason}); best validation loss {result.BestValidationMetric:F4}."));
         return new TranslationTransformer(generator, Options.SourceColumnName, Options.OutputColumnName, Options.Decoding);
     }
