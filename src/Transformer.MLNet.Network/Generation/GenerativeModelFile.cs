@@ -50,7 +50,29 @@ internal static class GenerativeModelFile
                 $"config VocabSize = {config.VocabSize} does not match the saved tokenizer's {tokenizer.VocabSize} ids; the file is damaged.");
         }
 
+        CheckWeightsFit(reader.BaseStream, config);
         return (config, tokenizer);
+    }
+
+    /// <summary>
+    /// Refuses a config whose model the rest of a seekable stream cannot hold, before the network is built: a damaged
+    /// config (within its limits) could otherwise allocate gigabytes for weights that are not there. The bound is low
+    /// on purpose: the token embedding and, per layer, self-attention's four projections and the feed-forward pair, at
+    /// two bytes each (bfloat16; float32 takes four).
+    /// </summary>
+    private static void CheckWeightsFit(Stream stream, TransformerConfig config)
+    {
+        if (!stream.CanSeek)
+            return;
+        double dim = config.ModelDim, layers = Math.Max(config.EncoderLayers, config.DecoderLayers);
+        double parameters = (double)config.VocabSize * dim + layers * (4 * dim * dim + 2 * dim * config.FeedForwardDim);
+        long remaining = stream.Length - stream.Position;
+        if (2 * parameters > remaining)
+        {
+            throw new InvalidDataException(
+                $"The stream is not a saved generative model, or it is truncated or damaged: its config describes a model of at least " +
+                $"{parameters:N0} parameters, but only {remaining:N0} bytes follow the header.");
+        }
     }
 
     /// <summary>

@@ -85,6 +85,27 @@ public sealed class DamagedGenerativeModelTests
     }
 
     [TestMethod]
+    public void A_config_describing_a_model_larger_than_the_file_is_refused_before_the_model_is_built()
+    {
+        var tokenizer = CharacterTokenizer.Train("abc");
+        // Within the config's limits, but 48 layers of width 4096 would take gigabytes to build.
+        string config = JsonSerializer.Serialize(TransformerConfig.Tiny with
+        {
+            EncoderLayers = 0, DecoderLayers = 48, ModelDim = 4096, Heads = 32, FeedForwardDim = 16384, VocabSize = tokenizer.VocabSize,
+        });
+        using var stream = ModelFile(config, writer =>
+        {
+            tokenizer.Save(writer);
+            writer.Write(new byte[4096]);
+        });
+        long before = GC.GetTotalAllocatedBytes();
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => TextGenerator.Load(stream));
+        Assert.Contains("its config describes a model of at least", error.Message);
+        Assert.Contains("but only 4,096 bytes follow the header", error.Message);
+        Assert.IsLessThan(64L << 20, GC.GetTotalAllocatedBytes() - before);
+    }
+
+    [TestMethod]
     public void A_malformed_config_is_not_a_saved_model()
     {
         using var stream = ModelFile("{\"VocabSize\": 7, ", writer => CharacterTokenizer.Train("abc").Save(writer));
