@@ -29,6 +29,7 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config.Validate();
+        config.CheckFitsInMemory();
         if (config.PositionalEncoding != PositionalEncodingKind.Learned)
         {
             throw new ArgumentException(

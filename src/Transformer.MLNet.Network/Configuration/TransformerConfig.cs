@@ -140,6 +140,29 @@ public sealed record TransformerConfig
         Validate(field => "TransformerConfig." + field, field => field, (message, field) => new ArgumentException(message, field));
 
     /// <summary>
+    /// Refuses, before any weight is allocated, a model whose float32 weights alone exceed the memory this process may
+    /// use: within the field limits a config can still ask for terabytes, and building it would end with the process
+    /// killed by the operating system rather than with an error. The count is a lower bound (token embedding, and per
+    /// layer four attention projections and the feed-forward pair), so no model that fits is refused.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model cannot fit in memory.</exception>
+    internal void CheckFitsInMemory()
+    {
+        double dim = ModelDim;
+        double parameters = (double)VocabSize * dim + ((double)EncoderLayers + DecoderLayers) * (4 * dim * dim + 2 * dim * FeedForwardDim);
+        double bytes = 4 * parameters;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0 && bytes > available)
+        {
+            throw new ArgumentException(
+                $"The architecture (ModelDim {ModelDim}, FeedForwardDim {FeedForwardDim}, {EncoderLayers} encoder and {DecoderLayers} decoder " +
+                $"layers, VocabSize {VocabSize}) has at least {parameters:N0} parameters, {bytes / (1L << 30):N1} GiB of float32 weights, more " +
+                $"than the {available / (double)(1L << 30):N1} GiB of memory available here. Choose a smaller ModelDim, FeedForwardDim or fewer layers.",
+                "config");
+        }
+    }
+
+    /// <summary>
     /// Checks the config, naming fields as the file it was read from spells them (e.g. <c>num_attention_heads</c> in a
     /// Hugging Face <c>config.json</c>), so an error never sends a user looking for a property they did not write.
     /// </summary>

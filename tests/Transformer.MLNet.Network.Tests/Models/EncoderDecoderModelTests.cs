@@ -199,4 +199,21 @@ public sealed class EncoderDecoderModelTests
         error = Assert.ThrowsExactly<ArgumentException>(() => new EncoderDecoderModel(TransformerConfig.Tiny with { Heads = 3 }));
         StringAssert.Contains(error.Message, "Heads = 3");
     }
+
+    [TestMethod]
+    public void An_architecture_larger_than_memory_is_refused_before_any_weight_is_allocated()
+    {
+        // Every field within its limits, but about 2.2·10^15 parameters: building it would get the process killed.
+        var huge = TransformerConfig.Tiny with { ModelDim = 65536, Heads = 64, FeedForwardDim = 1 << 20, EncoderLayers = 1024, DecoderLayers = 1024 };
+        foreach (var build in new Func<TransformerConfig, IDisposable>[]
+        {
+            c => new EncoderDecoderModel(c), c => new DecoderOnlyModel(c with { EncoderLayers = 0 }),
+            c => new Network.Bert.BertModel(c with { PositionalEncoding = PositionalEncodingKind.Learned, TypeVocabSize = 2, DecoderLayers = 0 }),
+        })
+        {
+            var error = Assert.ThrowsExactly<ArgumentException>(() => build(huge).Dispose());
+            StringAssert.Contains(error.Message, "GiB of float32 weights, more than the");
+            StringAssert.Contains(error.Message, "Choose a smaller ModelDim, FeedForwardDim or fewer layers");
+        }
+    }
 }
