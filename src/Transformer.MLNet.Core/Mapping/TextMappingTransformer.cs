@@ -34,6 +34,15 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     /// <summary>The text column this transformer reads.</summary>
     public string InputColumnName { get; }
 
+    /// <summary>
+    /// The option that named <see cref="InputColumnName"/> where the user set it (e.g. <c>TextColumnName</c> of a
+    /// classifier's options), so that a missing or mistyped column at prediction time is named as the user knows it.
+    /// </summary>
+    private protected virtual string InputOptionName => nameof(InputColumnName);
+
+    /// <summary>The option that named the second text column of pair models.</summary>
+    private protected virtual string SecondInputOptionName => "SecondTextColumnName";
+
     /// <summary>How many rows go through the network in one forward pass.</summary>
     public int BatchSize { get; }
 
@@ -89,7 +98,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
     internal virtual IReadOnlyList<object> MapValues(IReadOnlyList<object> values) => Map([.. values.Cast<string>()]);
 
     /// <summary>The input column in <paramref name="schema"/>, checked.</summary>
-    internal DataViewSchema.Column FindInput(DataViewSchema schema) => TextColumn.Find(schema, InputColumnName, "inputColumnName", AcceptsWords);
+    internal DataViewSchema.Column FindInput(DataViewSchema schema) => TextColumn.Find(schema, InputColumnName, InputOptionName, AcceptsWords);
 
     /// <summary>The second text column of a transformer that reads text pairs, or null (the default) for single texts.</summary>
     internal virtual string? SecondInputColumnName => null;
@@ -118,7 +127,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
 
     /// <summary>The input columns read, checked: the text column, then the second text column of a pair transformer.</summary>
     internal IReadOnlyList<DataViewSchema.Column> InputColumns(DataViewSchema schema) => SecondInputColumnName is { } second
-        ? [FindInput(schema), TextColumn.Find(schema, second, "secondInputColumnName")]
+        ? [FindInput(schema), TextColumn.Find(schema, second, SecondInputOptionName)]
         : [FindInput(schema)];
 
     /// <summary>Reads the current row's input; a pair's second text must not be empty (the error names the column and row).</summary>
@@ -128,7 +137,7 @@ public abstract class TextMappingTransformer : ITransformer, IDisposable
         var readValue = TextColumn.ValueReader(row, columns[0]);
         if (columns.Count == 1)
             return () => new TextInput(readValue(), null);
-        var readSecond = TextColumn.SecondTextReader(row, columns[1], "secondInputColumnName");
+        var readSecond = TextColumn.SecondTextReader(row, columns[1], SecondInputOptionName);
         return () => new TextInput(readValue(), readSecond());
     }
 

@@ -6,6 +6,8 @@ namespace Transformer.MLNet.Classification;
 /// <summary>Base of the fitted text classifiers and regressors: a fine-tuned network that scores a text column or a pair of text columns.</summary>
 public abstract class TextClassificationTransformer : TextMappingTransformer
 {
+    private protected override string InputOptionName => "TextColumnName";
+
     private protected TextClassificationTransformer(
         TextClassifier classifier, string textColumnName, string? secondTextColumnName, string scoreColumnName, string predictedLabelColumnName,
         int batchSize)

@@ -7,6 +7,8 @@ namespace Transformer.MLNet.TextGeneration;
 /// <summary>A trained decoder-only language model that adds the continuation of a prompt column.</summary>
 public sealed class TextGenerationTransformer : GeneratedTextTransformer
 {
+    private protected override string InputOptionName => "PromptColumnName";
+
     internal TextGenerationTransformer(ITextGenerator generator, string promptColumnName, string outputColumnName, GenerationOptions decoding)
         : base(generator, promptColumnName, outputColumnName, decoding)
     {

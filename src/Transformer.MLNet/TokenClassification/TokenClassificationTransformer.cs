@@ -22,6 +22,8 @@ namespace Transformer.MLNet.TokenClassification;
 /// </remarks>
 public sealed class TokenClassificationTransformer : TextMappingTransformer
 {
+    private protected override string InputOptionName => "TextColumnName";
+
     internal TokenClassificationTransformer(TokenClassifier classifier, string textColumnName, string predictedLabelColumnName, string entityColumnPrefix, int batchSize)
         : base(textColumnName, batchSize)
     {

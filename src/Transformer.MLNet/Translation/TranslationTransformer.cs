@@ -7,6 +7,8 @@ namespace Transformer.MLNet.Translation;
 /// <summary>A trained encoder-decoder that adds the translation of a text column, decoding rows in batches.</summary>
 public sealed class TranslationTransformer : GeneratedTextTransformer
 {
+    private protected override string InputOptionName => "SourceColumnName";
+
     internal TranslationTransformer(ITextGenerator generator, string sourceColumnName, string outputColumnName, GenerationOptions decoding)
         : base(generator, sourceColumnName, outputColumnName, decoding)
     {

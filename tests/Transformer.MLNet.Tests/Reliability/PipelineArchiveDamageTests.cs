@@ -177,6 +177,19 @@ public sealed class PipelineArchiveDamageTests
 
     [TestMethod]
     [TestCategory("Reliability")]
+    public void A_loaded_model_given_data_without_its_text_column_names_the_option_that_named_it()
+    {
+        using var stream = new MemoryStream();
+        mlContext.Model.SavePipeline(TinyPipelines.BinaryModel, TinyPipelines.TrainingData.Schema, stream);
+        stream.Position = 0;
+        var loaded = mlContext.Model.LoadPipeline(stream, out _);
+        var other = mlContext.Data.LoadFromEnumerable(new[] { new { Review = "great food" } });
+        var error = Assert.Throws<ArgumentException>(() => loaded.Transform(other));
+        StringAssert.Contains(error.Message, "Input column 'Text' (TextColumnName) is not in the data. Columns: Review");
+    }
+
+    [TestMethod]
+    [TestCategory("Reliability")]
     public void Saving_to_a_missing_folder_a_folder_or_a_read_only_stream_fails_naming_what_the_user_gave()
     {
         string missing = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}", "model.zip");
