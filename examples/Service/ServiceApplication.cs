@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -32,9 +33,10 @@ public static class ServiceApplication
         builder.Services.AddSentenceEmbeddingGenerator(provider => provider.GetRequiredService<SentimentModel>().Featurizer, EmbeddingModelId);
 
         builder.Services.AddProblemDetails();
-        // Unreadable JSON becomes a plain 400 (not an exception) that the status-code pages turn into problem details,
-        // in every environment.
-        builder.Services.Configure<RouteHandlerOptions>(route => route.ThrowOnBadRequest = false);
+        // A body that cannot be read or bound becomes an exception that RequestErrors turns into problem details whose
+        // detail says what is wrong and where (the JSON path), in every environment.
+        builder.Services.Configure<RouteHandlerOptions>(route => route.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<RequestErrors>();
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<ModelsHealthCheck>("models");
         configure?.Invoke(builder);
@@ -60,6 +62,35 @@ public static class ServiceApplication
             throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Service:MaxCharactersPerText is {options.MaxCharactersPerText}; set it to 1 or more."]);
         if (options.MaxConcurrentForwardPasses < 1)
             throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Service:MaxConcurrentForwardPasses is {options.MaxConcurrentForwardPasses}; set it to 1 or more."]);
+    }
+
+    /// <summary>
+    /// Answers requests whose body cannot be read with a 4xx and a detail naming the problem: JSON that does not bind
+    /// (<c>The JSON value could not be converted to System.String. Path: $.texts[1]</c>), a missing or oversized body,
+    /// or a charset .NET does not know (415). Other exceptions are left to the default handler (a 500 without details).
+    /// </summary>
+    private sealed class RequestErrors(IProblemDetailsService problems) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+        {
+            (int Status, string Detail)? answer = exception switch
+            {
+                BadHttpRequestException bad => (bad.StatusCode, bad.InnerException is System.Text.Json.JsonException json ? json.Message : bad.Message),
+                InvalidOperationException { InnerException: ArgumentException } unknown when context.Request.ContentType?.Contains("charset", StringComparison.OrdinalIgnoreCase) == true =>
+                    (StatusCodes.Status415UnsupportedMediaType, unknown.Message + " Send UTF-8 JSON (Content-Type: application/json)."),
+                _ => null,
+            };
+            if (answer is null)
+                return false;
+            var (status, detail) = answer.Value;
+            context.Response.StatusCode = status;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails = { Status = status, Detail = detail },
+            });
+        }
     }
 
     private static void LogStartup(this ILogger logger, string message) => logger.LogInformation("{Message}", message);

@@ -142,6 +142,33 @@ public sealed class ServiceEndpointTests
         using var problem = JsonDocument.Parse(body);
         Assert.AreEqual(400, problem.RootElement.GetProperty("status").GetInt32(), what);
         Assert.IsTrue(problem.RootElement.TryGetProperty("title", out _), what);
+        Assert.IsFalse(string.IsNullOrWhiteSpace(problem.RootElement.GetProperty("detail").GetString()), $"{what}: the detail says what is wrong: {body}");
+    }
+
+    [TestMethod]
+    [DataRow("/sentiment", "{\"texts\": [\"fine\", 3]}", "Path: $.texts[1]")]
+    [DataRow("/embed", "{\"texts\": {\"a\": 1}}", "Path: $.texts")]
+    [DataRow("/similar", "{\"query\": \"q\", \"candidates\": [\"a\"], \"top\": 2.5}", "Path: $.top")]
+    [DataRow("/similar", "{\"query\": 5, \"candidates\": [\"a\"]}", "Path: $.query")]
+    public async Task JSON_that_does_not_bind_gets_a_400_naming_the_field(string path, string json, string field)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        var response = await client.PostAsync(path, content, TestContext.CancellationToken);
+        string body = await response.Content.ReadAsStringAsync(TestContext.CancellationToken);
+        Assert.AreEqual(HttpStatusCode.BadRequest, response.StatusCode, body);
+        using var problem = JsonDocument.Parse(body);
+        StringAssert.Contains(problem.RootElement.GetProperty("detail").GetString(), field);
+    }
+
+    [TestMethod]
+    public async Task An_unknown_charset_gets_415_naming_it_not_a_500()
+    {
+        using var content = new StringContent("{\"texts\": [\"a\"]}", Encoding.UTF8);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json; charset=klingon");
+        var response = await client.PostAsync("/embed", content, TestContext.CancellationToken);
+        string body = await response.Content.ReadAsStringAsync(TestContext.CancellationToken);
+        Assert.AreEqual(HttpStatusCode.UnsupportedMediaType, response.StatusCode, body);
+        StringAssert.Contains(body, "klingon");
     }
 
     [TestMethod]

@@ -60,6 +60,16 @@ internal static class PipelineArchive
         foreach (var transformer in Flatten(model))
         {
             var persister = TransformerPersisters.For(transformer);
+            if (persister is null && transformer is Mapping.TextMappingTransformer ours)
+            {
+                // One of ours without a persister (the ONNX Runtime transformer): ML.NET's own Save would refuse it with
+                // advice about mlContext.Model.Save, which is not what the caller used.
+                throw new NotSupportedException(
+                    $"{ours.GetType().Name} cannot be saved in a pipeline archive: it runs a model from its export folder and keeps nothing " +
+                    "else. Save the pipeline without it and add it back after loading with mlContext.Transforms.Text.ApplyOnnxExport(folder, ...), " +
+                    "or save the pipeline that was exported (the one holding the TorchSharp transformer) instead.");
+            }
+
             if (persister is null)
             {
                 if (mlnetRun.Count == 0)

@@ -12,6 +12,7 @@ namespace Transformer.MLNet.Serving;
 public sealed class ForwardPassGate : IDisposable
 {
     private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _disposed = new();
     private long _waiting;
 
     /// <summary>Creates a gate.</summary>
@@ -53,12 +54,19 @@ public sealed class ForwardPassGate : IDisposable
 
     /// <summary>Waits for a slot; dispose the result to give it back.</summary>
     /// <param name="cancellationToken">Stops the wait (an <see cref="OperationCanceledException"/>); no slot is taken then.</param>
+    /// <exception cref="ObjectDisposedException">The gate is disposed, or was disposed while the caller waited.</exception>
     public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
         Interlocked.Increment(ref _waiting);
         try
         {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+            await _slots.WaitAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(ForwardPassGate), "The gate was disposed while this caller waited for a forward pass.");
         }
         finally
         {
@@ -68,8 +76,13 @@ public sealed class ForwardPassGate : IDisposable
         return new Slot(_slots);
     }
 
-    /// <inheritdoc/>
-    public void Dispose() => _slots.Dispose();
+    /// <summary>
+    /// Refuses new callers and wakes the waiting ones with an <see cref="ObjectDisposedException"/>. Passes running now
+    /// finish, and their slots can still be given back. (A disposed <see cref="SemaphoreSlim"/> would neither wake its
+    /// waiters nor take slots back, so the semaphore is left to the garbage collector: it holds no handle until one is
+    /// asked of it.)
+    /// </summary>
+    public void Dispose() => _disposed.Cancel();
 
     private sealed class Slot(SemaphoreSlim slots) : IDisposable
     {

@@ -107,6 +107,22 @@ public sealed class SentenceEmbeddingGeneratorTests
     }
 
     [TestMethod]
+    public async Task Disposing_the_gate_wakes_its_waiting_callers_and_takes_back_the_slots_in_use()
+    {
+        var gate = new ForwardPassGate();
+        var held = await gate.EnterAsync(TestContext.CancellationToken);
+        var waiting = gate.EnterAsync(TestContext.CancellationToken).AsTask();
+        Assert.AreEqual(1, gate.WaitingCallers);
+        gate.Dispose();
+        var error = await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.CancellationToken));
+        StringAssert.Contains(error.Message, "disposed while this caller waited");
+        Assert.AreEqual(0, gate.WaitingCallers);
+        held.Dispose();   // a pass that was running when the gate went gives its slot back without an error
+        Assert.AreEqual(0, gate.ActivePasses);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => gate.EnterAsync(TestContext.CancellationToken).AsTask());
+    }
+
+    [TestMethod]
     public async Task Concurrent_callers_get_the_vectors_of_sequential_calls()
     {
         var texts = sentences.Take(48).ToList();

@@ -266,6 +266,11 @@ public sealed class OnnxTextTransformerTests
         Assert.IsLessThanOrEqualTo(1e-4, MaxDelta([TinyPipelines.BinaryModel.Transform(hostile).GetColumn<float>("Score").ToArray()], [hostileScores]));
         var save = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(onnx, data.Schema, Path.Combine(folder, "model.zip")));
         StringAssert.Contains(save.Message, "ApplyOnnxExport");
+        string archivePath = Path.Combine(folder, "pipeline.zip");
+        var archive = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.SavePipeline(onnx, data.Schema, archivePath));
+        StringAssert.Contains(archive.Message, "OnnxTextTransformer cannot be saved in a pipeline archive");
+        Assert.DoesNotContain("mlContext.Model.Save", archive.Message);
+        Assert.IsFalse(File.Exists(archivePath), "no half-written archive is left");
         var again = Assert.ThrowsExactly<NotSupportedException>(() => onnx.ExportOnnx(NewFolder("again")));
         StringAssert.Contains(again.Message, folder);
     }
