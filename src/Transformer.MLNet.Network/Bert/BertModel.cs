@@ -29,7 +29,7 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config.Validate();
-        config.CheckFitsInMemory();
+        config.CheckFitsInMemory(config.EncoderLayers);
         if (config.PositionalEncoding != PositionalEncodingKind.Learned)
         {
             throw new ArgumentException(

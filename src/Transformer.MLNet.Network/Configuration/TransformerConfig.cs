@@ -140,24 +140,36 @@ public sealed record TransformerConfig
         Validate(field => "TransformerConfig." + field, field => field, (message, field) => new ArgumentException(message, field));
 
     /// <summary>
-    /// Refuses, before any weight is allocated, a model whose float32 weights alone exceed the memory this process may
-    /// use: within the field limits a config can still ask for terabytes, and building it would end with the process
-    /// killed by the operating system rather than with an error. The count is a lower bound (token embedding, and per
-    /// layer four attention projections and the feed-forward pair), so no model that fits is refused.
+    /// A lower bound on the parameters of a model of this config with <paramref name="layers"/> layers in all: the token
+    /// embedding, and per layer the four attention projections and the feed-forward pair (biases, norms, positions,
+    /// cross-attention and untied heads come on top).
     /// </summary>
-    /// <exception cref="ArgumentException">The model cannot fit in memory.</exception>
-    internal void CheckFitsInMemory()
+    /// <param name="layers">The layers the model builds (a decoder-only model ignores <see cref="EncoderLayers"/>, BERT <see cref="DecoderLayers"/>).</param>
+    internal double MinimumParameters(int layers)
     {
         double dim = ModelDim;
-        double parameters = (double)VocabSize * dim + ((double)EncoderLayers + DecoderLayers) * (4 * dim * dim + 2 * dim * FeedForwardDim);
+        return (double)VocabSize * dim + (double)layers * (4 * dim * dim + 2 * dim * FeedForwardDim);
+    }
+
+    /// <summary>
+    /// Refuses, before any weight is allocated, a model whose float32 weights alone exceed the memory this process may
+    /// use: within the field limits a config can still ask for terabytes, and building it would end with the process
+    /// killed by the operating system rather than with an error. The count is <see cref="MinimumParameters"/>, so no
+    /// model that fits is refused.
+    /// </summary>
+    /// <param name="layers">The layers the model builds.</param>
+    /// <exception cref="ArgumentException">The model cannot fit in memory.</exception>
+    internal void CheckFitsInMemory(int layers)
+    {
+        double parameters = MinimumParameters(layers);
         double bytes = 4 * parameters;
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (available > 0 && bytes > available)
         {
             throw new ArgumentException(
-                $"The architecture (ModelDim {ModelDim}, FeedForwardDim {FeedForwardDim}, {EncoderLayers} encoder and {DecoderLayers} decoder " +
-                $"layers, VocabSize {VocabSize}) has at least {parameters:N0} parameters, {bytes / (1L << 30):N1} GiB of float32 weights, more " +
-                $"than the {available / (double)(1L << 30):N1} GiB of memory available here. Choose a smaller ModelDim, FeedForwardDim or fewer layers.",
+                $"The architecture (ModelDim {ModelDim}, FeedForwardDim {FeedForwardDim}, {layers} layers, VocabSize {VocabSize}) has at least " +
+                $"{parameters:N0} parameters, {bytes / (1L << 30):N1} GiB of float32 weights, more than the {available / (double)(1L << 30):N1} GiB " +
+                "of memory available here. Choose a smaller ModelDim, FeedForwardDim or fewer layers.",
                 "config");
         }
     }

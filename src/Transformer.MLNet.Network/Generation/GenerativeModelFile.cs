@@ -50,22 +50,22 @@ internal static class GenerativeModelFile
                 $"config VocabSize = {config.VocabSize} does not match the saved tokenizer's {tokenizer.VocabSize} ids; the file is damaged.");
         }
 
-        CheckWeightsFit(reader.BaseStream, config);
+        CheckWeightsFit(reader.BaseStream, config, kind);
         return (config, tokenizer);
     }
 
     /// <summary>
     /// Refuses a config whose model the rest of a seekable stream cannot hold, before the network is built: a damaged
     /// config (within its limits) could otherwise allocate gigabytes for weights that are not there. The bound is low
-    /// on purpose: the token embedding and, per layer, self-attention's four projections and the feed-forward pair, at
-    /// two bytes each (bfloat16; float32 takes four).
+    /// on purpose: <see cref="TransformerConfig.MinimumParameters"/> at two bytes each (bfloat16; float32 takes four).
     /// </summary>
-    private static void CheckWeightsFit(Stream stream, TransformerConfig config)
+    private static void CheckWeightsFit(Stream stream, TransformerConfig config, string kind)
     {
         if (!stream.CanSeek)
             return;
-        double dim = config.ModelDim, layers = Math.Max(config.EncoderLayers, config.DecoderLayers);
-        double parameters = (double)config.VocabSize * dim + layers * (4 * dim * dim + 2 * dim * config.FeedForwardDim);
+        // A decoder-only model builds its decoder layers only; an encoder-decoder both stacks.
+        int layers = kind == "decoder-only" ? config.DecoderLayers : config.EncoderLayers + config.DecoderLayers;
+        double parameters = config.MinimumParameters(layers);
         long remaining = stream.Length - stream.Position;
         if (2 * parameters > remaining)
         {

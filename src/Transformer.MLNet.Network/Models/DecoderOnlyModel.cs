@@ -27,7 +27,7 @@ public sealed class DecoderOnlyModel : nn.Module<Tensor, Tensor>
     public DecoderOnlyModel(TransformerConfig config) : base(nameof(DecoderOnlyModel))
     {
         Config = config.Validate();
-        config.CheckFitsInMemory();
+        config.CheckFitsInMemory(config.DecoderLayers);
         if (config.DecoderLayers == 0)
             throw new ArgumentException("A decoder-only model needs DecoderLayers of at least 1; got 0.", nameof(config));
         embeddings = new TokenEmbedding(config);

@@ -53,7 +53,7 @@ public sealed class EncoderDecoderModel : nn.Module
     public EncoderDecoderModel(TransformerConfig config) : base(nameof(EncoderDecoderModel))
     {
         Config = config.Validate();
-        config.CheckFitsInMemory();
+        config.CheckFitsInMemory(config.EncoderLayers + config.DecoderLayers);
         if (config.EncoderLayers == 0 || config.DecoderLayers == 0)
             throw new ArgumentException(
                 $"An encoder-decoder model needs EncoderLayers and DecoderLayers of at least 1; got {config.EncoderLayers} and {config.DecoderLayers}.", nameof(config));

@@ -24,8 +24,8 @@ internal sealed record TrainingCheckpoint(
     int IntervalLossCount, double LastTrainLoss, long ExamplesSeen, double ElapsedSeconds, double? WarmupEndedSeconds,
     List<double> Losses, List<double> ValidationMetrics, double? BestMetric, int BestEpoch, bool BestIsCurrent, int EvaluationsWithoutGain)
 {
-    /// <summary>The run's settings as <see cref="SettingsOf"/> writes them (null in checkpoints written before they were kept).</summary>
-    public string? Settings { get; init; }
+    /// <summary>The run's settings as <see cref="SettingsOf"/> gives them (null in checkpoints written before they were kept).</summary>
+    public Dictionary<string, string>? Settings { get; init; }
 
     /// <summary>SHA-256 of <c>rng.bin</c>, hex (null in checkpoints written before it was kept).</summary>
     public string? RandomStateSha256 { get; init; }
@@ -70,14 +70,18 @@ internal sealed record TrainingCheckpoint(
     /// would: those that shape the schedule, the batches and the updates. <see cref="TrainingLoopOptions.TimeBudget"/>,
     /// validation and reporting may change between the two.
     /// </summary>
-    public static string SettingsOf(TrainingLoopOptions options)
+    public static Dictionary<string, string> SettingsOf(TrainingLoopOptions options)
     {
         var o = options.Optimization;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Epochs={options.Epochs}; MaxSteps={options.MaxSteps}; BatchSize={options.BatchSize}; WarmupFraction={options.WarmupFraction}; " +
-            $"LearningRate={o.LearningRate:R}; WeightDecay={o.WeightDecay:R}; Beta1={o.Beta1:R}; Beta2={o.Beta2:R}; Epsilon={o.Epsilon:R}; " +
-            $"WarmupSteps={o.WarmupSteps}; Decay={o.Decay}; MaxGradientNorm={o.MaxGradientNorm:R}; AccumulationSteps={o.AccumulationSteps}; " +
-            $"LabelSmoothing={o.LabelSmoothing:R}; Precision={o.Precision}");
+        static string Text(IFormattable? value) => value?.ToString(null, CultureInfo.InvariantCulture) ?? "none";
+        return new()
+        {
+            ["Epochs"] = Text(options.Epochs), ["MaxSteps"] = Text(options.MaxSteps), ["BatchSize"] = Text(options.BatchSize),
+            ["WarmupFraction"] = Text(options.WarmupFraction), ["LearningRate"] = Text(o.LearningRate), ["WeightDecay"] = Text(o.WeightDecay),
+            ["Beta1"] = Text(o.Beta1), ["Beta2"] = Text(o.Beta2), ["Epsilon"] = Text(o.Epsilon), ["WarmupSteps"] = Text(o.WarmupSteps),
+            ["Decay"] = o.Decay.ToString(), ["MaxGradientNorm"] = Text(o.MaxGradientNorm), ["AccumulationSteps"] = Text(o.AccumulationSteps),
+            ["LabelSmoothing"] = Text(o.LabelSmoothing), ["Precision"] = o.Precision.ToString(),
+        };
     }
 
     /// <summary>Reads the progress record of the checkpoint in <paramref name="folder"/> and checks that this run can resume from it.</summary>
@@ -89,7 +93,7 @@ internal sealed record TrainingCheckpoint(
     /// <exception cref="InvalidDataException">The checkpoint is unreadable, damaged or belongs to another run.</exception>
     public static TrainingCheckpoint Read(string folder, int seed, int trainingRows, TrainingLoopOptions options, int microBatchesPerEpoch)
     {
-        string settings = SettingsOf(options);
+        var settings = SettingsOf(options);
         string path = Path.Combine(folder, ProgressFile);
         TrainingCheckpoint? checkpoint;
         try
@@ -110,33 +114,20 @@ internal sealed record TrainingCheckpoint(
                 $"not seed {seed} on {trainingRows} rows; resume with the same data and Seed, or use another CheckpointFolder.");
         }
 
-        if (checkpoint.Settings is { } written && written != settings)
+        // Each setting this run has that the checkpoint recorded otherwise (a setting added later is not compared).
+        var changed = checkpoint.Settings is { } written
+            ? settings.Where(kv => written.TryGetValue(kv.Key, out string? then) && then != kv.Value)
+                .Select(kv => $"{kv.Key}: {written[kv.Key]} then, {kv.Value} now").ToList()
+            : [];
+        if (changed.Count > 0)
         {
-            var differences = Differences(written, settings);
             throw new InvalidDataException(
-                $"The checkpoint in '{folder}' was written by a run with other training settings ({differences}); resume with the " +
+                $"The checkpoint in '{folder}' was written by a run with other training settings ({string.Join("; ", changed)}); resume with the " +
                 "same settings, or use another CheckpointFolder to start afresh.");
         }
 
         checkpoint.CheckRanges(path, options.Epochs, microBatchesPerEpoch);
         return checkpoint;
-    }
-
-    /// <summary>"name: was → now" for each setting that differs, from two <see cref="SettingsOf"/> strings.</summary>
-    private static string Differences(string written, string current)
-    {
-        static Dictionary<string, string> Parse(string settings) => settings
-            .Split("; ", StringSplitOptions.RemoveEmptyEntries)
-            .Select(pair => pair.Split('=', 2))
-            .GroupBy(pair => pair[0])
-            .ToDictionary(g => g.Key, g => g.First().Length > 1 ? g.First()[1] : "");
-        var before = Parse(written);
-        var now = Parse(current);
-        var changed = now.Keys.Union(before.Keys)
-            .Where(key => before.GetValueOrDefault(key) != now.GetValueOrDefault(key))
-            .Select(key => $"{key}: {Shown(before.GetValueOrDefault(key))} then, {Shown(now.GetValueOrDefault(key))} now");
-        return string.Join("; ", changed);
-        static string Shown(string? value) => string.IsNullOrEmpty(value) ? "none" : value;
     }
 
     /// <summary>Refuses values no run writes: a damaged or hand-edited <c>progress.json</c>.</summary>

@@ -106,6 +106,20 @@ public sealed class DamagedGenerativeModelTests
     }
 
     [TestMethod]
+    public void The_size_check_counts_only_the_layers_a_model_builds()
+    {
+        // A decoder-only model ignores EncoderLayers: a config that leaves many of them in must still save and load.
+        var tokenizer = CharacterTokenizer.Train("abc");
+        var config = TransformerConfig.Tiny with { EncoderLayers = 512, DecoderLayers = 1, VocabSize = tokenizer.VocabSize };
+        using var generator = new TextGenerator(new Network.Models.DecoderOnlyModel(config), tokenizer);
+        using var stream = new MemoryStream();
+        generator.Save(stream);
+        stream.Position = 0;
+        using var loaded = TextGenerator.Load(stream);
+        Assert.AreEqual(512, loaded.Model.Config.EncoderLayers);
+    }
+
+    [TestMethod]
     public void A_malformed_config_is_not_a_saved_model()
     {
         using var stream = ModelFile("{\"VocabSize\": 7, ", writer => CharacterTokenizer.Train("abc").Save(writer));
